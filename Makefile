@@ -1,0 +1,36 @@
+# Two commands are the whole setup: `make figure1` and `make test`.
+# Every target bootstraps a local .venv on first use (and again only when pyproject.toml changes).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.memlab-installed
+
+.PHONY: setup test test-slow test-all figure1 verify bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+figure1: $(STAMP)
+	$(BIN)/memlab figure 1
+
+verify: $(STAMP)
+	$(BIN)/memlab verify --quick
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_figure1.py
+
+clean:
+	rm -rf $(VENV) .hypothesis .pytest_cache

@@ -1,0 +1,66 @@
+"""The ``memlab`` command line (also ``python -m memlab``).
+
+Each subcommand lives in its own private module exposing ``register(subparsers)``; the
+parser's ``func`` default runs it and returns the exit code. Conventions shared by all commands:
+
+- bad input (argparse errors, ``UserInputError``) -> one line on stderr, exit code 2;
+- an unexpected crash -> one line on stderr, exit code 1 (``MEMLAB_DEBUG=1`` shows the traceback);
+- results are written atomically as plain files (see ``memlab._io``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from memlab import __version__
+from memlab._errors import UserInputError
+
+__all__ = ["main", "build_parser", "ArgumentParser"]
+
+_SUBCOMMAND_MODULES = ("_crossover", "_figure", "_verify")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> ArgumentParser:
+    import importlib
+
+    parser = ArgumentParser(
+        prog="memlab",
+        description="Memorization laboratory for diffusion models: verify the paper's claims, "
+        "evaluate the crossover model size M*, regenerate the paper's figures.",
+    )
+    parser.add_argument("--version", action="version", version=f"memlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+    for name in _SUBCOMMAND_MODULES:
+        module = importlib.import_module(f"memlab.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserInputError as exc:
+        print(f"memlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("memlab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last-resort: one line, not a traceback
+        if os.environ.get("MEMLAB_DEBUG"):
+            raise
+        print(f"memlab: internal error: {type(exc).__name__}: {exc} (set MEMLAB_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 1

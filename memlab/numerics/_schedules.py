@@ -1,0 +1,40 @@
+"""Float64 schedule coefficients on the timestep grid, lambdified from :mod:`memlab.theory`."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from memlab.theory import DEFAULT_STEPS, REPRESENTATIVE_T_INDEX, T, get_schedule
+from memlab.theory import timestep_grid as _exact_grid
+
+__all__ = ["timestep_grid", "schedule_coefficients", "representative_t", "REPRESENTATIVE_T_INDEX", "DEFAULT_STEPS"]
+
+
+def timestep_grid(steps: int = DEFAULT_STEPS) -> np.ndarray:
+    """Float64 grid ``t_l = 0.999 - 0.998 l / L``, l = 0..L, shape ``(L+1,)``, decreasing."""
+    return np.array([float(v) for v in _exact_grid(steps)], dtype=np.float64)
+
+
+def representative_t(steps: int = DEFAULT_STEPS) -> float:
+    """t_16 of the default grid (0.36028), the timestep of Figures 1, 2 and 5."""
+    return float(timestep_grid(steps)[REPRESENTATIVE_T_INDEX])
+
+
+@functools.lru_cache(maxsize=16)
+def _coefficient_functions(name: str):
+    schedule = get_schedule(name)
+    alpha = sp.lambdify(T, schedule.alpha, "numpy")
+    sigma = sp.lambdify(T, schedule.sigma, "numpy")
+    return alpha, sigma
+
+
+def schedule_coefficients(t, schedule: str = "vp") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(alpha_t, sigma_t, psi_t)`` as float64 arrays broadcast to ``np.shape(t)``."""
+    t = np.asarray(t, dtype=np.float64)
+    alpha_fn, sigma_fn = _coefficient_functions(get_schedule(schedule).name)
+    alpha = np.broadcast_to(np.asarray(alpha_fn(t), dtype=np.float64), t.shape).copy()
+    sigma = np.broadcast_to(np.asarray(sigma_fn(t), dtype=np.float64), t.shape).copy()
+    return alpha, sigma, alpha**2 / sigma**2

@@ -1,0 +1,1 @@
+"""Consumers: the paper's claims (SPEC §6) and their checks."""

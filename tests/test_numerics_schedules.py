@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import sympy as sp
+
+from memlab import UserInputError, numerics, theory
+
+
+def test_grid_matches_spec():
+    grid = numerics.timestep_grid()
+    assert grid.shape == (26,) and grid[0] == 0.999 and abs(grid[-1] - 0.001) < 1e-15
+    assert abs(grid[16] - 0.36028) < 1e-12
+    _, _, psi = numerics.schedule_coefficients(grid[16])
+    assert abs(psi - 6.704) < 1e-3
+    assert theory.timestep_grid(25)[16] == sp.Rational(36028, 100000)
+
+
+@pytest.mark.parametrize("name", ["vp", "ve", "linear"])
+def test_coefficients_match_symbolic(name):
+    sched = theory.get_schedule(name)
+    t = np.array([0.1, 0.5, 0.9])
+    alpha, sigma, psi = numerics.schedule_coefficients(t, name)
+    for i, tv in enumerate(t):
+        assert alpha[i] == pytest.approx(float(sched.alpha.subs(theory.T, tv)))
+        assert sigma[i] == pytest.approx(float(sched.sigma.subs(theory.T, tv)))
+        assert psi[i] == pytest.approx(float(sched.psi.subs(theory.T, tv)))
+
+
+def test_bad_schedule_and_steps():
+    with pytest.raises(UserInputError):
+        theory.get_schedule("cosine-typo")
+    with pytest.raises(UserInputError):
+        theory.timestep_grid(0)

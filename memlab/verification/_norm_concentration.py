@@ -28,9 +28,12 @@ def lemma_c2_log_probability(d: int, radius: float, eps: float) -> float:
     center = lam + d
     half_width = eps * math.sqrt(d) * (math.sqrt(d) + radius)
     lo, hi = center - half_width, center + half_width
-    law = stats.chi2(d) if lam == 0 else stats.ncx2(d, lam)
-    log_upper = float(law.logsf(hi))
-    log_lower = float(law.logcdf(lo)) if lo > 0 else -math.inf
+    if lam == 0:
+        log_upper = float(stats.chi2.logsf(hi, d))
+        log_lower = float(stats.chi2.logcdf(lo, d)) if lo > 0 else -math.inf
+    else:
+        log_upper = float(stats.ncx2.logsf(hi, d, lam))
+        log_lower = float(stats.ncx2.logcdf(lo, d, lam)) if lo > 0 else -math.inf
     return float(np.logaddexp(log_lower, log_upper))
 
 
@@ -64,9 +67,9 @@ def _monte_carlo_cross_check(rng: np.random.Generator, settings: list[tuple[int,
     kind="bound",
 )
 def check_lemma_c2(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
-    ds = budget.pick([1, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 3000, 10000],
+    ds = budget.pick([1, 2, 3, 5, 10, 30, 100, 300, 1000, 10000],
                      [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200, 300, 500, 1000, 2000, 5000, 10000, 30000, 100000])
-    eps_grid = budget.pick([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99],
+    eps_grid = budget.pick([0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.99],
                            list(np.round(np.linspace(0.01, 0.99, 50), 4)))
     rows, skipped = [], 0
     for d in ds:

@@ -1,5 +1,6 @@
 """Float64 NumPy/SciPy reference implementations and formula evaluation."""
 
+from memlab.numerics._crossover import CrossoverResult, crossover, time_averages
 from memlab.numerics._data import GMMDataset, load_gmm_dataset, make_gmm_dataset, nearest_labels, sphere_means
 from memlab.numerics._denoisers import (
     gmm_denoiser,
@@ -17,9 +18,11 @@ from memlab.numerics._schedules import (
 )
 
 __all__ = [
+    "CrossoverResult",
     "DEFAULT_STEPS",
     "GMMDataset",
     "REPRESENTATIVE_T_INDEX",
+    "crossover",
     "gmm_denoiser",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_posterior",
@@ -31,5 +34,6 @@ __all__ = [
     "representative_t",
     "schedule_coefficients",
     "sphere_means",
+    "time_averages",
     "timestep_grid",
 ]

@@ -58,13 +58,11 @@ class TimeAverage:
 
 
 def validate_time_range(t_min, t_max) -> tuple[float, float]:
-    """Check ``0 < t_min < t_max <= 1`` (finite numbers); return them as floats."""
-    try:
-        lo, hi = float(t_min), float(t_max)
-    except (TypeError, ValueError):
-        raise UserInputError(f"t_min and t_max must be numbers, got {t_min!r}, {t_max!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise UserInputError(f"t_min and t_max must be finite, got {t_min}, {t_max}")
+    """Check ``0 < t_min < t_max <= 1`` (finite numbers, numeric strings allowed); return them as floats."""
+    from memlab.theory._weightings import exact_number
+
+    lo = float(exact_number(t_min, what="t_min"))
+    hi = float(exact_number(t_max, what="t_max"))
     if not (0.0 < lo <= 1.0 and 0.0 < hi <= 1.0):
         raise UserInputError(f"t_min and t_max must lie in (0, 1], got t_min={t_min}, t_max={t_max}")
     if lo >= hi:

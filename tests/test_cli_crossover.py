@@ -60,6 +60,12 @@ def test_reference_values_json_round_trip(weighting, continuous, c, capsys):
     assert r"\mathbb{E}_t" in obj["formula_latex"]
 
 
+def test_fine_grid_skips_the_exact_value(capsys):
+    code, out, err = run_cli(BASE + ["--steps", "5000", "--weighting", "score", "--json"], capsys)
+    obj = json.loads(out)
+    assert code == 0 and obj["m_star_over_n_exact"] is None and obj["steps"] == 5000
+
+
 def test_human_output(capsys):
     code, out, err = run_cli(BASE, capsys)
     assert code == 0 and err == ""

@@ -18,6 +18,10 @@ from memlab.cli._common import finite_float, positive_float, positive_int
 _WEIGHTINGS = ("x0", "eps", "v", "score", "elbo")
 _SCHEDULES = ("vp", "ve", "linear")
 _DEFAULT_STEPS = 25
+#: The exact (SymPy) M*/N is computed for grids up to this L (beyond, exact sums get slow and huge).
+EXACT_MAX_STEPS = 100
+#: ... and printed in JSON only up to this many characters.
+EXACT_MAX_CHARS = 2000
 
 _EPILOG = """\
 M* does not depend on d or K at this order; d scales the approximate losses, K is only echoed.
@@ -150,10 +154,9 @@ def run(args) -> int:
 
     setting = _setting(args)
     result = numerics.crossover(args.n, d=args.d, **setting)
-    exact = theory.crossover_exact(**setting)
+    exact_text = _exact_text(setting)
     formula = sp.Eq(sp.Symbol("M*"), sp.Mul(theory.N, theory.m_star_over_n(), evaluate=False), evaluate=False)
     formula_latex = "M^{*} = " + theory.to_latex(sp.Mul(theory.N, theory.m_star_over_n(), evaluate=False))
-    exact_text = str(exact.m_star_over_n) if exact.exact else None
     rows = []
     for m in _table_ms(args.n, result.m_star):
         pmem = float(result.excess_loss_pmem(m))
@@ -182,11 +185,27 @@ def run(args) -> int:
         }
         print(json.dumps(to_jsonable(payload)))
         return 0
-    _print_human(args, result, exact, exact_text, sp.pretty(formula, use_unicode=True), rows)
+    _print_human(args, result, exact_text, sp.pretty(formula, use_unicode=True), rows)
     return 0
 
 
-def _print_human(args, result, exact, exact_text, formula_pretty, rows) -> None:
+def _exact_text(setting: dict) -> str | None:
+    """The exact M*/N as text, or None (grid finer than EXACT_MAX_STEPS, quadrature needed, or too long)."""
+    from memlab import theory
+
+    if not setting["continuous"] and setting["steps"] > EXACT_MAX_STEPS:
+        return None
+    exact = theory.crossover_exact(**setting)
+    if not exact.exact:
+        return None
+    try:
+        text = str(exact.m_star_over_n)
+    except ValueError:  # an integer beyond Python's str() digit limit
+        return None
+    return text if len(text) <= EXACT_MAX_CHARS else None
+
+
+def _print_human(args, result, exact_text, formula_pretty, rows) -> None:
     if result.continuous:
         where = f"t uniform on [{result.t_min:g}, {result.t_max:g}]"
     else:

@@ -8,6 +8,16 @@ from memlab.numerics._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.numerics._memorization import (
+    DEFAULT_MEMORIZATION_C,
+    MemorizationRatio,
+    PhaseTransition,
+    mean_distance_to_nearest,
+    memorization_ratio,
+    memorized_flags,
+    phase_transition,
+)
+from memlab.numerics._sampling import ddim_sample_reference
 from memlab.numerics._schedules import (
     DEFAULT_STEPS,
     REPRESENTATIVE_T_INDEX,
@@ -15,21 +25,39 @@ from memlab.numerics._schedules import (
     schedule_coefficients,
     timestep_grid,
 )
+from memlab.numerics._training_loss import (
+    LOSS_WEIGHTINGS,
+    loss_weighting_values,
+    per_time_training_losses,
+    weighted_training_loss,
+)
 
 __all__ = [
+    "DEFAULT_MEMORIZATION_C",
     "DEFAULT_STEPS",
+    "LOSS_WEIGHTINGS",
     "GMMDataset",
+    "MemorizationRatio",
+    "PhaseTransition",
     "REPRESENTATIVE_T_INDEX",
+    "ddim_sample_reference",
     "gmm_denoiser",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_posterior",
     "load_gmm_dataset",
+    "loss_weighting_values",
+    "mean_distance_to_nearest",
+    "memorization_ratio",
+    "memorized_flags",
     "make_gmm_dataset",
     "memorizing_denoiser",
     "nearest_labels",
     "partial_memorizing_denoiser",
+    "per_time_training_losses",
+    "phase_transition",
     "representative_t",
     "schedule_coefficients",
     "sphere_means",
     "timestep_grid",
+    "weighted_training_loss",
 ]

@@ -20,7 +20,7 @@ from memlab.verification._report import (
 from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, run_claim, run_claims
 
 # Check modules register their claims on import (report order = import order).
-from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities  # noqa: E402,F401  isort: skip
+from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "BUDGETS",

@@ -3,7 +3,9 @@
 A :class:`Claim` is a statement of the paper with a check. A check is a function
 ``check(budget, *, rng) -> CheckResult``: it gets a :class:`Budget` (``quick`` or ``full``) and
 its own ``numpy.random.Generator`` (seeded from the run's seed and the claim id, so the same
-seed gives the same numbers whether one claim or all of them run).
+seed gives the same numbers whether one claim or all of them run). A check that declares a
+``seed`` keyword also gets the run's seed (for an experiment shared by several claims, e.g. the
+Monte Carlo runs behind Theorems 3.1 and 3.2).
 """
 
 from __future__ import annotations

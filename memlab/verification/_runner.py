@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import traceback
 import zlib
@@ -67,7 +68,10 @@ def run_claim(claim: Claim, *, budget: Budget, seed: int) -> ClaimRecord:
     """Run one claim's check; an exception becomes an ``inconclusive`` record flagged as crashed."""
     start = time.perf_counter()
     try:
-        result = claim.check(budget, rng=claim_rng(seed, claim.id))
+        kwargs = {"rng": claim_rng(seed, claim.id)}
+        if "seed" in inspect.signature(claim.check).parameters:  # checks sharing an experiment get the run seed
+            kwargs["seed"] = int(seed)
+        result = claim.check(budget, **kwargs)
         if not isinstance(result, CheckResult):
             raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
         crashed = False

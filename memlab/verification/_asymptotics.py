@@ -150,13 +150,14 @@ def run_experiment(budget: Budget, seed: int) -> dict:
     engine_name = ""
     for d, ss in zip(cfg.ds, base.spawn(len(cfg.ds))):
         n = cfg.n_for(d)
-        runs = []
+        runs, seeds = [], []
         for ds_seq in ss.spawn(cfg.datasets):
             data_seed, noise_seed = (int(v) for v in ds_seq.generate_state(2))
+            seeds.append(data_seed)
             ds = make_gmm_dataset(d=d, k=cfg.k, n=n, n_test=0, sigma2=cfg.sigma2, seed=data_seed)
             out, engine_name = _run_one(ds.x_train, ds.means, ds.sigma2, alphas, sigmas, cfg.draws, noise_seed)
             runs.append(out)
-        per_d[d] = {"N": n, **{k: np.stack([r[k] for r in runs]) for k in runs[0]}}
+        per_d[d] = {"N": n, "dataset_seeds": seeds, **{k: np.stack([r[k] for r in runs]) for k in runs[0]}}
     result = {"config": cfg.as_dict(), "t": ts, "alpha": alphas, "sigma": sigmas, "psi": psis, "per_d": per_d,
               "engine": engine_name}
     _CACHE[key] = result
@@ -276,7 +277,8 @@ def _constant_table(exp: dict, *, restrict_coupon: bool) -> tuple[list[dict], li
                     continue
                 total += 1
                 c, se = float(c_mean[ti, mi]), float(c_se[ti, mi])
-                cell = {"d": d, "N": n, "M": int(m), "t": float(ts[ti]), "psi": float(psi[ti]), "C": c, "se": se}
+                cell = {"d": d, "N": n, "K": K_MODES, "M": int(m), "t": float(ts[ti]), "psi": float(psi[ti]), "C": c,
+                        "se": se, "dataset_seeds": res["dataset_seeds"]}
                 margin = max(3.0 * se, 0.05)
                 if c < 1.0 - margin:
                     below.append(cell)
@@ -331,7 +333,9 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool) -> CheckResult:
                            "nearest kept point is often in another cluster), C < 1 towards low SNR.",
                            "The proof (Lemma E.6, Theorem F.3) uses Prop. C.4 with ℓ = M >= (1 + log d) K log K; "
                            "see thm-3.2-coupon for the statement restricted to that range."]},
-        summary=f"{total - outside}/{total} (d,M,t) in [1,2]; " + "; ".join(
+        summary=(f"C={fmt(counterexample['C'], 3)}±{fmt(counterexample['se'], 2)} at d={counterexample['d']}, "
+                 f"M={counterexample['M']}, t={fmt(counterexample['t'], 3)}; " if counterexample else "")
+        + f"{total - outside}/{total} (d,M,t) in [1,2]; " + "; ".join(
             f"d={s['d']}: C∈[{fmt(s['C_range'][0], 3)},{fmt(s['C_range'][1], 3)}]" for s in summaries if s["C_range"]),
     )
 

@@ -219,6 +219,7 @@ def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator) ->
         f"r(10) = {transcribed_failure_threshold(10):.4f}, r(100) = {transcribed_failure_threshold(100):.4f}.",
     ]
     return exact_bound_result(rows, size_key=_generic_size, what="P(X <= a)",
+                              describe=lambda r: f"χ²({r['p']}), a={fmt(r['a'], 3)}",
                               bound_what="inf_{t>0} M(t) e^{-ta}",
                               settings={"tried": len(rows), "summary": f"{len(rows)} (law, a): chi2(p) p<=1e4, N(0,1)",
                                         "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},

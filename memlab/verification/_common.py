@@ -42,7 +42,7 @@ def smallest(rows: Sequence[dict], key: Callable[[dict], Any]) -> dict | None:
 
 def exact_bound_result(rows: list[dict], *, size_key: Callable[[dict], Any], what: str, bound_what: str,
                        settings: dict, notes: list[str] | None = None, rtol: float = SPECIAL_FUNCTION_RTOL,
-                       extra_details: dict | None = None) -> CheckResult:
+                       extra_details: dict | None = None, describe: Callable[[dict], str] | None = None) -> CheckResult:
     """Verdict for "P <= bound" with P computed exactly (no Monte Carlo error) on every row.
 
     Rows carry ``log_probability`` and ``log_bound`` (natural logs, so that tiny probabilities are
@@ -69,8 +69,12 @@ def exact_bound_result(rows: list[dict], *, size_key: Callable[[dict], Any], wha
     worst = max(nontrivial, key=lambda r: r["log_ratio"])
     counterexample = smallest(violations, size_key)
     verdict = "fails" if violations else ("holds" if decided else "inconclusive")
-    summary = f"max P/bound = {fmt(worst['ratio'])}" + (
-        f"; {len(violations)}/{len(decided)} settings violate" if violations else " (<= 1 expected)")
+    if counterexample is not None:
+        where = describe(counterexample) if describe else ""
+        summary = (f"{len(violations)}/{len(decided)} violate; smallest{(' ' + where) if where else ''}: "
+                   f"P={fmt(counterexample['probability'])} > bound {fmt(counterexample['bound'])}")
+    else:
+        summary = f"max P/bound = {fmt(worst['ratio'])} (<= 1 expected)"
     details: dict = {"worst_setting": worst, "violations": len(violations), "undecided_settings": undecided,
                      "trivial_settings": len(decided) - len([r for r in decided if r["log_bound"] < 0]),
                      "notes": notes or []}

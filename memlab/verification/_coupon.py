@@ -100,6 +100,7 @@ def _check(budget: Budget, rng: np.random.Generator, *, factor: float) -> CheckR
                      "ends with a factor 2 (checked as prop-C.4-factor2).")
     return exact_bound_result(
         rows, size_key=lambda r: (r["K"], r["d"]), what="P(A^c)",
+        describe=lambda r: f"K={r['K']}, d={r['d']}, ℓ={r['ell']}",
         bound_what=("" if factor == 1 else f"{factor:g} ") + "K^{-log d}(1 + log K log d)", notes=notes,
         extra_details={"monte_carlo_cross_check": cross, "rows": rows},
         settings={"tried": len(rows), "summary": f"K in [{ks[0]}, {ks[-1]}] x d in [1, {ds[-1]:.0e}], ℓ minimal",

@@ -45,8 +45,8 @@ class ExperimentConfig:
         self.ds = budget.pick((10, 50, 200), (10, 50, 200, 800))
         self.k = K_MODES
         self.sigma2 = SIGMA2_STAR
-        self.draws = budget.pick(8, 32)
-        self.datasets = budget.pick(3, 6)
+        self.draws = budget.pick(8, 16)
+        self.datasets = budget.pick(3, 4)
         self.t_indices = budget.pick(tuple(range(25, 0, -2)), tuple(range(25, -1, -1)))
 
     def n_for(self, d: int) -> int:
@@ -216,8 +216,12 @@ def check_theorem_3_1(budget: Budget, *, rng: np.random.Generator, seed: int) ->
                     largest = float(ts[j])
                 else:
                     break
-            entry[f"largest_t_within_{int(tol * 100)}pct"] = largest
-            entry[f"psi_there_{int(tol * 100)}pct"] = float(psi[ts == largest][0]) if largest is not None else None
+            tag = f"{int(tol * 100)}pct"
+            entry[f"largest_t_within_{tag}"] = largest
+            if largest is not None:
+                j = int(np.nonzero(ts == largest)[0][0])
+                entry[f"psi_there_{tag}"] = float(psi[j])
+                entry[f"ratio_there_{tag}"] = [float(ratio[j]), float(ratio_se[j])]  # (mean, SE)
         maps.append(entry)
     devs = [(r["sup_deviation"], r["sup_deviation_se"]) for r in rows]
     k = 3.0

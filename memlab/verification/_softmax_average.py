@@ -108,7 +108,7 @@ def prop_c3_statistics(points: np.ndarray, *, d: int, eps: float, rng: np.random
 
 def _settings(budget: Budget, c: float) -> list[tuple[int, int, float]]:
     ds = budget.pick([20, 50, 100, 200, 500, 1000, 3000], [10, 20, 50, 100, 200, 300, 500, 1000, 2000, 3000, 10000])
-    ns = budget.pick([2, 3, 5, 10, 30], [2, 3, 4, 5, 10, 20, 30, 50, 100, 200])
+    ns = budget.pick([2, 3, 5, 10, 30], [2, 3, 4, 5, 10, 20, 30, 50, 100])
     epss = budget.pick([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.33, 0.5, 0.8],
                        [0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.32, 0.333, 0.4, 0.5, 0.65, 0.8, 0.95])
     out = []
@@ -122,7 +122,7 @@ def _settings(budget: Budget, c: float) -> list[tuple[int, int, float]]:
 
 def _check(budget: Budget, rng: np.random.Generator, *, c: float, reading: str) -> CheckResult:
     settings = _settings(budget, c)
-    reps = budget.pick(200, 3000)
+    reps = budget.pick(200, 600)
     k = k_sigma(len(settings))
     per_alarm = FALSE_ALARM / max(len(settings), 1)
     rows = []

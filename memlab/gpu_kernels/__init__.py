@@ -10,6 +10,14 @@ from memlab.gpu_kernels._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.gpu_kernels._gmm_model import (
+    PMEM_INIT_VARIANCE,
+    gmm_apply,
+    gmm_params,
+    gmm_variance,
+    partial_memorization_indices,
+    partial_memorization_init,
+)
 from memlab.gpu_kernels._losses import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_CHUNK_SIZE,
@@ -17,20 +25,43 @@ from memlab.gpu_kernels._losses import (
     excess_pmem_single_m,
     mc_excess_losses,
     noise_draws,
-    trace_count,
+)
+from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
+from memlab.gpu_kernels._tracing import trace_counts
+from memlab.gpu_kernels._training import (
+    TrainConfig,
+    TrainResult,
+    train,
+    train_runs,
+    training_noise,
+    weighted_loss,
 )
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "ExcessLosses",
+    "PMEM_INIT_VARIANCE",
+    "TrainConfig",
+    "TrainResult",
+    "ddim_sample",
+    "ddim_sample_model",
     "excess_pmem_single_m",
+    "gmm_apply",
     "gmm_denoiser",
+    "gmm_params",
+    "gmm_variance",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
     "mc_excess_losses",
     "memorizing_denoiser",
     "noise_draws",
+    "partial_memorization_indices",
+    "partial_memorization_init",
     "partial_memorizing_denoiser",
-    "trace_count",
+    "trace_counts",
+    "train",
+    "train_runs",
+    "training_noise",
+    "weighted_loss",
 ]

@@ -47,7 +47,6 @@ squares are combined across draw tiles on the host in float64 (Chan et al.).
 
 from __future__ import annotations
 
-import collections
 import functools
 import math
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
+from memlab.gpu_kernels._tracing import TRACE_COUNTS
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -67,22 +67,14 @@ __all__ = [
     "excess_pmem_single_m",
     "mc_excess_losses",
     "noise_draws",
-    "trace_count",
 ]
 
 DEFAULT_CHUNK_SIZE = 4096  # (sample, draw) rows per tile
 DEFAULT_BLOCK_SIZE = 8  # training points per block of the all-M kernel
 
-_TRACE_COUNTS: collections.Counter = collections.Counter()
-
 # LLVM's -O1 instead of -O3 for the (long, mostly elementwise) tile kernel: compiles about twice as fast
 # on CPU with the same run time here; ignored by backends that do not know the option.
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
-
-
-def trace_count(name: str = "mc_excess_losses") -> int:
-    """How many times a kernel has been traced (for no-retracing tests): ``mc_excess_losses``, ``single_m``."""
-    return _TRACE_COUNTS[name]
 
 
 @functools.partial(jax.tree_util.register_dataclass,
@@ -165,7 +157,7 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, draw_idx, dr
     training points / block entries run across rows in vector registers and every matmul is a plain
     2-D product with the (S, R) rows as its free dimension.
     """
-    _TRACE_COUNTS["mc_excess_losses"] += 1
+    TRACE_COUNTS["mc_excess_losses"] += 1
     dtype = x_train.dtype
     n, d = x_train.shape
     n_samples, n_blocks = sample_idx.shape[0], n_pad // block
@@ -397,7 +389,7 @@ def excess_pmem_single_m(x_train: jax.Array, noise: jax.Array, m, alpha, sigma) 
     Builds the N R noisy points, runs both denoisers on them, reduces as SPEC §3. For tests and the
     per-M baseline of ``benchmarks/bench_figure1.py``.
     """
-    _TRACE_COUNTS["single_m"] += 1
+    TRACE_COUNTS["excess_pmem_single_m"] += 1
     n, r, d = noise.shape
     x_t = (alpha * x_train[:, None, :] + sigma * noise).reshape(n * r, d)
     pmem = partial_memorizing_denoiser(x_t, alpha=alpha, sigma=sigma, train=x_train, m=m)

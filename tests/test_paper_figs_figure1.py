@@ -12,6 +12,11 @@ from memlab.paper_figs import figure1
 SMALL = ["--n", "12", "--d", "5", "--k", "3", "--draws", "4"]
 
 
+@pytest.fixture(autouse=True)
+def _no_persistent_jax_cache(monkeypatch):
+    monkeypatch.setenv("MEMLAB_JAX_CACHE", "0")  # tests write nothing outside tmp_path
+
+
 def _run_figure(tmp_path, name, *extra):
     out = tmp_path / name
     code = main(["figure", "1", *SMALL, "--out", str(out), *extra])

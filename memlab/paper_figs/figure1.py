@@ -180,7 +180,7 @@ def run(args) -> int:
 
     from memlab import __version__
     from memlab._errors import UserInputError
-    from memlab._jaxcfg import device_summary, enable_float64
+    from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
 
     started = time.perf_counter()
     dataset = _dataset(args)  # bad files fail here, before any JAX work
@@ -197,6 +197,7 @@ def run(args) -> int:
         raise UserInputError(f"--out {out_dir} exists and is not a folder")
 
     enable_float64()
+    cache_dir = enable_compilation_cache()
     import jax
     import jax.numpy as jnp
     import matplotlib
@@ -237,6 +238,7 @@ def run(args) -> int:
         "data": str(Path(args.data).resolve()) if args.data else None, "schedule": args.schedule,
         "t_indices": t_indices, "t": ts, "psi": psis, "alpha": alphas, "sigma": sigmas, "dtype": args.dtype,
         "chunk_size": args.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE, "block_size": gpu_kernels.DEFAULT_BLOCK_SIZE,
+        "jax_compilation_cache": cache_dir,
         "approximations": {"excess_gen_approx": "Theorem 3.1: d sigma2 / (psi sigma2 + 1)",
                            "excess_pmem_approx_c1": "Theorem 3.2, C=1: (1 - M/N) d sigma2",
                            "excess_pmem_approx_c2": "Theorem 3.2, C=2: 2 (1 - M/N) d sigma2"},

@@ -182,28 +182,34 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, draw_idx, dr
     x_blocks = x_pad.reshape(n_blocks, block, d)
 
     def block_step(carry, blk):
-        """P-part over one block: P . Y_k for the block's points at the scale of the earlier blocks, then absorb it.
+        """P-part over one block: ``e^{M - m_k} P . Y_k`` for the block's points, then absorb the block into P.
 
-        carry: running max over earlier blocks (S, R) and P = sum_{j earlier} e^{w_j - max} Y_j (d, S, R).
+        carry: the running max M over earlier blocks (S, R) and P = sum_{j earlier} e^{w_j - M} Y_j (d, S, R);
+        m_k is the running max up to point k (inclusive), so the output is at the scale the point scan uses.
         """
         run_max, run_p = carry
         w_b, x_b = blk  # (b, S, R), (b, d)
         p_dot_y = jnp.einsum("kd,dsr->ksr", x_b, run_p) - _sum0(run_p * centers)[None]  # (b, S, R)
-        end_max = jnp.maximum(run_max, _fold_leading(w_b, jnp.maximum))
+        maxima = [jnp.maximum(run_max, w_b[0])]
+        for k in range(1, block):
+            maxima.append(jnp.maximum(maxima[-1], w_b[k]))
+        m_b = jnp.stack(maxima, axis=0)  # (b, S, R) m_k, finite
+        scaled = jnp.exp(run_max[None] - m_b) * p_dot_y  # block 0: e^{-inf} * 0 = 0
+        end_max = maxima[-1]
         end_weights = jnp.exp(w_b - end_max[None])  # e^{w_j - m_end}
         run_p = jnp.exp(run_max - end_max)[None] * run_p + jnp.einsum("kd,ksr->dsr", x_b, end_weights) \
             - _sum0(end_weights)[None] * centers
-        return (end_max, run_p), (p_dot_y, jnp.broadcast_to(run_max, w_b.shape))
+        return (end_max, run_p), scaled
 
     def point_step(carry, point):
         """The recursion at one point k: (Z, L, Q) at scale e^{m_k} and the block's weights e^{w_j - m_k}, j < k."""
         run_max, run_z, run_l, run_q, own_weights = carry  # (S, R) x4, (b, S, R)
-        w_k, lin_k, dist2_k, gram_col, p_dot_y, block_max, block_onehot, in_block = point
+        w_k, lin_k, dist2_k, gram_col, earlier_cross, block_onehot, in_block = point
         m_k = jnp.maximum(run_max, w_k)
         rho = jnp.exp(run_max - m_k)  # k = 0: e^{-inf} = 0
         a = jnp.exp(w_k - m_k)
         own_weights = own_weights * (rho * in_block)[None]  # reset at a block start
-        cross = jnp.exp(block_max - m_k) * p_dot_y + _sum0(own_weights * gram_col[:, :, None])
+        cross = earlier_cross + _sum0(own_weights * gram_col[:, :, None])
         run_z = rho * run_z + a
         run_l = rho * run_l + a * lin_k
         run_q = rho * rho * run_q + a * (a * dist2_k[:, None] + 2 * cross)
@@ -221,20 +227,20 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, draw_idx, dr
         # Memorizing denoiser: logits in the centred frame (row constant -|z|^2/2 dropped), r = x_mem - x^s.
         w = jnp.where(valid[:, None, None], -(alpha**2 / (2 * sigma**2)) * dist2[..., None] + (alpha / sigma) * zy,
                       neg_inf)  # (Np, S, R)
-        r = jnp.einsum("nd,nsr->dsr", x_pad, _softmax0(w)) - centers  # (d, S, R)
+        shifted = jnp.exp(w - _fold_leading(w, jnp.maximum)[None])  # softmax numerator
+        r = jnp.einsum("nd,nsr->dsr", x_pad, shifted) / _sum0(shifted)[None] - centers  # (d, S, R)
         loss_mem = _sum0(r * r)  # (S, R)
         rx = jnp.einsum("nd,dsr->nsr", x_pad, r)
         lin = rx - rx[own][None]  # (Np, S, R) Y_j . r
 
         rows = w.shape[1:]
-        _, (p_dot_y, block_max) = jax.lax.scan(
+        _, earlier_cross = jax.lax.scan(
             block_step, (jnp.full(rows, neg_inf), jnp.zeros((d,) + rows, dtype)),
             (w.reshape((n_blocks, block) + rows), x_blocks))
         init = (jnp.full(rows, neg_inf), jnp.zeros(rows, dtype), jnp.zeros(rows, dtype), jnp.zeros(rows, dtype),
                 jnp.zeros((block,) + rows, dtype))
         _, values = jax.lax.scan(point_step, init, (
-            w, lin, dist2, gram_cols, p_dot_y.reshape((n_pad,) + rows), block_max.reshape((n_pad,) + rows),
-            block_onehots, in_block))
+            w, lin, dist2, gram_cols, earlier_cross.reshape((n_pad,) + rows), block_onehots, in_block))
         excess_pmem = jnp.maximum(values[:n] + loss_mem[None], 0)  # (N, S, R); a squared norm: clip rounding below 0
 
         # Generalizing denoiser x_* (eq. 11 with the true means): x_* - x^s = B sum_k pi_k V_k + A sigma z.

@@ -51,8 +51,11 @@ class _TinyConfig(_asymptotics.ExperimentConfig):
 
 @pytest.fixture
 def tiny_experiment(monkeypatch):
+    """A small experiment on the NumPy estimator (the engine's JIT compilation would dominate here; the
+    engine itself is checked against the float64 reference in its own tests and below, marked slow)."""
     monkeypatch.setattr(_asymptotics, "experiment_config", _TinyConfig)
     monkeypatch.setattr(_asymptotics, "_CACHE", {})
+    monkeypatch.setattr(_asymptotics, "_engine", lambda: None)
     return 123
 
 
@@ -92,6 +95,7 @@ def test_theorem_3_2_restricted_to_the_proof_range(tiny_experiment):
         assert row["M_min"] == math.ceil(coupon_threshold(row["d"], 4))
 
 
+@pytest.mark.slow
 def test_engine_and_fallback_agree_when_the_engine_exists():
     engine = _asymptotics._engine()
     if engine is None:

@@ -4,6 +4,7 @@ Importing this package imports JAX but never changes JAX's global configuration.
 """
 
 from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits, memorizing_denoiser
+from memlab.gpu_kernels._evaluation import mc_time_loss
 from memlab.gpu_kernels._gmm_model import (
     PMEM_INIT_VARIANCE,
     gmm_apply,
@@ -11,7 +12,10 @@ from memlab.gpu_kernels._gmm_model import (
     gmm_variance,
     partial_memorization_indices,
     partial_memorization_init,
+    pmem_apply,
+    pmem_params,
 )
+from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
 from memlab.gpu_kernels._tracing import trace_counts
 from memlab.gpu_kernels._training import (
@@ -32,11 +36,15 @@ __all__ = [
     "gmm_apply",
     "gmm_params",
     "gmm_variance",
+    "host_generator",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
+    "mc_time_loss",
     "memorizing_denoiser",
     "partial_memorization_indices",
     "partial_memorization_init",
+    "pmem_apply",
+    "pmem_params",
     "trace_counts",
     "train",
     "train_runs",

@@ -77,3 +77,11 @@ def test_bad_input_is_one_line_exit_2(argv, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_refinement_points_lie_strictly_inside_the_transition():
+    from memlab.paper_figs._phase_transition import _refined
+
+    assert _refined(100, 200, 3, [100, 150, 200]) == [125, 175]  # 150 already run
+    assert _refined(100, 200, 0, []) == []
+    assert _refined(None, 200, 5, []) == [] and _refined(100, None, 5, []) == [] and _refined(100, 101, 5, []) == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,7 +314,10 @@ def _check_runs(params, x_train, keys) -> tuple[int, Any, jax.Array, jax.Array]:
     for leaf in leaves:
         if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != runs:
             raise UserInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
-    keys = jnp.asarray(keys) if not isinstance(keys, jax.Array) else keys
+    if isinstance(keys, (list, tuple)):
+        keys = jnp.stack(keys)
+    elif not isinstance(keys, jax.Array):
+        keys = jnp.asarray(keys)
     if keys.shape[0] != runs:
         raise UserInputError(f"need one key per run ({runs}), got {keys.shape[0]}")
     dtype = leaves[0].dtype
@@ -363,8 +367,6 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     axis S on every leaf (its dtype is the compute dtype); x_train: (S, N, d); keys: S PRNG keys, one per
     run, used only for that run's noise draws. Returns a ``TrainResult`` with leading run axes.
     """
-    import time
-
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a TrainConfig")
     started = time.perf_counter()

@@ -3,7 +3,13 @@
 Importing this package imports JAX but never changes JAX's global configuration.
 """
 
-from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits, memorizing_denoiser
+from memlab.gpu_kernels._denoisers import (
+    gmm_denoiser,
+    isotropic_gmm_denoiser,
+    isotropic_gmm_logits,
+    memorizing_denoiser,
+    partial_memorizing_denoiser,
+)
 from memlab.gpu_kernels._evaluation import mc_time_loss
 from memlab.gpu_kernels._gmm_model import (
     PMEM_INIT_VARIANCE,
@@ -16,6 +22,14 @@ from memlab.gpu_kernels._gmm_model import (
     pmem_params,
 )
 from memlab.gpu_kernels._host_random import host_generator
+from memlab.gpu_kernels._losses import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_CHUNK_SIZE,
+    ExcessLosses,
+    excess_pmem_single_m,
+    mc_excess_losses,
+    noise_draws,
+)
 from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
 from memlab.gpu_kernels._tracing import trace_counts
 from memlab.gpu_kernels._training import (
@@ -28,21 +42,29 @@ from memlab.gpu_kernels._training import (
 )
 
 __all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHUNK_SIZE",
+    "ExcessLosses",
     "PMEM_INIT_VARIANCE",
     "TrainConfig",
     "TrainResult",
     "ddim_sample",
     "ddim_sample_model",
+    "excess_pmem_single_m",
     "gmm_apply",
+    "gmm_denoiser",
     "gmm_params",
     "gmm_variance",
     "host_generator",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
+    "mc_excess_losses",
     "mc_time_loss",
     "memorizing_denoiser",
+    "noise_draws",
     "partial_memorization_indices",
     "partial_memorization_init",
+    "partial_memorizing_denoiser",
     "pmem_apply",
     "pmem_params",
     "trace_counts",

@@ -385,20 +385,15 @@ def run_experiment(s: ExperimentSettings, args: argparse.Namespace) -> list[Seed
     return results
 
 
-def crossover_m_star(s: ExperimentSettings) -> tuple[float | None, str]:
-    """M* of the crossover formula for this setting, if ``memlab.numerics.crossover`` exists (issue 2).
+def crossover_m_star(s: ExperimentSettings) -> tuple[dict[str, float], str]:
+    """M* of the crossover formula (SPEC §4, ``memlab.numerics.crossover``, C = 2) for this N and sigma_*^2.
 
-    PENDING: ``memlab.numerics.crossover`` is being built on branch issue2; until it lands on main this
-    returns ``(None, note)``. The call below is written against its announced signature
-    ``crossover(n, *, c=2, sigma2=1, weighting=...)``.
+    Two weightings: ``eps`` (lambda = psi_t, the weighting the models are trained with — with the grid's
+    psi up to 1e6 at t = 0.001 it puts M* within 0.002 % of N) and ``x0`` (lambda = 1) for reference.
+    The paper's Section 4 instead fits lambda so that M* matches M_pt (App. H.3, Figure 3).
     """
-    try:
-        from memlab.numerics import crossover  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "pending: memlab.numerics.crossover (issue 2) is not on main yet"
-    try:
-        value = crossover(s.n, c=2, sigma2=s.sigma2, weighting="eps")
-        value = getattr(value, "m_star", value)
-        return float(value), "memlab.numerics.crossover(n, c=2, sigma2, weighting='eps') (eq. 14, C = 2)"
-    except Exception as exc:  # noqa: BLE001 - the figure must not fail on a neighbour's API change
-        return None, f"memlab.numerics.crossover failed: {type(exc).__name__}: {exc}"
+    from memlab.numerics import crossover
+
+    values = {w: float(crossover(s.n, c=2, sigma2=s.sigma2, weighting=w).m_star) for w in ("eps", "x0")}
+    return values, ("memlab.numerics.crossover(n, c=2, sigma2, weighting): eq. 14 solved for M on the L=25 grid; "
+                    "'eps' is the training weighting lambda = psi_t, 'x0' is lambda = 1")

@@ -94,7 +94,7 @@ def shade_transition(ax, result: SeedResult, *, label: bool = True) -> None:
                    label="transition (ratio > 1/10 to > 9/10)" if label else None)
 
 
-def plot_ratio_panel(ax, result: SeedResult, *, m_star: float | None) -> None:
+def plot_ratio_panel(ax, result: SeedResult, *, m_star: dict[str, float] | None) -> None:
     ms = np.asarray(result.m_values)
     ratio = np.array([r["memorization_ratio"] for r in result.runs])
     low = np.array([r["memorization_ci_low"] for r in result.runs])
@@ -106,8 +106,10 @@ def plot_ratio_panel(ax, result: SeedResult, *, m_star: float | None) -> None:
     t = result.transition
     if t.m_pt is not None:
         ax.axvline(t.m_pt, color="C3", lw=1, ls="--", label=f"$M_{{pt}}$ = {t.m_pt}")
-    if m_star is not None:
-        ax.axvline(m_star, color="C2", lw=1, ls="-.", label=f"$M^*$ (eq. 14) = {m_star:.0f}")
+    styles = {"eps": ("C2", "-.", r"$\lambda=\psi_t$"), "x0": ("C5", (0, (1, 1)), r"$\lambda=1$")}
+    for weighting, value in (m_star or {}).items():
+        color, style, label = styles.get(weighting, ("C7", "-.", weighting))
+        ax.axvline(value, color=color, lw=1, ls=style, label=f"$M^*$ (eq. 14, {label}) = {value:.1f}")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("model size M")
     ax.set_ylabel("memorization ratio")

@@ -2,7 +2,8 @@
 
 Left: memorization ratio (Definition 2.2, c = 1/9, over n_eval DDIM samples) vs M, the transition
 (ratio > 1/10 to > 9/10) shaded, M_pt (first M with ratio >= 1/2) marked with its bootstrap CI, and the
-crossover formula's M* when available. Middle / right: training and held-out test loss at t_16
+crossover formula's M* (``memlab.numerics.crossover``, C = 2) for the training weighting lambda = psi_t
+and for lambda = 1. Middle / right: training and held-out test loss at t_16
 (psi = 6.704) of the trained models against x_hat_*, x_hat_mem and x_hat_pmem,M (Monte Carlo, ± SE).
 """
 
@@ -76,7 +77,7 @@ def run(args) -> int:
                                                    for m, run in zip(result.m_values, result.runs)))
     print(f"M_pt = {m_pt if m_pt is not None else f'> {max(result.m_values)} (not reached)'} "
           f"(95% bootstrap CI {ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}; grid bracket "
-          f"({bracket[0]}, {bracket[1]}]); M* = {m_star if m_star is not None else 'n/a (' + m_star_note + ')'}; "
-          f"{seconds:.0f} s")
+          f"({bracket[0]}, {bracket[1]}]); M* (C = 2) = "
+          + ", ".join(f"{value:.2f} (lambda {w})" for w, value in m_star.items()) + f"; {seconds:.0f} s")
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0

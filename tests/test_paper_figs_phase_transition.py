@@ -40,6 +40,17 @@ def test_figure2_outputs(figure2_out):
     star = next(r for r in baselines if r["denoiser"] == "x_hat_star")
     # x_hat_mem is the exact minimizer of the training loss (eq. 7): below x_hat_* on the same noise
     assert float(mem["train_loss"]) <= float(star["train_loss"])
+    # two independent estimators of the train loss of x_hat_pmem,M (this module's direct evaluation and
+    # mc_excess_losses' L(x_mem) + excess, different noise) agree within 5 combined SEs at every common M
+    engine = {int(r["m"]): r for r in baselines if r["source"] == "excess_engine"}
+    assert sorted(engine) == list(range(1, 13))
+    raw = json.loads((out / "figure2.json").read_text())
+    mem_se = raw["baselines"]["mem_all_train_loss_se"]
+    for r in baselines:
+        if r["source"] == "eval" and r["denoiser"] == "x_hat_pmem":
+            other = engine[int(r["m"])]
+            tolerance = 5 * (float(r["train_loss_se"]) + float(other["train_loss_se"]) + mem_se) + 1e-9
+            assert abs(float(r["train_loss"]) - float(other["train_loss"])) <= tolerance
 
 
 def test_rerun_reuses_the_cache(figure2_out):

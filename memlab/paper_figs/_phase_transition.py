@@ -8,7 +8,8 @@ distances and the train / held-out losses at t_16 (Monte Carlo with standard err
 (x_hat_*, x_hat_mem, x_hat_pmem,M) are one more cached run per data set, on the *same* evaluation noise
 (common random numbers).
 
-Keys: ``split(key(seed), 4)`` = (init, training noise, sampling, evaluation), the same for every M, so
+Keys: ``split(key(seed), 5)`` = (init, training noise, sampling, evaluation, all-M excess losses), the
+same for every M, so
 the initial means of the M-runs are nested subsets of one permutation and all models are evaluated on the
 same noise. The one-off draws (permutation, DDIM starting points, evaluation noise) are made on the host by
 ``gpu_kernels.host_generator(key)``; the training noise by ``jax.random`` inside the trainer. This module imports JAX only inside the run functions (figure modules import it at start-up).
@@ -42,7 +43,7 @@ __all__ = [
 
 RUN_FUNCTION = "memlab.paper_figs._phase_transition:train_and_evaluate"
 BASELINE_FUNCTION = "memlab.paper_figs._phase_transition:evaluate_baselines"
-EXPERIMENT_VERSION = 1
+EXPERIMENT_VERSION = 2  # 2: five keys per seed (the fifth drives mc_excess_losses in the baselines)
 
 # The paper's recipe (App. H.1) and a reduced one that shows the transition on a 2-core CPU in minutes.
 # CPU preset: 1,000 instead of 50,000 epochs cannot move the log-variance from log(1e-6) to O(1) with
@@ -126,10 +127,10 @@ def _setup(config: dict):
 
     ds = numerics.make_gmm_dataset(d=config["d"], k=config["k"], n=config["n"], n_test=config["n_test"],
                                    sigma2=config["sigma2"], seed=config["seed"])
-    init_key, noise_key, sample_key, eval_key = jax.random.split(jax.random.key(config["seed"]), 4)
+    keys = jax.random.split(jax.random.key(config["seed"]), 5)  # init, noise, sample, eval, excess
     t = numerics.timestep_grid(config["steps"])
     alphas, sigmas, _ = numerics.schedule_coefficients(t, config["schedule"])
-    return ds, (init_key, noise_key, sample_key, eval_key), alphas, sigmas
+    return ds, tuple(keys), alphas, sigmas
 
 
 def _eval_noise(eval_key, ds, draws: int):
@@ -161,7 +162,7 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     from memlab import gpu_kernels, numerics
     from memlab._io import write_npz
 
-    ds, (init_key, noise_key, sample_key, eval_key), alphas, sigmas = _setup(config)
+    ds, (init_key, noise_key, sample_key, eval_key, _), alphas, sigmas = _setup(config)
     dtype = jnp.dtype(config["dtype"])
     train_config = gpu_kernels.TrainConfig(
         epochs=config["epochs"], draws=config["draws"], peak_lr=config["peak_lr"], final_lr=config["final_lr"],
@@ -201,13 +202,20 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
 
 
 def evaluate_baselines(config: dict, run_dir: Path) -> dict[str, Any]:
-    """Sweep run function: train / held-out losses at t_16 of x_hat_*, x_hat_mem and x_hat_pmem,M (first M
-    training points, SPEC §2) on the runs' evaluation noise."""
+    """Sweep run function: the baselines' train / held-out losses at t_16.
+
+    - x_hat_*, x_hat_mem and x_hat_pmem,M (first M training points, SPEC §2) at the grid ``pmem_m_values``,
+      on the runs' evaluation noise (common random numbers with the trained models): ``star_*``,
+      ``mem_*``, ``pmem_*``.
+    - Train set, every M = 1..N: ``memlab.gpu_kernels.mc_excess_losses`` (eq. 13, its own noise):
+      ``pmem_all_train_loss`` = L(x_hat_mem) + excess(x_hat_pmem,M), SE of the excess term
+      (``pmem_all_train_excess_se``; the shared L(x_hat_mem) term has ``mem_all_train_loss_se``).
+    """
     import jax.numpy as jnp
 
     from memlab import gpu_kernels
 
-    ds, (_, _, _, eval_key), alphas, sigmas = _setup(config)
+    ds, (_, _, _, eval_key, excess_key), alphas, sigmas = _setup(config)
     noise_train, noise_test = _eval_noise(eval_key, ds, config["eval_draws"])
     alpha, sigma = alphas[config["eval_t_index"]], sigmas[config["eval_t_index"]]
 
@@ -217,11 +225,21 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, record in (("star", losses(ds.means, ds.sigma2)), ("mem", losses(ds.x_train, 0.0))):
         out.update({f"{name}_{key}": value for key, value in record.items()})
-    pmem = [_losses(gpu_kernels.pmem_params(ds.x_train, m), ds, noise_train, noise_test, alpha, sigma, apply=gpu_kernels.pmem_apply)
+    pmem = [_losses(gpu_kernels.pmem_params(ds.x_train, m), ds, noise_train, noise_test, alpha, sigma,
+                    apply=gpu_kernels.pmem_apply)
             for m in config["pmem_m_values"]]  # one compiled kernel for every M
     out["pmem_m"] = list(config["pmem_m_values"])
     for key in ("train_loss", "train_loss_se", "test_loss", "test_loss_se"):
         out[f"pmem_{key}"] = [record[key] for record in pmem]
+    excess = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=[alpha], sigmas=[sigma],
+                                          draws=config["eval_draws"], key=excess_key, dtype=jnp.float64)
+    out["pmem_all_m"] = list(range(1, ds.n + 1))
+    out["pmem_all_train_loss"] = (excess.loss_mem[0] + excess.excess_pmem[0]).tolist()
+    out["pmem_all_train_excess_se"] = excess.excess_pmem_se[0].tolist()
+    out["mem_all_train_loss"] = float(excess.loss_mem[0])
+    out["mem_all_train_loss_se"] = float(excess.loss_mem_se[0])
+    out["star_all_train_loss"] = float(excess.loss_mem[0] + excess.excess_gen[0])
+    out["star_all_train_excess_se"] = float(excess.excess_gen_se[0])
     return out
 
 

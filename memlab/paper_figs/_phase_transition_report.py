@@ -26,15 +26,19 @@ def figure2_rows(results: Sequence[SeedResult]) -> list[list[Any]]:
 
 
 def baseline_rows(results: Sequence[SeedResult]) -> tuple[list[str], list[list[Any]]]:
-    header = ["seed", "denoiser", "m", "train_loss", "train_loss_se", "test_loss", "test_loss_se"]
+    """x_hat_*, x_hat_mem, x_hat_pmem,M on the evaluation noise (``source`` = eval), and the train-set curve for
+    every M from ``mc_excess_losses`` (``source`` = excess_engine; its SE is the excess term's)."""
+    header = ["seed", "source", "denoiser", "m", "train_loss", "train_loss_se", "test_loss", "test_loss_se"]
     rows = []
     for r in results:
         b = r.baselines
+        rows.extend([r.seed, "excess_engine", "x_hat_pmem", m, loss, se, "", ""] for m, loss, se in
+                    zip(b["pmem_all_m"], b["pmem_all_train_loss"], b["pmem_all_train_excess_se"]))
         for name in ("star", "mem"):
-            rows.append([r.seed, f"x_hat_{name}", ""] + [b[f"{name}_{k}"] for k in
+            rows.append([r.seed, "eval", f"x_hat_{name}", ""] + [b[f"{name}_{k}"] for k in
                                                           ("train_loss", "train_loss_se", "test_loss", "test_loss_se")])
         for i, m in enumerate(b["pmem_m"]):
-            rows.append([r.seed, "x_hat_pmem", m] + [b[f"pmem_{k}"][i] for k in
+            rows.append([r.seed, "eval", "x_hat_pmem", m] + [b[f"pmem_{k}"][i] for k in
                                                      ("train_loss", "train_loss_se", "test_loss", "test_loss_se")])
     return header, rows
 
@@ -121,7 +125,10 @@ def plot_loss_panel(ax, result: SeedResult, *, which: str, psi: float) -> None:
     b = result.baselines
     ms = np.asarray(result.m_values)
     shade_transition(ax, result, label=False)
-    ax.plot(b["pmem_m"], b[f"pmem_{which}_loss"], "-", color="C1", label=r"$\hat x_{pmem,M}$")
+    if which == "train" and "pmem_all_m" in b:  # every M, from gpu_kernels.mc_excess_losses (eq. 13)
+        ax.plot(b["pmem_all_m"], b["pmem_all_train_loss"], "-", color="C1", label=r"$\hat x_{pmem,M}$")
+    else:
+        ax.plot(b["pmem_m"], b[f"pmem_{which}_loss"], "-", color="C1", label=r"$\hat x_{pmem,M}$")
     ax.axhline(b[f"star_{which}_loss"], color="C2", ls="--", label=r"$\hat x_*$")
     ax.axhline(b[f"mem_{which}_loss"], color="C4", ls=":", label=r"$\hat x_{mem}$")
     values = np.array([r[f"{which}_loss"] for r in result.runs])

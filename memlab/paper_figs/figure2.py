@@ -63,7 +63,9 @@ def run(args) -> int:
         "m_star_note": m_star_note,
         "baselines": {k: result.baselines[k] for k in ("star_train_loss", "star_train_loss_se", "star_test_loss",
                                                        "star_test_loss_se", "mem_train_loss", "mem_train_loss_se",
-                                                       "mem_test_loss", "mem_test_loss_se")},
+                                                       "mem_test_loss", "mem_test_loss_se", "mem_all_train_loss",
+                                                       "mem_all_train_loss_se", "star_all_train_loss",
+                                                       "star_all_train_excess_se")},
         "per_m": [dict(zip(report.FIGURE2_COLUMNS, row)) for row in report.figure2_rows([result])],
     }
     written = report.write_outputs(args.out, "figure2", fig, csv_header=report.FIGURE2_COLUMNS,

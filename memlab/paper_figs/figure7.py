@@ -63,10 +63,12 @@ def run(args) -> int:
     ax.set_ylim(-0.03, 1.03)
     ax.set(xlabel="model size M", ylabel="memorization ratio", title="Memorization ratio")
     ax.legend(fontsize=7, loc="upper left")
-    pmem_m = results[0].baselines["pmem_m"]
     for ax, which in zip(axes[1:], ("train", "test")):
-        _band(ax, pmem_m, [r.baselines[f"pmem_{which}_loss"] for r in results], color="C1",
-              label=r"$\hat x_{pmem,M}$", marker="")
+        if which == "train":  # every M, from gpu_kernels.mc_excess_losses
+            pmem_m, pmem_values = results[0].baselines["pmem_all_m"], [r.baselines["pmem_all_train_loss"] for r in results]
+        else:
+            pmem_m, pmem_values = results[0].baselines["pmem_m"], [r.baselines["pmem_test_loss"] for r in results]
+        _band(ax, pmem_m, pmem_values, color="C1", label=r"$\hat x_{pmem,M}$", marker="")
         for name, color, style in (("star", "C2", "--"), ("mem", "C4", ":")):
             values = [r.baselines[f"{name}_{which}_loss"] for r in results]
             ax.axhspan(min(values), max(values), color=color, alpha=0.25, lw=0)

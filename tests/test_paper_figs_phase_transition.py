@@ -13,6 +13,13 @@ TINY = [*COMMON, "--m-values", "15"]
 TWO_M = [*COMMON, "--m-values", "3,15"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_persistent_compilation_cache():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEMLAB_JAX_CACHE", "0")  # tests write nothing outside their tmp folders
+        yield
+
+
 @pytest.fixture(scope="module")
 def figure2_out(tmp_path_factory):
     root = tmp_path_factory.mktemp("fig")

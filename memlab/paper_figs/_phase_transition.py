@@ -118,9 +118,10 @@ def baseline_config(s: ExperimentSettings, *, seed: int) -> dict[str, Any]:
 
 
 def _setup(config: dict):
-    from memlab._jaxcfg import enable_float64
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()  # run functions are entry points (like the CLI): evaluation is float64
+    enable_compilation_cache()  # also in pool / submitit workers
     import jax
 
     from memlab import numerics

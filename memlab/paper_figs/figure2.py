@@ -23,9 +23,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_float64
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()
+    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,6 +81,6 @@ def run(args) -> int:
     print(f"M_pt = {m_pt if m_pt is not None else f'> {max(result.m_values)} (not reached)'} "
           f"(95% bootstrap CI {ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}; grid bracket "
           f"({bracket[0]}, {bracket[1]}]); M* (C = 2) = "
-          + ", ".join(f"{value:.2f} (lambda {w})" for w, value in m_star.items()) + f"; {seconds:.0f} s")
+          + ", ".join(f"{value:.3f} (lambda {w})" for w, value in m_star.items()) + f"; {seconds:.0f} s")
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0

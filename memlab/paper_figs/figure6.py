@@ -23,9 +23,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_float64
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()
+    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
     import matplotlib
 
     matplotlib.use("Agg")

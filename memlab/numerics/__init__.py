@@ -10,6 +10,7 @@ from memlab.numerics._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.numerics._loss_gaps import NORMALIZATIONS, LossGaps, approx_loss_gaps, exact_loss_gaps
 from memlab.numerics._losses import (
     MCEstimate,
     excess_loss,
@@ -17,6 +18,23 @@ from memlab.numerics._losses import (
     excess_losses_pmem,
     mc_estimate,
     per_time_loss,
+)
+from memlab.numerics._weighting_regression import (
+    PAPER_BETA,
+    PAPER_TAU,
+    ErrorSummary,
+    GapStack,
+    MPtPrediction,
+    RegressionConfig,
+    WeightingFit,
+    fit_weighting,
+    grid_weighting,
+    normalize_weights,
+    predict_m_pt,
+    regression_objective,
+    relative_errors,
+    split_tuples,
+    stack_gaps,
 )
 from memlab.numerics._schedules import (
     DEFAULT_STEPS,
@@ -27,6 +45,25 @@ from memlab.numerics._schedules import (
 )
 
 __all__ = [
+    "ErrorSummary",
+    "GapStack",
+    "LossGaps",
+    "MPtPrediction",
+    "NORMALIZATIONS",
+    "PAPER_BETA",
+    "PAPER_TAU",
+    "RegressionConfig",
+    "WeightingFit",
+    "approx_loss_gaps",
+    "exact_loss_gaps",
+    "fit_weighting",
+    "grid_weighting",
+    "normalize_weights",
+    "predict_m_pt",
+    "regression_objective",
+    "relative_errors",
+    "split_tuples",
+    "stack_gaps",
     "CrossoverResult",
     "DEFAULT_STEPS",
     "GMMDataset",

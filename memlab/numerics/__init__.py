@@ -36,6 +36,17 @@ from memlab.numerics._weighting_regression import (
     split_tuples,
     stack_gaps,
 )
+from memlab.numerics._phase_transition import (
+    END_RATIO,
+    MEMORIZING_RATIO,
+    START_RATIO,
+    MPtEstimate,
+    estimate_m_pt,
+    m_grid,
+    m_pt_from_ratios,
+    refinement_ms,
+    transition_bounds,
+)
 from memlab.numerics._schedules import (
     DEFAULT_STEPS,
     REPRESENTATIVE_T_INDEX,
@@ -45,6 +56,15 @@ from memlab.numerics._schedules import (
 )
 
 __all__ = [
+    "END_RATIO",
+    "MEMORIZING_RATIO",
+    "START_RATIO",
+    "MPtEstimate",
+    "estimate_m_pt",
+    "m_grid",
+    "m_pt_from_ratios",
+    "refinement_ms",
+    "transition_bounds",
     "ErrorSummary",
     "GapStack",
     "LossGaps",

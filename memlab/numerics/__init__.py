@@ -98,7 +98,6 @@ __all__ = [
     "excess_pmem_approx",
     "MemorizationRatio",
     "PhaseTransition",
-    "REPRESENTATIVE_T_INDEX",
     "ddim_sample_reference",
     "gmm_denoiser",
     "isotropic_gmm_denoiser",

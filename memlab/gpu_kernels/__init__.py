@@ -3,7 +3,13 @@
 Importing this package imports JAX but never changes JAX's global configuration.
 """
 
-from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits, memorizing_denoiser
+from memlab.gpu_kernels._denoisers import (
+    gmm_denoiser,
+    isotropic_gmm_denoiser,
+    isotropic_gmm_logits,
+    memorizing_denoiser,
+    partial_memorizing_denoiser,
+)
 from memlab.gpu_kernels._gmm_model import (
     PMEM_INIT_VARIANCE,
     gmm_apply,
@@ -11,6 +17,14 @@ from memlab.gpu_kernels._gmm_model import (
     gmm_variance,
     partial_memorization_indices,
     partial_memorization_init,
+)
+from memlab.gpu_kernels._losses import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_CHUNK_SIZE,
+    ExcessLosses,
+    excess_pmem_single_m,
+    mc_excess_losses,
+    noise_draws,
 )
 from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
 from memlab.gpu_kernels._tracing import trace_counts
@@ -24,19 +38,27 @@ from memlab.gpu_kernels._training import (
 )
 
 __all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHUNK_SIZE",
+    "ExcessLosses",
     "PMEM_INIT_VARIANCE",
     "TrainConfig",
     "TrainResult",
     "ddim_sample",
     "ddim_sample_model",
+    "excess_pmem_single_m",
     "gmm_apply",
+    "gmm_denoiser",
     "gmm_params",
     "gmm_variance",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
+    "mc_excess_losses",
     "memorizing_denoiser",
+    "noise_draws",
     "partial_memorization_indices",
     "partial_memorization_init",
+    "partial_memorizing_denoiser",
     "trace_counts",
     "train",
     "train_runs",

@@ -76,7 +76,8 @@ class Figure3Settings:
         if name not in PRESETS:
             raise UserInputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         preset = dict(PRESETS[name])
-        training = {f: TRAINING_PRESETS[preset.pop("training")][f] for f in _TRAINING_FIELDS}
+        recipe = TRAINING_PRESETS[preset.pop("training")]
+        training = {f: recipe[f] for f in _TRAINING_FIELDS}
         training.update({k: v for k, v in overrides.pop("training", {}).items() if v is not None})
         preset.update({k: v for k, v in overrides.items() if v is not None})
         preset.setdefault("seed", 0)

@@ -11,7 +11,7 @@ def grid(steps=25):
     return 0.999 - 0.998 * np.arange(steps + 1) / steps
 
 
-def synthetic_problems(count=30, steps=4, seed=0):
+def synthetic_problems(count=30, steps=4, seed=0, span=False):
     """Tuples whose per-time gaps are lines a_l (c_l - M)/N with tuple- and time-specific slopes and zeros.
 
     The integrated gap's zero is sum_l w_l a_l c_l / sum_l w_l a_l: it depends on the whole weight vector
@@ -25,8 +25,8 @@ def synthetic_problems(count=30, steps=4, seed=0):
         a = rng.uniform(1, 3, steps + 1)
         c = rng.uniform(0.3, 0.8, steps + 1) * n
         out.append(LossGaps(n=n, d=1, k=None, m_values=m, gaps=a[:, None] * (c[:, None] - m[None, :]) / n,
-                            gaps_se=None, source="synthetic", normalize="per_dim", scale=1.0, sigma2=1.0,
-                            steps=steps))
+                            gaps_se=None, source="synthetic", normalize="span" if span else "per_dim", scale=1.0,
+                            sigma2=1.0, steps=steps, span_target=2.0 * (n - 1) / n if span else None))
     return out
 
 
@@ -91,8 +91,9 @@ def test_relaxation_tends_to_hard_argmin(seed):
 
 # ---- the objective ----
 
-def test_objective_gradient_matches_finite_differences():
-    problems = synthetic_problems(count=8, steps=5, seed=3)
+@pytest.mark.parametrize("span", [False, True])
+def test_objective_gradient_matches_finite_differences(span):
+    problems = synthetic_problems(count=8, steps=5, seed=3, span=span)
     stack = numerics.stack_gaps(problems)
     targets = np.array([0.55 * p.n for p in problems])
     theta = np.random.default_rng(1).standard_normal(6)
@@ -108,8 +109,9 @@ def test_objective_gradient_matches_finite_differences():
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
-def test_objective_parts_match_a_direct_computation():
-    problems = synthetic_problems(count=4, steps=3, seed=7)
+@pytest.mark.parametrize("span", [False, True])
+def test_objective_parts_match_a_direct_computation(span):
+    problems = synthetic_problems(count=4, steps=3, seed=7, span=span)
     targets = np.array([0.6 * p.n for p in problems])
     theta = np.array([0.3, -1.0, 0.5, 0.0])
     w = np.exp(theta) / np.exp(theta).sum()
@@ -117,6 +119,8 @@ def test_objective_parts_match_a_direct_computation():
     mse_terms, entropies = [], []
     for p, y in zip(problems, targets):
         G = w @ p.gaps
+        if span:
+            G = G * p.span_target / (G[0] - G[-1])
         z = -(G**2) / tau
         q = np.exp(z - z.max())
         q /= q.sum()
@@ -125,6 +129,53 @@ def test_objective_parts_match_a_direct_computation():
     value, _, mse, entropy = numerics.regression_objective(theta, problems, targets, tau=tau, beta=beta)
     assert mse == pytest.approx(np.mean(mse_terms), rel=1e-12)
     assert entropy == pytest.approx(np.mean(entropies), rel=1e-12)
+
+
+def test_span_normalisation_is_the_identity_for_the_approximations():
+    w = np.random.default_rng(4).uniform(0.1, 3.0, 26)
+    for n in (50, 200):
+        span = numerics.predict_m_pt([numerics.approx_loss_gaps(n, d=40, normalize="span")], w)
+        per_dim = numerics.predict_m_pt([numerics.approx_loss_gaps(n, d=40, normalize="per_dim")], w)
+        np.testing.assert_allclose(span.relaxed, per_dim.relaxed, rtol=1e-12)
+        np.testing.assert_array_equal(span.hard, per_dim.hard)
+
+
+def test_span_normalisation_rescales_only():
+    """The span rescaling leaves the crossover and the nearest M unchanged and fixes the drop of G."""
+    problems = synthetic_problems(count=5, steps=4, seed=11, span=True)
+    plain = synthetic_problems(count=5, steps=4, seed=11, span=False)
+    w = np.array([0.1, 2.0, 0.3, 1.0, 0.5])
+    a, b = numerics.predict_m_pt(problems, w), numerics.predict_m_pt(plain, w)
+    np.testing.assert_allclose(a.crossover, b.crossover, rtol=1e-12)
+    np.testing.assert_array_equal(a.hard, b.hard)
+
+
+def test_span_normalisation_removes_the_flat_gap_optimum():
+    """A timestep whose gaps hardly depend on M (low SNR) lets the relaxed fit flatten G: p becomes ~uniform and
+    M_hat ~ the mean candidate, whatever the crossover. Targets at the mean candidate make that optimal for
+    per_dim; the span rescaling keeps the distribution concentrated (entropy far below log N)."""
+    rng = np.random.default_rng(2)
+    def problems(span):
+        out = []
+        for _ in range(12):
+            n = int(rng.integers(30, 60))
+            m = np.arange(1, n + 1)
+            informative = 2.0 * (0.8 * n - m[None, :]) / n * rng.uniform(0.8, 1.2, (3, 1))
+            flat = 1e-4 * (0.3 * n - m[None, :]) / n
+            out.append(LossGaps(n=n, d=1, k=None, m_values=m, gaps=np.vstack([flat, informative]), gaps_se=None,
+                                source="synthetic", normalize="span" if span else "per_dim", scale=1.0, sigma2=1.0,
+                                steps=3, span_target=2.0 * (n - 1) / n if span else None))
+        return out
+    state = rng.bit_generator.state
+    flat_fit_problems = problems(False)
+    rng.bit_generator.state = state
+    span_problems = problems(True)
+    targets = np.array([(p.n + 1) / 2 for p in flat_fit_problems])
+    per_dim = numerics.fit_weighting(flat_fit_problems, targets, config=numerics.RegressionConfig(beta=0.0))
+    span = numerics.fit_weighting(span_problems, targets, config=numerics.RegressionConfig(beta=0.0))
+    log_n = np.mean(np.log([p.n for p in flat_fit_problems]))
+    assert per_dim.mean_entropy > 0.95 * log_n  # the degenerate optimum: p nearly uniform
+    assert span.mean_entropy < 0.8 * log_n
 
 
 # ---- the fit ----

@@ -9,16 +9,26 @@ looks for the M where the integrated gap crosses zero. This module builds the ga
 - Monte Carlo excess losses over ``x_mem`` (eq. 13; :func:`exact_loss_gaps`):
   ``excess_pmem[t, M-1] - excess_gen[t]`` (the x_mem loss cancels).
 
-Normalisation ("normalized approximate losses", Figure 3's caption). ``normalize="per_dim"``
-(default) divides every gap by ``d s2``: the losses become per coordinate, in units of the
-mixture variance, so the approximate gap is ``C (1 - M/N) - 1/(psi_t s2 + 1)`` in ``[-1, C]`` for
-every tuple, independent of d. Together with lambda normalised to ``E_t[lambda] = 1`` (see
-:mod:`memlab.numerics._weighting_regression`) the integrated gap is ``C (M* - M) / N`` for the
-approximations, so App. H.3's temperature tau = 1/20 means the same for every tuple: the relaxed
-distribution over M is a (truncated) Gaussian around M* with standard deviation
-``N sqrt(tau / 2) / C`` (0.08 N for tau = 1/20, C = 2). ``normalize="none"`` keeps raw losses
-(x0-MSE units, growing with d); then tau = 1/20 makes the relaxation nearly a hard argmin for the
-paper's tuples (standard deviation ``N sqrt(tau/2) / (C d)``, under one M).
+Normalisation ("normalized approximate losses", Figure 3's caption; App. H.3 gives no details):
+
+- ``"span"`` (default): ``per_dim`` below, and in addition the predictor rescales the *integrated*
+  gap G(M) so that its drop over the candidate range, ``G(M_first) - G(M_last)``, equals the
+  approximation's, ``C (M_last - M_first) / N`` (:attr:`LossGaps.span_target`). For the approximate
+  losses G(M) = C (M* - M) / N already has that drop, so ``span`` and ``per_dim`` give identical
+  predictions. For exact losses it removes a degenerate optimum of the relaxed fit: at low SNR the
+  excess losses of every denoiser vanish, a lambda concentrated there flattens G, the relaxed
+  distribution over M becomes uniform and its mean ~N/2 can match M_pt without any crossover. The
+  rescaling changes neither the zero of G (the crossover) nor the meaning of lambda (a weighting of
+  the per-dim losses); it only fixes the scale at which tau acts.
+- ``"per_dim"``: every gap divided by ``d s2``: losses per coordinate, in units of the mixture
+  variance, so the approximate gap is ``C (1 - M/N) - 1/(psi_t s2 + 1)`` in ``[-1, C]`` for every tuple,
+  independent of d. With lambda normalised to ``E_t[lambda] = 1`` (see
+  :mod:`memlab.numerics._weighting_regression`) the integrated approximate gap is
+  ``C (M* - M) / N``, so App. H.3's temperature tau = 1/20 means the same for every tuple: the relaxed
+  distribution over M is a (truncated) Gaussian around M* with standard deviation
+  ``N sqrt(tau / 2) / C`` (0.08 N for tau = 1/20, C = 2).
+- ``"none"``: raw losses (x0-MSE units, growing with d); then tau = 1/20 makes the relaxation nearly
+  a hard argmin for the paper's tuples (standard deviation ``N sqrt(tau/2) / (C d)``, under one M).
 
 Candidate model sizes are ``M = 1..N`` by default: ``x_pmem,M`` keeps M of the N training points,
 so it is only defined there (at M = N it is ``x_mem``).
@@ -37,7 +47,7 @@ from memlab.numerics._schedules import DEFAULT_STEPS, schedule_coefficients, tim
 __all__ = ["LossGaps", "NORMALIZATIONS", "approx_loss_gaps", "exact_loss_gaps"]
 
 #: Loss normalisations for the gap matrix (see module doc).
-NORMALIZATIONS = ("per_dim", "none")
+NORMALIZATIONS = ("span", "per_dim", "none")
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,8 +57,9 @@ class LossGaps:
     gaps: ``(L+1, C)`` float64, ``gaps[l, j] = L_{N,t_l}(x_pmem,m_values[j]) - L_{N,t_l}(x_*)``
     divided by ``scale``; m_values: ``(C,)`` candidate model sizes (integers, increasing);
     gaps_se: ``(L+1, C)`` Monte Carlo standard errors of ``gaps`` (None for the approximations);
-    source: ``"approx"`` or ``"exact"``; scale: the divisor (``d sigma2`` for ``per_dim``, else 1).
-    ``k`` may be None (the approximations do not depend on it).
+    source: ``"approx"`` or ``"exact"``; scale: the divisor (``d sigma2`` for ``span``/``per_dim``, else 1);
+    span_target: for ``span``, the drop ``C (M_last - M_first) / N`` the predictor gives the integrated
+    gap (None: no rescaling). ``k`` may be None (the approximations do not depend on it).
     """
 
     n: int
@@ -62,6 +73,7 @@ class LossGaps:
     scale: float
     sigma2: float
     steps: int
+    span_target: float | None = None
 
     @property
     def n_times(self) -> int:
@@ -74,7 +86,22 @@ def _check_normalize(normalize: str) -> None:
 
 
 def _scale(normalize: str, d: int, sigma2: float) -> float:
-    return float(d) * float(sigma2) if normalize == "per_dim" else 1.0
+    return 1.0 if normalize == "none" else float(d) * float(sigma2)
+
+
+def _span_target(normalize: str, c: float, n: int, ms: np.ndarray) -> float | None:
+    if normalize != "span":
+        return None
+    if ms.size < 2:
+        raise UserInputError("the span normalisation needs at least two candidate model sizes")
+    return float(c) * float(ms[-1] - ms[0]) / n
+
+
+def _check_c(c) -> float:
+    c = float(c)
+    if not (np.isfinite(c) and c > 0):
+        raise UserInputError(f"c must be a positive number, got {c}")
+    return c
 
 
 def _candidate_ms(n: int, m_values) -> np.ndarray:
@@ -99,7 +126,7 @@ def _check_tuple(n, d, sigma2) -> tuple[int, int, float]:
 
 
 def approx_loss_gaps(n: int, *, d: int, k: int | None = None, sigma2: float = 1.0, c: float = 2.0,
-                     schedule: str = "vp", steps: int = DEFAULT_STEPS, normalize: str = "per_dim",
+                     schedule: str = "vp", steps: int = DEFAULT_STEPS, normalize: str = "span",
                      m_values=None) -> LossGaps:
     """Theorem 3.2 minus Theorem 3.1 on the grid: ``(C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)) / scale``.
 
@@ -107,8 +134,7 @@ def approx_loss_gaps(n: int, *, d: int, k: int | None = None, sigma2: float = 1.
     """
     n, d, sigma2 = _check_tuple(n, d, sigma2)
     _check_normalize(normalize)
-    if not (np.isfinite(c) and c > 0):
-        raise UserInputError(f"c must be a positive number, got {c}")
+    c = _check_c(c)
     ms = _candidate_ms(n, m_values)
     _, _, psi = schedule_coefficients(timestep_grid(steps), schedule)
     gen = excess_gen_approx(psi, d=d, sigma2=sigma2)  # (T,)
@@ -116,11 +142,12 @@ def approx_loss_gaps(n: int, *, d: int, k: int | None = None, sigma2: float = 1.
     scale = _scale(normalize, d, sigma2)
     gaps = (pmem[None, :] - gen[:, None]) / scale
     return LossGaps(n=n, d=d, k=k, m_values=ms, gaps=gaps, gaps_se=None, source="approx",
-                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(steps))
+                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(steps),
+                    span_target=_span_target(normalize, c, n, ms))
 
 
 def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = None, sigma2: float = 1.0,
-                    excess_pmem_se=None, excess_gen_se=None, normalize: str = "per_dim",
+                    excess_pmem_se=None, excess_gen_se=None, normalize: str = "span", c: float = 2.0,
                     m_values=None) -> LossGaps:
     """Gaps from Monte Carlo excess losses over x_mem (eq. 13).
 
@@ -129,9 +156,12 @@ def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = 
     The x_mem loss cancels in the difference. The standard error of a gap is
     ``sqrt(se_pmem^2 + se_gen^2)``, which ignores the covariance of the two estimates (they share
     noise draws); it overstates the SE when they are positively correlated, as they usually are.
+    ``c`` only matters for ``normalize="span"``: it sets the drop the integrated gap is rescaled to
+    (the approximation's), i.e. the scale at which the temperature tau acts.
     """
     n, d, sigma2 = _check_tuple(n, d, sigma2)
     _check_normalize(normalize)
+    c = _check_c(c)
     pmem = np.asarray(excess_pmem, dtype=np.float64)
     gen = np.asarray(excess_gen, dtype=np.float64)
     if pmem.ndim != 2 or pmem.shape[1] != n or gen.shape != (pmem.shape[0],):
@@ -149,4 +179,5 @@ def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = 
             raise UserInputError("standard errors must have the shapes of the excess losses")
         gaps_se = np.sqrt(se_p[:, ms - 1] ** 2 + se_g[:, None] ** 2) / scale
     return LossGaps(n=n, d=d, k=k, m_values=ms, gaps=gaps, gaps_se=gaps_se, source="exact",
-                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(pmem.shape[0] - 1))
+                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(pmem.shape[0] - 1),
+                    span_target=_span_target(normalize, c, n, ms))

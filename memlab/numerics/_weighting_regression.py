@@ -5,6 +5,7 @@ a non-negative weighting ``lambda`` on the grid, normalised to ``E_t[lambda] = 1
 scale of lambda does not change the crossover; only its shape does),
 
     G(M) = E_t[lambda(t) gaps_t(M)] / E_t[lambda]               (the integrated gap, shape (C,))
+    G(M) <- G(M) * span_target / (G(M_first) - G(M_last))        (only for the ``span`` normalisation)
     p(M) = softmax_M( -G(M)^2 / tau )                            (App. H.3, temperature tau)
     M_hat = sum_M M p(M)                                         (the relaxed "nearest M to the crossover")
 
@@ -27,7 +28,7 @@ seeded random ones) and the start with the lowest objective wins. Float64 NumPy/
 the problem is at most 64 tuples x 200 candidate M x 26 timesteps, one objective evaluation takes
 well under a millisecond, and the result is deterministic.
 
-Identifiability. With the approximate losses G(M) = C (M* - M) / N (``per_dim`` normalisation), so
+Identifiability. With the approximate losses G(M) = C (M* - M) / N (``span`` or ``per_dim``), so
 the whole objective depends on lambda only through the one number ``E_t[lambda/(psi s2 + 1)] /
 E_t[lambda]``: every lambda with the same value predicts the same M_pt for every tuple, and the
 fitted curve is one representative (the one the optimiser reaches from its start). The exact
@@ -120,13 +121,17 @@ class GapStack:
     """Several tuples' gaps padded to a common number of candidates.
 
     gaps: ``(P, T, Cmax)`` (0 in padding); m_values: ``(P, Cmax)`` float64; mask: ``(P, Cmax)``
-    True where a candidate exists; n: ``(P,)`` the tuples' N.
+    True where a candidate exists; n: ``(P,)`` the tuples' N; span_target: ``(P,)`` the drop
+    ``G(M_first) - G(M_last)`` the integrated gap is rescaled to (NaN: no rescaling); last: ``(P,)``
+    index of each tuple's last candidate.
     """
 
     gaps: np.ndarray
     m_values: np.ndarray
     mask: np.ndarray
     n: np.ndarray
+    span_target: np.ndarray
+    last: np.ndarray
 
     @property
     def count(self) -> int:
@@ -157,12 +162,27 @@ def stack_gaps(problems: Sequence[LossGaps] | GapStack) -> GapStack:
         gaps[i, :, :c] = p.gaps
         m_values[i, :c] = p.m_values
         mask[i, :c] = True
-    return GapStack(gaps=gaps, m_values=m_values, mask=mask, n=np.array([p.n for p in problems]))
+    span = np.array([np.nan if p.span_target is None else float(p.span_target) for p in problems])
+    last = np.array([p.m_values.size - 1 for p in problems], dtype=np.int64)
+    return GapStack(gaps=gaps, m_values=m_values, mask=mask, n=np.array([p.n for p in problems]),
+                    span_target=span, last=last)
 
 
-def _integrated(stack: GapStack, w_sum1: np.ndarray) -> np.ndarray:
-    """G = sum_l w_l gaps[:, l, :] for weights summing to 1: (P, Cmax)."""
-    return np.einsum("l,plc->pc", w_sum1, stack.gaps)
+def _integrated(stack: GapStack, w_sum1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The integrated gap for weights summing to 1: ``(G (P, Cmax), raw drop (P,), rescaled (P,) bool)``.
+
+    ``G = sum_l w_l gaps[:, l, :]``, then, where ``span_target`` is set, multiplied by
+    ``span_target / drop`` with ``drop = G[first] - G[last]`` (the drop of the unscaled G).
+    """
+    G = np.einsum("l,plc->pc", w_sum1, stack.gaps)
+    rows = np.arange(stack.count)
+    drop = G[:, 0] - G[rows, stack.last]
+    rescaled = np.isfinite(stack.span_target)
+    if np.any(rescaled & ~(drop > 0)):
+        raise UserInputError("the integrated gap does not decrease from the first to the last candidate M; the "
+                             "span normalisation needs G(M_first) > G(M_last) (use normalize='per_dim')")
+    factor = np.where(rescaled, stack.span_target / np.where(rescaled, drop, 1.0), 1.0)
+    return G * factor[:, None], drop, rescaled
 
 
 def _log_softmax(G: np.ndarray, mask: np.ndarray, tau: float) -> np.ndarray:
@@ -213,7 +233,7 @@ def predict_m_pt(problems: Sequence[LossGaps] | GapStack, weights, *, tau: float
         raise UserInputError(f"weights need one value per timestep ({stack.n_times}), got {w.size}")
     if not (np.isfinite(tau) and tau > 0):
         raise UserInputError(f"tau must be a positive number, got {tau}")
-    G = _integrated(stack, w / w.sum())
+    G, _, _ = _integrated(stack, w / w.sum())
     log_p = _log_softmax(G, stack.mask, tau)
     p = np.where(stack.mask, np.exp(log_p), 0.0)
     relaxed = np.sum(p * stack.m_values, axis=1)
@@ -242,7 +262,7 @@ def regression_objective(theta, problems: Sequence[LossGaps] | GapStack, targets
     theta = np.asarray(theta, dtype=np.float64)
     w = np.exp(theta - theta.max())
     w /= w.sum()
-    G = _integrated(stack, w)  # (P, C)
+    G, drop, rescaled = _integrated(stack, w)  # (P, C) after the span rescaling
     log_p = _log_softmax(G, stack.mask, tau)
     p = np.where(stack.mask, np.exp(log_p), 0.0)
     m_hat = np.sum(p * stack.m_values, axis=1)
@@ -257,7 +277,14 @@ def regression_objective(theta, problems: Sequence[LossGaps] | GapStack, targets
     log_p_safe = np.where(stack.mask, log_p, 0.0)
     d_z = d_mhat * p * (stack.m_values - m_hat[:, None]) - (beta / count) * p * (log_p_safe + entropy[:, None])
     d_G = d_z * (-2.0 * G / tau)
-    d_w = np.einsum("pc,plc->l", d_G, stack.gaps)
+    # G = factor * G_raw with factor = span / drop(G_raw) where rescaled: the chain rule through the drop
+    rows = np.arange(count)
+    factor = np.where(rescaled, stack.span_target / np.where(rescaled, drop, 1.0), 1.0)
+    d_drop = np.where(rescaled, -np.sum(d_G * G, axis=1) / np.where(rescaled, drop, 1.0), 0.0)  # (P,)
+    d_raw = d_G * factor[:, None]
+    d_raw[:, 0] += d_drop
+    d_raw[rows, stack.last] -= d_drop
+    d_w = np.einsum("pc,plc->l", d_raw, stack.gaps)
     grad = w * (d_w - np.dot(w, d_w))
     return objective, grad, mse, mean_entropy
 

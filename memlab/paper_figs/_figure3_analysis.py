@@ -76,7 +76,7 @@ class AnalysisSettings:
     beta: float = 1e-2
     c: float = 2.0
     sigma2: float = 1.0
-    normalize: str = "per_dim"
+    normalize: str = "span"
     test_fraction: float = 0.25
     split_seed: int = 0
     random_starts: int = 2

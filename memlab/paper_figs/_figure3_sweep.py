@@ -178,7 +178,8 @@ class SweepResult:
     exact_seconds: float
 
 
-def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: str = "per_dim") -> SweepResult:
+def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: str = "span",
+                      c: float = 2.0) -> SweepResult:
     """Run (or load) every model of every tuple, refine, compute exact losses; return per-tuple outcomes."""
     from memlab import _sweep, numerics
     from memlab._io import load_npz
@@ -229,7 +230,8 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: s
             n, d, k = tuples[i]
             exact_gaps[i] = numerics.exact_loss_gaps(arrays["excess_pmem"], arrays["excess_gen"], n=n, d=d, k=k,
                                                      sigma2=config["sigma2"], excess_pmem_se=arrays["excess_pmem_se"],
-                                                     excess_gen_se=arrays["excess_gen_se"], normalize=normalize)
+                                                     excess_gen_se=arrays["excess_gen_se"], normalize=normalize,
+                                                     c=c)
 
     outcomes = []
     for (n, d, k), ms, gaps in zip(tuples, ms_per_tuple, exact_gaps):

@@ -102,8 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reg.add_argument("--tau", type=positive_float, default=1 / 20, help="softmax temperature (default 1/20)")
     reg.add_argument("--beta", type=float, default=1e-2, help="entropy penalty (default 1e-2)")
     reg.add_argument("--c", type=positive_float, default=2.0, help="Theorem 3.2's constant C (default 2)")
-    reg.add_argument("--normalize", choices=("per_dim", "none"), default="per_dim",
-                     help="loss normalisation: per_dim divides by d sigma_*^2 (default), none keeps x0-MSE units")
+    reg.add_argument("--normalize", choices=("span", "per_dim", "none"), default="span",
+                     help="loss normalisation: per_dim divides by d sigma_*^2; span (default) also rescales the "
+                          "integrated gap to the approximation's drop over M (see memlab.numerics.approx_loss_gaps); "
+                          "none keeps x0-MSE units")
     reg.add_argument("--test-fraction", type=_fraction, default=0.25, help="held-out tuples (default 0.25)")
     reg.add_argument("--split-seed", type=nonnegative_int, default=0, help="seed of the train/test split")
     reg.add_argument("--random-starts", type=nonnegative_int, default=2, help="random starts of the fit (+ x0, eps)")
@@ -293,9 +295,10 @@ def _summary_json(analysis, settings, analysis_settings, options, sweep, timings
             "m_hat: softmax-relaxed prediction (App. H.3, what the fit minimises); m_nearest: nearest M to the "
             "crossover (eq. 15); crossover: continuous zero of the integrated gap (NaN/null: outside 1..N)",
             "errors: relative (pred - M_pt)/M_pt over the tuples of each split; mse_rel is eq. 30's MSE term",
-            "per_dim normalisation: losses divided by d sigma_*^2 and lambda by its mean; with the approximate "
-            "losses only E_t[lambda/(psi sigma2+1)]/E_t[lambda] is identifiable, so the fitted approx curve is one "
-            "of many equivalent weightings"],
+            "normalisation (span / per_dim): losses divided by d sigma_*^2 and lambda by its mean; span also "
+            "rescales the integrated gap to the approximation's drop over M. With the approximate losses only "
+            "E_t[lambda/(psi sigma2+1)]/E_t[lambda] is identifiable, so the fitted approx curve is one of many "
+            "equivalent weightings"],
         "versions": {"memlab": __version__, "python": platform.python_version(), "jax": jax.__version__,
                      "numpy": numpy.__version__, "scipy": scipy.__version__, "matplotlib": matplotlib.__version__},
         "device": device_summary(),
@@ -327,7 +330,7 @@ def run(args) -> int:
           f"preset {settings.preset}, {settings.training['epochs']} epochs, grid of {settings.multiples} + "
           f"{settings.refine} models per tuple, cache {options.cache_dir}", file=sys.stderr)
     sweep_start = time.perf_counter()
-    sweep = run_figure3_sweep(settings, options, normalize=analysis_settings.normalize)
+    sweep = run_figure3_sweep(settings, options, normalize=analysis_settings.normalize, c=analysis_settings.c)
     sweep_s = time.perf_counter() - sweep_start
     analysis_start = time.perf_counter()
     analysis = analyze(sweep.outcomes, analysis_settings)

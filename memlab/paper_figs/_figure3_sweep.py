@@ -30,8 +30,8 @@ import numpy as np
 
 from memlab._errors import UserInputError
 
-__all__ = ["EXACT_FUNCTION", "PRESETS", "Figure3Settings", "SweepOptions", "exact_config", "exact_losses",
-           "run_figure3_sweep", "tuple_experiment", "tuples_of"]
+__all__ = ["EXACT_FUNCTION", "PRESETS", "Figure3Settings", "SweepOptions", "SweepResult", "exact_config", "exact_losses",
+           "run_figure3_sweep", "tuple_experiment", "tuples_of", "with_overrides"]
 
 EXACT_FUNCTION = "memlab.paper_figs._figure3_sweep:exact_losses"
 EXACT_VERSION = 1
@@ -178,14 +178,22 @@ class SweepResult:
     exact_seconds: float
 
 
-def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: str = "span",
-                      c: float = 2.0) -> SweepResult:
-    """Run (or load) every model of every tuple, refine, compute exact losses; return per-tuple outcomes."""
+def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: str = "span", c: float = 2.0,
+                      run_function: str | None = None, exact_function: str = EXACT_FUNCTION) -> SweepResult:
+    """Run (or load) every model of every tuple, refine, compute exact losses; return per-tuple outcomes.
+
+    ``normalize``, ``c``: how the exact gaps are normalised (:func:`memlab.numerics.exact_loss_gaps`).
+    ``run_function`` (default the phase-transition experiment's ``train_and_evaluate``) and
+    ``exact_function`` (default :func:`exact_losses`) are sweep run-function names; a replacement must
+    take the same configs and return ``memorized_flags`` (resp. write ``exact_losses.npz``).
+    """
     from memlab import _sweep, numerics
     from memlab._io import load_npz
     from memlab.paper_figs._figure3_analysis import TupleOutcome
     from memlab.paper_figs._phase_transition import RUN_FUNCTION, run_config
 
+    run_function = RUN_FUNCTION if run_function is None else _sweep.function_name(run_function)
+    exact_function = _sweep.function_name(exact_function)
     tuples = s.tuples()
     counts = {"executed": 0, "cached": 0}
     seconds = {"runs": 0.0, "exact": 0.0}
@@ -209,7 +217,7 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: s
             flags[(c["n"], c["d"], c["k"], c["m"])] = record["result"]["memorized_flags"]
             seconds["runs"] += float(record["seconds"])
 
-    collect(sweep(RUN_FUNCTION, configs_for(ms_per_tuple), "figure 3: grid of M"))
+    collect(sweep(run_function, configs_for(ms_per_tuple), "figure 3: grid of M"))
     if s.refine:
         extra = []
         for (n, d, k), ms in zip(tuples, ms_per_tuple):
@@ -217,16 +225,16 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: s
             extra.append([int(m) for m in numerics.refinement_ms(ms, start=transition.m_start, end=transition.m_end,
                                                                  count=s.refine)])
         if any(extra):
-            collect(sweep(RUN_FUNCTION, configs_for(extra), "figure 3: refinement"))
+            collect(sweep(run_function, configs_for(extra), "figure 3: refinement"))
         ms_per_tuple = [sorted(ms + more) for ms, more in zip(ms_per_tuple, extra)]
 
     exact_gaps = [None] * len(tuples)
     if s.exact:
         exact_configs = [exact_config(s, n, d, k) for n, d, k in tuples]
-        records = sweep(EXACT_FUNCTION, exact_configs, "figure 3: exact losses")
+        records = sweep(exact_function, exact_configs, "figure 3: exact losses")
         for i, (config, record) in enumerate(zip(exact_configs, records)):
             seconds["exact"] += float(record["seconds"])
-            arrays = load_npz(_sweep.run_dir(options.cache_dir, config, EXACT_FUNCTION) / "exact_losses.npz")
+            arrays = load_npz(_sweep.run_dir(options.cache_dir, config, exact_function) / "exact_losses.npz")
             n, d, k = tuples[i]
             exact_gaps[i] = numerics.exact_loss_gaps(arrays["excess_pmem"], arrays["excess_gen"], n=n, d=d, k=k,
                                                      sigma2=config["sigma2"], excess_pmem_se=arrays["excess_pmem_se"],

@@ -25,8 +25,9 @@ both terms over tuples, the mean over tuples has the same minimiser). The paper'
 tau = 1/20 and beta = 1e-2; both are options. The objective's gradient is analytic (checked against
 finite differences in the tests); L-BFGS-B (SciPy) runs from several starts (x0 = uniform, eps = psi_t,
 seeded random ones) and the start with the lowest objective wins. Float64 NumPy/SciPy is enough here:
-the problem is at most 64 tuples x 200 candidate M x 26 timesteps, one objective evaluation takes
-well under a millisecond, and the result is deterministic.
+the paper's problem is 64 tuples x up to 200 candidate M x 26 timesteps (~0.3 M multiply-adds per
+objective and gradient), a full multi-start fit takes seconds (``benchmarks/bench_figure3.py``), it
+needs no compilation, and the result is deterministic.
 
 Identifiability. With the approximate losses G(M) = C (M* - M) / N (``span`` or ``per_dim``), so
 the whole objective depends on lambda only through the one number ``E_t[lambda/(psi s2 + 1)] /
@@ -174,7 +175,7 @@ def _integrated(stack: GapStack, w_sum1: np.ndarray) -> tuple[np.ndarray, np.nda
     ``G = sum_l w_l gaps[:, l, :]``, then, where ``span_target`` is set, multiplied by
     ``span_target / drop`` with ``drop = G[first] - G[last]`` (the drop of the unscaled G).
     """
-    G = np.einsum("l,plc->pc", w_sum1, stack.gaps)
+    G = np.matmul(w_sum1, stack.gaps)  # (T,) @ (P, T, C) -> (P, C)
     rows = np.arange(stack.count)
     drop = G[:, 0] - G[rows, stack.last]
     rescaled = np.isfinite(stack.span_target)
@@ -284,7 +285,7 @@ def regression_objective(theta, problems: Sequence[LossGaps] | GapStack, targets
     d_raw = d_G * factor[:, None]
     d_raw[:, 0] += d_drop
     d_raw[rows, stack.last] -= d_drop
-    d_w = np.einsum("pc,plc->l", d_raw, stack.gaps)
+    d_w = np.matmul(stack.gaps, d_raw[:, :, None]).sum(axis=0)[:, 0]  # sum_p gaps[p] @ d_raw[p]
     grad = w * (d_w - np.dot(w, d_w))
     return objective, grad, mse, mean_entropy
 

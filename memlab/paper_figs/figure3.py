@@ -27,6 +27,7 @@ DESCRIPTION = ("Figure 3: phase transition M_pt across (N, d, K) and the loss-we
 STEM = "figure3"
 DEFAULT_OUT = Path("figures") / "figure3"
 DEFAULT_CACHE = Path("figures") / "cache" / "phase-transition"
+WEIGHT_FLOOR = 1e-8
 METHOD_LABELS = {
     "fitted_approx": "fitted $\\lambda$, approx. losses",
     "fitted_exact": "fitted $\\lambda$, exact losses",
@@ -75,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep = parser.add_argument_group("sweep (defaults come from --preset)")
     sweep.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
                        help="'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid "
-                            "sizes + 6 refinements per tuple (about 30-45 min on 2 cores); 'paper': the 64 tuples "
+                            "sizes + up to 6 refinements per tuple (about 21 min cold on a shared 2-core machine, "
+                            "seconds when cached); 'paper': the 64 tuples "
                             "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster). "
                             "Default: cpu")
     sweep.add_argument("--ns", type=_int_tuple, help="training set sizes N, comma-separated")
@@ -162,16 +164,16 @@ def _plot(analysis, psi):
     methods = analysis.methods
     order = np.argsort(psi)
 
-    # (a) weightings against psi_t
+    # (a) weightings against psi_t (mean 1; weights below WEIGHT_FLOOR drawn at the floor)
     for i, (name, method) in enumerate(methods.items()):
         if name.startswith("fitted") or name.endswith("_approx"):
             style = "-o" if name.startswith("fitted") else "--"
-            ax_w.plot(psi[order], method.weights[order], style, markersize=3, color=f"C{i}",
-                      label=METHOD_LABELS.get(name, name))
+            ax_w.plot(psi[order], np.maximum(method.weights[order], WEIGHT_FLOOR), style, markersize=3,
+                      color=f"C{i}", label=METHOD_LABELS.get(name, name))
     ax_w.set_xscale("log")
     ax_w.set_yscale("log")
     ax_w.set_xlabel(r"$\psi_t = \alpha_t^2/\sigma_t^2$ (grid $t_\ell$)")
-    ax_w.set_ylabel(r"$\lambda(t_\ell)$, normalised to mean 1")
+    ax_w.set_ylabel(r"$\lambda(t_\ell)$, normalised to mean 1 (floored at $10^{-8}$)")
     ax_w.set_title("(a) loss weightings")
     ax_w.legend(fontsize=8)
     ax_w.grid(True, alpha=0.3, which="both")

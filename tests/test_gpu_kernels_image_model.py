@@ -1,0 +1,61 @@
+"""The trainable image model: partial-memorization initialisation and its apply function."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from memlab import gpu_kernels, numerics
+
+
+def test_indices_are_distinct_then_repeat():
+    key = jax.random.key(0)
+    idx = gpu_kernels.partial_memorization_indices(key=key, n=10, m=7)
+    assert len(set(idx.tolist())) == 7 and idx.max() < 10
+    idx = gpu_kernels.partial_memorization_indices(key=key, n=10, m=25)
+    assert sorted(idx[:10].tolist()) == list(range(10)) and sorted(idx[10:20].tolist()) == list(range(10))
+    np.testing.assert_array_equal(idx, gpu_kernels.partial_memorization_indices(key=key, n=10, m=25))
+    with pytest.raises(ValueError):
+        gpu_kernels.partial_memorization_indices(key=key, n=0, m=3)
+
+
+@pytest.mark.parametrize("t_index", [0, 8, 16])
+def test_initial_model_is_the_partially_memorizing_denoiser(t_index):
+    """Each component reproduces one training sample exactly; with colour variance s^2 = 1e-6 the model is pmem
+    up to the shrinkage gain g = alpha s^2 |x_i|^2 / sigma^2 (relative). At t_16 g <= ~5e-4; near t = 0 the
+    gain is O(1) (the model denoises within each colour subspace), so those t are not compared here.
+    """
+    ds = numerics.make_image_dataset(k=3, n=20, side=5, seed=4)
+    params = gpu_kernels.init_image_model(key=jax.random.key(1), m=8, templates=ds.templates,
+                                          labels_train=ds.labels_train, colors_train=ds.colors_train)
+    assert params["templates"].shape == (8, 25) and params["color_means"].shape == (8, 3)
+    np.testing.assert_allclose(float(gpu_kernels.image_model_color_var(params)), 1e-6, rtol=1e-12)
+    chosen = gpu_kernels.partial_memorization_indices(key=jax.random.key(1), n=20, m=8)
+    points = numerics.kron_images(np.asarray(params["color_means"]), np.asarray(params["templates"]))
+    np.testing.assert_allclose(points, ds.x_train[chosen], rtol=1e-12, atol=1e-14)
+    alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid()[t_index])
+    rng = np.random.default_rng(0)
+    x = float(alpha) * ds.x_train[:6] + float(sigma) * rng.standard_normal((6, ds.d))
+    got = np.asarray(gpu_kernels.image_model_apply(params, jnp.asarray(x), float(alpha), float(sigma)))
+    ref = numerics.memorizing_denoiser(x, alpha=float(alpha), sigma=float(sigma), train=ds.x_train[chosen])
+    # Relative deviation from pmem is O(alpha s^2 |x_i|^2 / sigma^2) in the shrinkage gain; bounded here by 1e-2.
+    gain = float(alpha) * 1e-6 * np.max(np.sum(ds.templates**2, axis=1)) / float(sigma) ** 2
+    np.testing.assert_allclose(got, ref, rtol=0, atol=(1e-9 + 10 * gain) * (1 + np.abs(ref).max()))
+
+
+def test_apply_is_differentiable_and_finite_in_float32():
+    ds = numerics.make_image_dataset(k=4, n=30, side=15, seed=2)
+    params = gpu_kernels.init_image_model(key=jax.random.key(3), m=10, templates=ds.templates,
+                                          labels_train=ds.labels_train, colors_train=ds.colors_train,
+                                          dtype=jnp.float32)
+    x = jnp.asarray(ds.x_train, jnp.float32)
+
+    def loss(p, a, s, noise):
+        return jnp.mean((gpu_kernels.image_model_apply(p, a * x + s * noise, a, s) - x) ** 2)
+
+    grad = jax.jit(jax.grad(loss))
+    noise = jax.random.normal(jax.random.key(5), x.shape, jnp.float32)
+    alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
+    for a, s in zip(alpha, sigma):
+        g = grad(params, jnp.float32(a), jnp.float32(s), noise)
+        assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(g)), (a, s)

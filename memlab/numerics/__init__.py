@@ -1,5 +1,6 @@
 """Float64 NumPy/SciPy reference implementations and formula evaluation."""
 
+from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
 from memlab.numerics._data import GMMDataset, load_gmm_dataset, make_gmm_dataset, nearest_labels, sphere_means
 from memlab.numerics._image_data import (
     DEFAULT_CHANNELS,
@@ -23,6 +24,14 @@ from memlab.numerics._denoisers import (
     isotropic_gmm_posterior,
     memorizing_denoiser,
     partial_memorizing_denoiser,
+)
+from memlab.numerics._losses import (
+    MCEstimate,
+    excess_loss,
+    excess_loss_pmem,
+    excess_losses_pmem,
+    mc_estimate,
+    per_time_loss,
 )
 from memlab.numerics._schedules import (
     DEFAULT_STEPS,
@@ -51,15 +60,23 @@ __all__ = [
     "resize_images",
     "DEFAULT_STEPS",
     "GMMDataset",
+    "MCEstimate",
     "REPRESENTATIVE_T_INDEX",
+    "excess_gen_approx",
+    "excess_loss",
+    "excess_loss_pmem",
+    "excess_losses_pmem",
+    "excess_pmem_approx",
     "gmm_denoiser",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_posterior",
     "load_gmm_dataset",
     "make_gmm_dataset",
+    "mc_estimate",
     "memorizing_denoiser",
     "nearest_labels",
     "partial_memorizing_denoiser",
+    "per_time_loss",
     "representative_t",
     "schedule_coefficients",
     "sphere_means",

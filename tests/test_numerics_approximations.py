@@ -18,3 +18,15 @@ def test_theorem_3_2_line():
     m = np.array([0, 100, 200])
     np.testing.assert_allclose(numerics.excess_pmem_approx(m, n=200, d=50, c=2.0), [100.0, 50.0, 0.0])
     np.testing.assert_allclose(numerics.excess_pmem_approx(m, n=200, d=50, sigma2=2.0, c=1.0), [100.0, 50.0, 0.0])
+
+
+def test_agrees_with_the_symbolic_closed_forms():
+    from memlab import theory
+
+    psi = np.array([0.0, 0.3, 6.704, 1e6])
+    gen = theory.excess_generalizing()
+    for p, value in zip(psi, numerics.excess_gen_approx(psi, d=7, sigma2=0.4)):
+        assert value == pytest.approx(float(gen.subs({theory.PSI: p, theory.D: 7, theory.SIGMA2: 0.4})), rel=1e-14)
+    pmem = theory.excess_pmem()
+    expected = float(pmem.subs({theory.C: 1.5, theory.M: 30, theory.N: 200, theory.D: 7, theory.SIGMA2: 0.4}))
+    assert numerics.excess_pmem_approx(30, n=200, d=7, sigma2=0.4, c=1.5) == pytest.approx(expected, rel=1e-14)

@@ -30,3 +30,15 @@ def test_bad_schedule_and_steps():
         theory.get_schedule("cosine-typo")
     with pytest.raises(UserInputError):
         theory.timestep_grid(0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 7, 25, 100, 999, 4321])
+def test_fast_grid_is_the_correctly_rounded_exact_grid(steps):
+    exact = np.array([float(v) for v in theory.timestep_grid(steps)])
+    assert np.array_equal(numerics.timestep_grid(steps), exact)
+
+
+def test_bad_float_grid_steps():
+    for steps in (0, -1, 2.5, True):
+        with pytest.raises(UserInputError):
+            numerics.timestep_grid(steps)

@@ -1,6 +1,7 @@
 """Float64 NumPy/SciPy reference implementations and formula evaluation."""
 
 from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
+from memlab.numerics._crossover import CrossoverResult, crossover, time_averages
 from memlab.numerics._data import GMMDataset, load_gmm_dataset, make_gmm_dataset, nearest_labels, sphere_means
 from memlab.numerics._image_data import (
     DEFAULT_CHANNELS,
@@ -42,6 +43,7 @@ from memlab.numerics._schedules import (
 )
 
 __all__ = [
+    "CrossoverResult",
     "DEFAULT_CHANNELS",
     "DEFAULT_SIDE",
     "ImageDataset",
@@ -62,6 +64,7 @@ __all__ = [
     "GMMDataset",
     "MCEstimate",
     "REPRESENTATIVE_T_INDEX",
+    "crossover",
     "excess_gen_approx",
     "excess_loss",
     "excess_loss_pmem",
@@ -80,5 +83,6 @@ __all__ = [
     "representative_t",
     "schedule_coefficients",
     "sphere_means",
+    "time_averages",
     "timestep_grid",
 ]

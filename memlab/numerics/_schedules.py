@@ -7,6 +7,8 @@ import functools
 import numpy as np
 import sympy as sp
 
+from memlab._errors import UserInputError
+
 from memlab.theory import DEFAULT_STEPS, REPRESENTATIVE_T_INDEX, T, get_schedule
 from memlab.theory import timestep_grid as _exact_grid
 
@@ -14,8 +16,19 @@ __all__ = ["timestep_grid", "schedule_coefficients", "representative_t", "REPRES
 
 
 def timestep_grid(steps: int = DEFAULT_STEPS) -> np.ndarray:
-    """Float64 grid ``t_l = 0.999 - 0.998 l / L``, l = 0..L, shape ``(L+1,)``, decreasing."""
-    return np.array([float(v) for v in _exact_grid(steps)], dtype=np.float64)
+    """Float64 grid ``t_l = 0.999 - 0.998 l / L``, l = 0..L, shape ``(L+1,)``, decreasing.
+
+    Each value is the correctly rounded float of the exact rational ``(999 L - 998 l) / (1000 L)``
+    of :func:`memlab.theory.timestep_grid`: numerator and denominator are integers below 2^53, so
+    they convert to float64 exactly and one IEEE division rounds correctly (fast for large L).
+    """
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise UserInputError(f"steps must be an integer >= 1, got {steps}")
+    steps = int(steps)
+    if 1000 * steps >= 2**53:  # pragma: no cover - absurdly fine grids: fall back to exact rationals
+        return np.array([float(v) for v in _exact_grid(steps)], dtype=np.float64)
+    ell = np.arange(steps + 1, dtype=np.int64)
+    return (999 * steps - 998 * ell).astype(np.float64) / np.float64(1000 * steps)
 
 
 def representative_t(steps: int = DEFAULT_STEPS) -> float:

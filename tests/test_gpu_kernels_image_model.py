@@ -8,15 +8,14 @@ import pytest
 from memlab import gpu_kernels, numerics
 
 
-def test_indices_are_distinct_then_repeat():
-    key = jax.random.key(0)
-    idx = gpu_kernels.partial_memorization_indices(key=key, n=10, m=7)
-    assert len(set(idx.tolist())) == 7 and idx.max() < 10
-    idx = gpu_kernels.partial_memorization_indices(key=key, n=10, m=25)
-    assert sorted(idx[:10].tolist()) == list(range(10)) and sorted(idx[10:20].tolist()) == list(range(10))
-    np.testing.assert_array_equal(idx, gpu_kernels.partial_memorization_indices(key=key, n=10, m=25))
-    with pytest.raises(ValueError):
-        gpu_kernels.partial_memorization_indices(key=key, n=0, m=3)
+def test_more_components_than_samples_uses_every_sample():
+    ds = numerics.make_image_dataset(k=2, n=5, side=3, seed=1)
+    params = gpu_kernels.init_image_model(key=jax.random.key(0), m=12, templates=ds.templates,
+                                          labels_train=ds.labels_train, colors_train=ds.colors_train)
+    points = numerics.kron_images(np.asarray(params["color_means"]), np.asarray(params["templates"]))
+    matches = [int(np.argmin(np.sum((ds.x_train - p) ** 2, axis=1))) for p in points]
+    assert sorted(matches[:5]) == list(range(5))
+    np.testing.assert_allclose(points, ds.x_train[matches], rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("t_index", [0, 8, 16])
@@ -30,7 +29,8 @@ def test_initial_model_is_the_partially_memorizing_denoiser(t_index):
                                           labels_train=ds.labels_train, colors_train=ds.colors_train)
     assert params["templates"].shape == (8, 25) and params["color_means"].shape == (8, 3)
     np.testing.assert_allclose(float(gpu_kernels.image_model_color_var(params)), 1e-6, rtol=1e-12)
-    chosen = gpu_kernels.partial_memorization_indices(key=jax.random.key(1), n=20, m=8)
+    chosen = gpu_kernels.partial_memorization_indices(20, 8, key=jax.random.key(1))
+    assert len(set(chosen.tolist())) == 8
     points = numerics.kron_images(np.asarray(params["color_means"]), np.asarray(params["templates"]))
     np.testing.assert_allclose(points, ds.x_train[chosen], rtol=1e-12, atol=1e-14)
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid()[t_index])

@@ -4,17 +4,37 @@ Importing this package imports JAX but never changes JAX's global configuration.
 """
 
 from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits, memorizing_denoiser
-from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser, low_rank_image_logits
-from memlab.gpu_kernels._image_model import (
-    INIT_COLOR_VAR,
-    image_model_apply,
-    image_model_color_var,
-    init_image_model,
+from memlab.gpu_kernels._gmm_model import (
+    PMEM_INIT_VARIANCE,
+    gmm_apply,
+    gmm_params,
+    gmm_variance,
     partial_memorization_indices,
+    partial_memorization_init,
+)
+from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser, low_rank_image_logits
+from memlab.gpu_kernels._image_model import INIT_COLOR_VAR, image_model_apply, image_model_color_var, init_image_model
+from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
+from memlab.gpu_kernels._tracing import trace_counts
+from memlab.gpu_kernels._training import (
+    TrainConfig,
+    TrainResult,
+    train,
+    train_runs,
+    training_noise,
+    weighted_loss,
 )
 
 __all__ = [
     "INIT_COLOR_VAR",
+    "PMEM_INIT_VARIANCE",
+    "TrainConfig",
+    "TrainResult",
+    "ddim_sample",
+    "ddim_sample_model",
+    "gmm_apply",
+    "gmm_params",
+    "gmm_variance",
     "image_model_apply",
     "image_model_color_var",
     "init_image_model",
@@ -24,4 +44,10 @@ __all__ = [
     "low_rank_image_logits",
     "memorizing_denoiser",
     "partial_memorization_indices",
+    "partial_memorization_init",
+    "trace_counts",
+    "train",
+    "train_runs",
+    "training_noise",
+    "weighted_loss",
 ]

@@ -12,7 +12,8 @@ signature ``apply(params, x, alpha, sigma) -> x_hat`` with x (B, c*D).
 
 Initialisation (App. H.1, "partial memorization"): component i takes the template and the colour that
 generated training sample j_i (so ``mu_i ⊗ x_i = y_{j_i}`` exactly), with j_1..j_M distinct random samples
-(M > N: every sample once, then repeats), and colour variance 1e-6: at initialisation the model is
+(M > N: every sample once, then repeats — :func:`memlab.gpu_kernels.partial_memorization_indices`, shared with
+the isotropic model), and colour variance 1e-6: at initialisation the model is
 (numerically) the partially memorizing denoiser over those samples.
 """
 
@@ -22,12 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from memlab._errors import UserInputError
+from memlab.gpu_kernels._gmm_model import PMEM_INIT_VARIANCE, partial_memorization_indices
 from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser
 
-__all__ = ["INIT_COLOR_VAR", "image_model_apply", "image_model_color_var", "init_image_model",
-           "partial_memorization_indices"]
+__all__ = ["INIT_COLOR_VAR", "image_model_apply", "image_model_color_var", "init_image_model"]
 
-INIT_COLOR_VAR = 1e-6
+INIT_COLOR_VAR = PMEM_INIT_VARIANCE  # App. H.1: the initial colour variance, 1e-6
 
 
 def image_model_color_var(params) -> jax.Array:
@@ -41,16 +43,6 @@ def image_model_apply(params, x: jax.Array, alpha, sigma) -> jax.Array:
                                    color_means=params["color_means"], color_var=image_model_color_var(params))
 
 
-def partial_memorization_indices(*, key: jax.Array, n: int, m: int) -> np.ndarray:
-    """(m,) training-sample indices: a random permutation of 0..n-1, continued with fresh permutations if m > n."""
-    if n < 1 or m < 1:
-        raise ValueError(f"n and m must be >= 1, got n={n}, m={m}")
-    rounds = -(-m // n)
-    keys = jax.random.split(key, rounds)
-    order = np.concatenate([np.asarray(jax.random.permutation(k, n)) for k in keys])
-    return order[:m]
-
-
 def init_image_model(*, key: jax.Array, m: int, templates, labels_train, colors_train,
                      init_color_var: float = INIT_COLOR_VAR, dtype=None) -> dict:
     """Partial-memorization initialisation (App. H.1).
@@ -61,11 +53,11 @@ def init_image_model(*, key: jax.Array, m: int, templates, labels_train, colors_
     (default: JAX's default float type).
     """
     if not init_color_var > 0:
-        raise ValueError(f"init_color_var must be > 0, got {init_color_var}")
+        raise UserInputError(f"init_color_var must be > 0, got {init_color_var}")
     templates = np.asarray(templates, dtype=np.float64)
     labels_train = np.asarray(labels_train)
     colors_train = np.asarray(colors_train, dtype=np.float64)
-    chosen = partial_memorization_indices(key=key, n=labels_train.shape[0], m=m)
+    chosen = partial_memorization_indices(labels_train.shape[0], m, key=key)
     dtype = dtype or jnp.result_type(float)
     return {
         "templates": jnp.asarray(templates[labels_train[chosen]], dtype=dtype),

@@ -1,0 +1,415 @@
+"""Generic full-batch denoiser training (App. H.1): weighted grid loss, fixed noise draws, Adam with warm-up/decay.
+
+The model is a pair ``(params, apply)``: ``params`` any pytree of arrays, ``apply(params, x (B, d), alpha, sigma)
+-> (B, d)`` a *module-level* function (jit caches on its identity; a fresh lambda per call retraces).
+The objective is the grid version of eq. 5 with fixed noise draws per sample:
+
+    L(params) = (1/T) sum_{l<T} lambda_l (1/(N R)) sum_{i<N, r<R} |apply(params, alpha_l x_i + sigma_l z_{l,i,r}, alpha_l, sigma_l) - x_i|^2
+
+(T = L + 1 = 26 grid times, R = ``draws``). The (sample, draw) points of one t are taken in chunks of
+``chunk_size`` (flat index i * R + r, the last chunk padded and masked); chunk c of time l draws its
+noise from the (l * n_chunks + c)-th of ``split(key, T * n_chunks)``. So the draws are fixed for the whole
+training, identical whether stored or regenerated, and depend on the key, N, R and the chunk size.
+``store_noise`` keeps all T*N*R*d numbers in memory (fastest); otherwise each chunk regenerates its draws
+every step (memory: one chunk). The gradient is accumulated over chunks with ``lax.scan``, so peak
+memory is one chunk's activations.
+
+Several runs (seeds, datasets, initialisations of the same shapes) train together: ``train_runs``
+vmaps over a leading run axis and shards that axis over the available devices. ``train`` is the
+single-run wrapper. Each compiled call runs ``block_epochs`` Adam steps in one ``lax.scan``; repeated
+calls with the same config, ``apply`` and shapes never retrace (see ``trace_counts``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from memlab._errors import UserInputError
+from memlab._progress import progress
+from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
+from memlab.numerics import loss_weighting_values, schedule_coefficients, timestep_grid
+
+__all__ = ["TrainConfig", "TrainResult", "train", "train_runs", "weighted_loss", "training_noise"]
+
+_STORED_NOISE_LIMIT_BYTES = 1 << 30  # store_noise=None: store the draws when they fit in 1 GiB (all runs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Static training configuration (hashable; a jit static argument).
+
+    epochs: full-batch Adam steps; learning rate 0 -> ``peak_lr`` linearly over ``round(warmup_fraction *
+    epochs)`` steps, then ``peak_lr`` -> ``final_lr`` linearly over the rest (App. H.1); adam_b1/b2/eps: Adam's
+    constants (optax defaults, which the paper's setup presumably used).
+    draws: noise draws R per training sample and timestep; steps: L (grid of L+1 times); schedule: "vp", ...;
+    weighting: "eps" (lambda = psi_t), "x0" (lambda = 1) or a tuple of L+1 per-timestep weights.
+    chunk_size: (sample, draw) points per chunk at one t (None: all N*R). store_noise: keep the draws in
+    memory (None: when they fit in 1 GiB). block_epochs: at most this many steps per compiled call (progress
+    granularity; all blocks share one compiled length).
+    history_points: at most this many (epoch, loss) pairs are returned.
+    """
+
+    epochs: int
+    peak_lr: float = 1e-3
+    final_lr: float = 1e-6
+    warmup_fraction: float = 0.1
+    adam_b1: float = 0.9
+    adam_b2: float = 0.999
+    adam_eps: float = 1e-8
+    draws: int = 100
+    steps: int = 25
+    schedule: str = "vp"
+    weighting: str | tuple[float, ...] = "eps"
+    chunk_size: int | None = None
+    store_noise: bool | None = None
+    block_epochs: int = 500
+    history_points: int = 500
+
+    def __post_init__(self):
+        for name in ("epochs", "draws", "steps", "block_epochs", "history_points"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise UserInputError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.chunk_size is not None:
+            if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
+                raise UserInputError(f"TrainConfig.chunk_size must be a positive integer or None, got {self.chunk_size!r}")
+            object.__setattr__(self, "chunk_size", int(self.chunk_size))
+        for name in ("peak_lr", "final_lr"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0):
+                raise UserInputError(f"TrainConfig.{name} must be a non-negative number, got {value}")
+            object.__setattr__(self, name, value)
+        for name in ("adam_b1", "adam_b2"):
+            value = float(getattr(self, name))
+            if not 0.0 <= value < 1.0:
+                raise UserInputError(f"TrainConfig.{name} must be in [0, 1), got {value}")
+            object.__setattr__(self, name, value)
+        if not (math.isfinite(float(self.adam_eps)) and float(self.adam_eps) > 0):
+            raise UserInputError(f"TrainConfig.adam_eps must be a positive number, got {self.adam_eps}")
+        object.__setattr__(self, "adam_eps", float(self.adam_eps))
+        if not 0.0 <= float(self.warmup_fraction) <= 1.0:
+            raise UserInputError(f"TrainConfig.warmup_fraction must be in [0, 1], got {self.warmup_fraction}")
+        object.__setattr__(self, "warmup_fraction", float(self.warmup_fraction))
+        if not isinstance(self.weighting, str):
+            object.__setattr__(self, "weighting", tuple(float(v) for v in np.asarray(self.weighting).reshape(-1)))
+        self.grid()  # validates schedule and weighting
+
+    @property
+    def warmup_epochs(self) -> int:
+        return int(round(self.warmup_fraction * self.epochs))
+
+    def learning_rate_schedule(self) -> optax.Schedule:
+        """Linear warm-up 0 -> peak over ``warmup_epochs`` steps, then linear decay peak -> final."""
+        decay = optax.linear_schedule(self.peak_lr, self.final_lr, max(self.epochs - self.warmup_epochs, 1))
+        if self.warmup_epochs == 0:
+            return decay
+        warmup = optax.linear_schedule(0.0, self.peak_lr, self.warmup_epochs)
+        return optax.join_schedules([warmup, decay], [self.warmup_epochs])
+
+    def grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Float64 ``(t, alphas, sigmas, weights)`` on the (L+1)-point grid."""
+        t = timestep_grid(self.steps)
+        alphas, sigmas, _ = schedule_coefficients(t, self.schedule)
+        weights = loss_weighting_values(self.weighting, t, self.schedule)
+        return t, alphas, sigmas, weights
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Trained parameters and a sub-sampled loss history.
+
+    params: the final pytree (leading run axis for ``train_runs``); loss_history: (H,) or (S, H) objective
+    values *before* the update of the epochs ``history_epochs`` (H,); final_loss: () or (S,) objective after
+    the last update; seconds: wall time of the training loop (compilation included).
+    """
+
+    params: Any
+    loss_history: np.ndarray
+    history_epochs: np.ndarray
+    final_loss: np.ndarray
+    seconds: float = field(default=0.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The objective
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    n_times: int
+    n: int
+    draws: int
+    chunk: int
+
+    @property
+    def points(self) -> int:
+        return self.n * self.draws
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.points // self.chunk)
+
+    @property
+    def padded(self) -> int:
+        return self.n_chunks * self.chunk
+
+
+def _layout(config: TrainConfig, n: int) -> _Layout:
+    points = n * config.draws
+    chunk = points if config.chunk_size is None else min(config.chunk_size, points)
+    return _Layout(config.steps + 1, n, config.draws, chunk)
+
+
+def _chunk_noise(key: jax.Array, index, layout: _Layout, d: int, dtype) -> jax.Array:
+    """Draws of chunk ``index`` = t * n_chunks + c: (chunk, d) normals from the index-th of T * n_chunks split keys."""
+    return jax.random.normal(jax.random.split(key, layout.n_times * layout.n_chunks)[index], (layout.chunk, d), dtype)
+
+
+def _all_noise(key: jax.Array, layout: _Layout, d: int, dtype) -> jax.Array:
+    """Every chunk's draws: (T, n_chunks * chunk, d) (padded points included)."""
+    keys = jax.random.split(key, layout.n_times * layout.n_chunks)
+    noise = jax.vmap(lambda k: jax.random.normal(k, (layout.chunk, d), dtype))(keys)
+    return noise.reshape(layout.n_times, layout.padded, d)
+
+
+def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Array, noise_key: jax.Array,
+                   noise: jax.Array | None, *, with_grad: bool = True):
+    """Objective (and its gradient) for one run, accumulated over chunks with ``lax.scan``."""
+    n, d = x_train.shape
+    dtype = x_train.dtype
+    layout = _layout(config, n)
+    _, alphas, sigmas, weights = config.grid()
+    alphas = jnp.asarray(alphas, dtype)
+    sigmas = jnp.asarray(sigmas, dtype)
+    scales = jnp.asarray(weights / (layout.n_times * layout.points), dtype)
+    offsets = jnp.arange(layout.chunk)
+
+    def chunk_body(carry, index):
+        t = index // layout.n_chunks
+        start = (index % layout.n_chunks) * layout.chunk
+        points = start + offsets
+        valid = points < layout.points
+        x0 = x_train[jnp.minimum(points // layout.draws, n - 1)]
+        if noise is None:
+            z = _chunk_noise(noise_key, index, layout, d, dtype)
+        else:
+            z = jax.lax.dynamic_slice_in_dim(noise[t], start, layout.chunk, axis=0)
+        alpha, sigma = alphas[t], sigmas[t]
+
+        def chunk_loss(p):
+            err = apply(p, alpha * x0 + sigma * z, alpha, sigma) - x0
+            return scales[t] * jnp.sum(jnp.where(valid, jnp.sum(err * err, axis=-1), 0.0))
+
+        if with_grad:
+            value, grad = jax.value_and_grad(chunk_loss)(params)
+            return (carry[0] + value, jax.tree_util.tree_map(jnp.add, carry[1], grad)), None
+        return (carry[0] + chunk_loss(params), carry[1]), None
+
+    init = (jnp.zeros((), dtype), jax.tree_util.tree_map(jnp.zeros_like, params) if with_grad else None)
+    (loss, grad), _ = jax.lax.scan(chunk_body, init, jnp.arange(layout.n_times * layout.n_chunks))
+    return loss, grad
+
+
+def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    return optax.adam(config.learning_rate_schedule(), b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Compiled kernels (vmapped over a leading run axis)
+# ----------------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("layout", "d", "dtype"))
+def _noise_for_runs(keys, *, layout: _Layout, d: int, dtype):
+    _TRACE_COUNTS["noise"] += 1
+    return jax.vmap(lambda k: _all_noise(k, layout, d, dtype))(keys)
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _init_opt_state(params, *, config: TrainConfig):
+    _TRACE_COUNTS["init"] += 1
+    return jax.vmap(_optimizer(config).init)(params)
+
+
+@functools.partial(jax.jit, static_argnames=("apply", "config", "length"))
+def _train_block(params, opt_state, x_train, noise_keys, noise, active_steps, *, apply: Callable, config: TrainConfig,
+                 length: int):
+    """Up to ``length`` Adam steps for every run; steps ``>= active_steps`` leave the state unchanged (so one
+    compiled length serves every block). -> (params, opt_state, losses (S, length), loss after the block (S,))."""
+    _TRACE_COUNTS["train_block"] += 1
+    optimizer = _optimizer(config)
+
+    def one_run(params, opt_state, x_train, noise_key, noise):
+        def step(carry, index):
+            params, opt_state = carry
+            loss, grad = _loss_and_grad(apply, config, params, x_train, noise_key, noise)
+            updates, new_opt_state = optimizer.update(grad, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            keep = index < active_steps
+            new_carry = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old),
+                                               (new_params, new_opt_state), (params, opt_state))
+            return new_carry, loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jnp.arange(length))
+        end_loss = _loss_and_grad(apply, config, params, x_train, noise_key, noise, with_grad=False)[0]
+        return params, opt_state, losses, end_loss
+
+    return jax.vmap(one_run)(params, opt_state, x_train, noise_keys, noise)
+
+
+@functools.partial(jax.jit, static_argnames=("apply", "config"))
+def _loss_for_runs(params, x_train, noise_keys, noise, *, apply: Callable, config: TrainConfig):
+    _TRACE_COUNTS["loss"] += 1
+
+    def one_run(params, x_train, noise_key, noise):
+        return _loss_and_grad(apply, config, params, x_train, noise_key, noise, with_grad=False)[0]
+
+    return jax.vmap(one_run)(params, x_train, noise_keys, noise)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------------------------------
+
+
+def _check_runs(params, x_train, keys) -> tuple[int, Any, jax.Array, jax.Array]:
+    x_train = jnp.asarray(x_train)
+    if x_train.ndim != 3:
+        raise UserInputError(f"x_train must have shape (S, N, d) for train_runs, got {x_train.shape}")
+    runs = x_train.shape[0]
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise UserInputError("params must contain at least one array")
+    for leaf in leaves:
+        if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != runs:
+            raise UserInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
+    keys = jnp.asarray(keys) if not isinstance(keys, jax.Array) else keys
+    if keys.shape[0] != runs:
+        raise UserInputError(f"need one key per run ({runs}), got {keys.shape[0]}")
+    dtype = leaves[0].dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise UserInputError(f"params must be floating point, got {dtype}")
+    return runs, params, x_train.astype(dtype), keys
+
+
+def _run_sharding(runs: int):
+    """A NamedSharding over the run axis when there are at least as many runs as devices (else None)."""
+    devices = jax.devices()
+    if len(devices) < 2 or runs < len(devices):
+        return None, runs
+    mesh = jax.sharding.Mesh(np.array(devices), ("runs",))
+    padded = -(-runs // len(devices)) * len(devices)
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs")), padded
+
+
+def _pad_runs(tree, padded: int):
+    def pad(leaf):
+        extra = padded - leaf.shape[0]
+        if extra == 0:
+            return leaf
+        return jnp.concatenate([leaf, jnp.repeat(leaf[:1], extra, axis=0)], axis=0)
+
+    return jax.tree_util.tree_map(pad, tree)
+
+
+def _history_indices(epochs: int, points: int) -> np.ndarray:
+    if epochs <= points:
+        return np.arange(epochs)
+    return np.unique(np.round(np.linspace(0, epochs - 1, points)).astype(np.int64))
+
+
+def _stored(config: TrainConfig, layout: _Layout, runs: int, d: int, dtype) -> bool:
+    if config.store_noise is not None:
+        return config.store_noise
+    nbytes = runs * layout.n_times * layout.padded * d * jnp.dtype(dtype).itemsize
+    return nbytes <= _STORED_NOISE_LIMIT_BYTES
+
+
+def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, desc: str = "training",
+               show_progress: bool = True) -> TrainResult:
+    """Train S runs together (vmapped, sharded over devices when S >= #devices).
+
+    apply: model function ``(params, (B, d), alpha, sigma) -> (B, d)``; params: pytree with a leading run
+    axis S on every leaf (its dtype is the compute dtype); x_train: (S, N, d); keys: S PRNG keys, one per
+    run, used only for that run's noise draws. Returns a ``TrainResult`` with leading run axes.
+    """
+    import time
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError("config must be a TrainConfig")
+    started = time.perf_counter()
+    runs, params, x_train, keys = _check_runs(params, x_train, keys)
+    n, d = x_train.shape[1:]
+    dtype = x_train.dtype
+    layout = _layout(config, n)
+    sharding, padded = _run_sharding(runs)
+    params, x_train, keys = (_pad_runs(tree, padded) for tree in (params, x_train, keys))
+    if sharding is not None:
+        params, x_train, keys = jax.device_put((params, x_train, keys), sharding)
+    noise = _noise_for_runs(keys, layout=layout, d=d, dtype=dtype) if _stored(config, layout, padded, d, dtype) else None
+    opt_state = _init_opt_state(params, config=config)
+
+    # One compiled block length for the whole run: n_blocks blocks of ceil(epochs / n_blocks) steps, the last
+    # one partly masked (fewer than n_blocks wasted steps in all).
+    n_blocks = -(-config.epochs // config.block_epochs)
+    length = -(-config.epochs // n_blocks)
+    losses = []
+    bar = progress(total=config.epochs, desc=desc) if show_progress else None
+    done = 0
+    for _ in range(n_blocks):
+        active = min(length, config.epochs - done)
+        params, opt_state, block_losses, end_loss = _train_block(params, opt_state, x_train, keys, noise,
+                                                                 jnp.asarray(active), apply=apply, config=config,
+                                                                 length=length)
+        losses.append(np.asarray(block_losses)[:, :active])
+        done += active
+        if bar is not None:
+            bar.update(active)
+    if bar is not None:
+        bar.close()
+    final_loss = np.asarray(end_loss)[:runs]
+    all_losses = np.concatenate(losses, axis=1)[:runs]
+    history_epochs = _history_indices(config.epochs, config.history_points)
+    params = jax.tree_util.tree_map(lambda leaf: leaf[:runs], params)
+    return TrainResult(params, all_losses[:, history_epochs], history_epochs, final_loss,
+                       time.perf_counter() - started)
+
+
+def train(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array, desc: str = "training",
+          show_progress: bool = True) -> TrainResult:
+    """Train one model: params pytree, x_train (N, d), ``key`` for the noise draws (used once)."""
+    x_train = jnp.asarray(x_train)
+    if x_train.ndim != 2:
+        raise UserInputError(f"x_train must have shape (N, d), got {x_train.shape}")
+    stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
+    result = train_runs(apply, stacked, x_train[None], config=config, keys=jnp.asarray(key)[None], desc=desc,
+                        show_progress=show_progress)
+    return TrainResult(jax.tree_util.tree_map(lambda leaf: leaf[0], result.params), result.loss_history[0],
+                       result.history_epochs, result.final_loss[0], result.seconds)
+
+
+def weighted_loss(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array) -> jax.Array:
+    """The training objective of one model with the noise draws of ``key`` (the value ``train`` minimizes)."""
+    x_train = jnp.asarray(x_train)
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
+    keys = jnp.asarray(key)[None]
+    return _loss_for_runs(stacked, x_train.astype(dtype)[None], keys, None, apply=apply, config=config)[0]
+
+
+def training_noise(key: jax.Array, *, n: int, d: int, config: TrainConfig, dtype=jnp.float64) -> np.ndarray:
+    """The noise draws the trainer uses with ``key``: (T, N, R, d) as a NumPy array (for reference checks)."""
+    layout = _layout(config, n)
+    noise = _noise_for_runs(jnp.asarray(key)[None], layout=layout, d=d, dtype=jnp.dtype(dtype))[0]
+    return np.asarray(noise[:, : layout.points]).reshape(layout.n_times, n, config.draws, d)

@@ -1,0 +1,177 @@
+"""The generic trainer: objective vs the float64 reference, gradient vs finite differences, Adam schedule,
+chunking/noise invariances, vmapped + sharded runs, no retracing, and two fixed points of training."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from memlab import gpu_kernels, numerics
+from memlab._errors import UserInputError
+from memlab.gpu_kernels import _training
+
+APPLY = gpu_kernels.gmm_apply
+# One shape and config shared by most tests, so the suite compiles each kernel once (9 samples x 3 draws = 27
+# points per t in chunks of 5: the last chunk is padded and masked). Warm-up 0: the first step already moves.
+BASE = dict(epochs=4, draws=3, chunk_size=5, peak_lr=1e-3, warmup_fraction=0.0, block_epochs=2)
+
+
+def _problem(seed=0, n=9, d=4, m=5, variance=0.7):
+    ds = numerics.make_gmm_dataset(d=d, k=3, n=n, seed=seed)
+    means = np.random.default_rng(seed + 100).standard_normal((m, d)) * 1.5
+    return ds, gpu_kernels.gmm_params(means, variance)
+
+
+def _reference_loss(params, x_train, noise, config):
+    _, alphas, sigmas, weights = config.grid()
+    means = np.asarray(params["means"], np.float64)
+    variance = float(np.exp(np.float64(params["log_variance"])))
+
+    def denoise(x, a, s):
+        return numerics.isotropic_gmm_denoiser(x, alpha=a, sigma=s, means=means, variance=variance)
+
+    return numerics.weighted_training_loss(denoise, x_train, noise, alphas=alphas, sigmas=sigmas, weights=weights)
+
+
+@pytest.mark.parametrize("weighting", ["eps", "x0", tuple(np.linspace(0.5, 2.0, 26))])
+def test_objective_matches_float64_reference(weighting):
+    ds, params = _problem()
+    # 9 samples x 3 draws = 27 points in chunks of 5: the last chunk is padded (masked).
+    config = gpu_kernels.TrainConfig(**{**BASE, "weighting": weighting})
+    key = jax.random.key(42)
+    noise = gpu_kernels.training_noise(key, n=ds.n, d=ds.d, config=config)
+    got = float(gpu_kernels.weighted_loss(APPLY, params, ds.x_train, config=config, key=key))
+    assert got == pytest.approx(_reference_loss(params, ds.x_train, noise, config), rel=1e-11)
+
+
+def test_noise_draws_are_standard_normal_and_fixed_by_the_key():
+    config = gpu_kernels.TrainConfig(**BASE)
+    noise = gpu_kernels.training_noise(jax.random.key(7), n=9, d=4, config=config)
+    assert noise.shape == (26, 9, 3, 4)
+    np.testing.assert_array_equal(noise, gpu_kernels.training_noise(jax.random.key(7), n=9, d=4, config=config))
+    # 2808 independent N(0, 1) draws: mean and variance within 5 standard errors (failure probability < 1e-5)
+    assert abs(noise.mean()) < 5 / np.sqrt(noise.size)
+    assert abs(noise.var() - 1) < 5 * np.sqrt(2 / noise.size)
+
+
+def test_gradient_matches_finite_differences():
+    ds, params = _problem(seed=1, variance=0.5)
+    config = gpu_kernels.TrainConfig(**BASE)
+    key = jax.random.key(3)
+    noise = gpu_kernels.training_noise(key, n=ds.n, d=ds.d, config=config)
+    _, grad = _training._loss_and_grad(APPLY, config, params, jnp.asarray(ds.x_train), key, None)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    flat = np.asarray(flat, np.float64)
+    numeric = np.empty_like(flat)
+    for i in range(flat.size):
+        # central differences, relative step: truncation O(h^2 f''') and rounding O(eps f / h) both ~1e-9 relative
+        h = 1e-5 * max(1.0, abs(flat[i]))
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = (_reference_loss(unravel(jnp.asarray(up)), ds.x_train, noise, config)
+                      - _reference_loss(unravel(jnp.asarray(down)), ds.x_train, noise, config)) / (2 * h)
+    analytic = np.asarray(jax.flatten_util.ravel_pytree(grad)[0])
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+
+
+def test_learning_rate_schedule():
+    config = gpu_kernels.TrainConfig(epochs=1000, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1)
+    schedule = config.learning_rate_schedule()
+    assert config.warmup_epochs == 100
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(50)) == pytest.approx(5e-4, rel=1e-6)
+    assert float(schedule(100)) == pytest.approx(1e-3, rel=1e-6)
+    assert float(schedule(550)) == pytest.approx(1e-3 + (1e-6 - 1e-3) * 450 / 900, rel=1e-5)
+    assert float(schedule(1000)) == pytest.approx(1e-6, rel=1e-4)
+
+
+def test_one_step_reduces_the_loss():
+    ds, params = _problem(seed=2)
+    config = gpu_kernels.TrainConfig(**BASE)
+    key = jax.random.key(8)
+    result = gpu_kernels.train(APPLY, params, ds.x_train, config=config, key=key, show_progress=False)
+    before = float(gpu_kernels.weighted_loss(APPLY, params, ds.x_train, config=config, key=key))
+    # history[e] is the loss before update e: a small first Adam step (1e-3 per coordinate) decreases a smooth loss
+    assert result.loss_history[0] == pytest.approx(before, rel=1e-12)
+    assert result.loss_history[1] < before
+    assert float(result.final_loss) == pytest.approx(
+        float(gpu_kernels.weighted_loss(APPLY, result.params, ds.x_train, config=config, key=key)), rel=1e-12)
+
+
+def test_stored_and_regenerated_noise_train_identically():
+    ds, params = _problem(seed=3)
+    key = jax.random.key(9)
+    stored, regenerated = (gpu_kernels.train(APPLY, params, ds.x_train, key=key, show_progress=False,
+                                             config=gpu_kernels.TrainConfig(**BASE, store_noise=store))
+                           for store in (True, False))
+    np.testing.assert_allclose(regenerated.loss_history, stored.loss_history, rtol=1e-12)
+    np.testing.assert_allclose(regenerated.params["means"], stored.params["means"], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+def test_vmapped_runs_match_single_runs(runs):
+    # conftest gives 2 CPU devices: 2 runs shard evenly, 3 runs are padded to 4.
+    config = gpu_kernels.TrainConfig(**BASE)
+    problems = [_problem(seed=10 + s) for s in range(runs)]
+    keys = jax.random.split(jax.random.key(11), runs)
+    stacked = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[p for _, p in problems])
+    x_train = np.stack([ds.x_train for ds, _ in problems])
+    together = gpu_kernels.train_runs(APPLY, stacked, x_train, config=config, keys=keys, show_progress=False)
+    assert together.loss_history.shape == (runs, 4)
+    for s, (ds, params) in enumerate(problems):
+        alone = gpu_kernels.train(APPLY, params, ds.x_train, config=config, key=keys[s], show_progress=False)
+        np.testing.assert_allclose(together.loss_history[s], alone.loss_history, rtol=1e-10)
+        np.testing.assert_allclose(together.params["means"][s], alone.params["means"], rtol=1e-10, atol=1e-12)
+
+
+def test_repeated_training_never_retraces():
+    ds, params = _problem(seed=4)
+    config = gpu_kernels.TrainConfig(**{**BASE, "epochs": 5, "history_points": 3})  # blocks of 3 steps, 1 masked
+    gpu_kernels.train(APPLY, params, ds.x_train, config=config, key=jax.random.key(0), show_progress=False)
+    before = gpu_kernels.trace_counts()
+    _, other = _problem(seed=5)  # new parameter values, same shapes
+    result = gpu_kernels.train(APPLY, other, ds.x_train, config=config, key=jax.random.key(1), show_progress=False)
+    assert gpu_kernels.trace_counts() == before
+    assert result.loss_history.shape == (3,) and list(result.history_epochs) == [0, 2, 4]
+
+
+def test_config_validation():
+    for bad in (dict(epochs=0), dict(epochs=5, draws=0), dict(epochs=5, warmup_fraction=1.5), dict(epochs=5, peak_lr=-1),
+                dict(epochs=5, weighting="nope"), dict(epochs=5, weighting=(1.0, 2.0)), dict(epochs=5, chunk_size=0),
+                dict(epochs=5, adam_b2=1.0)):
+        with pytest.raises(UserInputError):
+            gpu_kernels.TrainConfig(**bad)
+    assert hash(gpu_kernels.TrainConfig(epochs=3, weighting=[1.0] * 26)) == hash(
+        gpu_kernels.TrainConfig(epochs=3, weighting=tuple([1.0] * 26)))
+
+
+def test_model_initialised_at_generalizing_denoiser_stays_near_it():
+    # d = 10, K = 3, N = 300 (100 per cluster): the loss minimiser over (means, variance) sits within sampling error
+    # of the truth, about sqrt(d / (N/K)) = 0.32 per mean. Adam may move every coordinate by up to ~lr per step, so
+    # 400 steps at peak 1e-2 could carry a mean ~2 * sqrt(d) = 6 away; "near" = within 1.0 (3x the sampling error),
+    # and much nearer to the true means than to any training sample (|x - mu| ~ sqrt(d) = 3.2 for a sample).
+    ds = numerics.make_gmm_dataset(d=10, k=3, n=300, seed=12)
+    params = gpu_kernels.gmm_params(ds.means, ds.sigma2)
+    config = gpu_kernels.TrainConfig(epochs=400, draws=4, peak_lr=1e-2, final_lr=1e-4)
+    result = gpu_kernels.train(APPLY, params, ds.x_train, config=config, key=jax.random.key(13), show_progress=False)
+    learned = np.asarray(result.params["means"])
+    distance_to_truth = np.linalg.norm(learned - ds.means, axis=1)
+    assert np.max(distance_to_truth) < 1.0
+    # memorizing would pull the means onto training samples; the nearest of ~100 cluster samples to a cluster
+    # centre is ~1.5 away in d = 10, so the learned means must stay nearer the truth than any sample
+    assert numerics.mean_distance_to_nearest(learned, ds.x_train) > distance_to_truth.mean()
+    # variance: sampling error ~ sqrt(2 / (N d)) = 0.026; allow 0.25
+    assert abs(float(gpu_kernels.gmm_variance(result.params)) - 1.0) < 0.25
+
+
+def test_model_initialised_at_memorizing_denoiser_keeps_memorizing():
+    ds = numerics.make_gmm_dataset(d=10, k=3, n=20, seed=14)
+    params = gpu_kernels.partial_memorization_init(ds.x_train, ds.n, key=jax.random.key(15))  # M = N: x_hat_mem
+    config = gpu_kernels.TrainConfig(epochs=200, draws=4, peak_lr=1e-2)
+    result = gpu_kernels.train(APPLY, params, ds.x_train, config=config, key=jax.random.key(16), show_progress=False)
+    assert float(gpu_kernels.gmm_variance(result.params)) < 1e-4
+    _, alphas, sigmas, _ = config.grid()
+    x_init = jax.random.normal(jax.random.key(17), (50, ds.d), jnp.float64)
+    samples = gpu_kernels.ddim_sample_model(APPLY, result.params, x_init, alphas=alphas, sigmas=sigmas)
+    assert numerics.memorization_ratio(np.asarray(samples), ds.x_train).ratio == 1.0

@@ -132,13 +132,13 @@ def run(args) -> int:
         ax = axes[1, col]
         ax.set_visible(True)
         ax.imshow(train_rgb[i])
-        ax.set_title(f"data, x_{dataset.labels_train[i]}", fontsize=7)
+        ax.set_title(f"data, template {dataset.labels_train[i]}", fontsize=7)
     sample_rgb = numerics.images_to_rgb(samples, side=side, channels=dataset.channels, scale=scale)
     for col, i in enumerate(order[:columns]):
         ax = axes[2, col]
         ax.set_visible(True)
         ax.imshow(sample_rgb[i])
-        ax.set_title(f"~x_{matched[i]}" + (" (mem.)" if memorized[i] else ""), fontsize=7,
+        ax.set_title(f"≈ template {matched[i]}" + (" (mem.)" if memorized[i] else ""), fontsize=7,
                      color="tab:red" if memorized[i] else "black")
     axes[0, 0].set_ylabel("templates", fontsize=8)
     axes[1, 0].set_ylabel("training data", fontsize=8)

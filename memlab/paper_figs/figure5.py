@@ -167,8 +167,18 @@ def run(args) -> int:
         ax.errorbar(m_arr, base[f"pmem_{key}"], yerr=2 * np.array(base[f"pmem_{key}_se"]), marker="s", ms=3,
                     color="tab:red", capsize=2, label=r"$\hat x_{\mathrm{pmem},M}$")
         ax.axhline(base[f"exact_{key}"], color="tab:green", ls="--", label=r"$\hat x_*$ (exact)")
-        ax.axhline(base[f"mem_{key}"], color="black", ls=":", label=r"$\hat x_{\mathrm{mem}}$")
+        # x_mem's training loss can be ~1e-20 (it reproduces its own samples): keep the axis on the other curves
+        # and draw x_mem at the bottom edge when it lies below, with its value in the legend.
+        shown = np.concatenate([trained, np.asarray(base[f"pmem_{key}"]), [base[f"exact_{key}"]]])
+        shown = shown[np.isfinite(shown) & (shown > 0)]
+        bottom = 0.3 * float(np.min(shown[shown >= 1e-6 * shown.max()])) if shown.size else None
+        mem_value = base[f"mem_{key}"]
+        below = bottom is not None and mem_value < bottom
+        ax.axhline(bottom if below else mem_value, color="black", ls=":",
+                   label=r"$\hat x_{\mathrm{mem}}$" + (f" = {mem_value:.1e} (below axis)" if below else ""))
         ax.set_yscale("log")
+        if bottom is not None:
+            ax.set_ylim(bottom=bottom)
         ax.set(xlabel="model size M", ylabel=r"$L_{N,t}$ (x$_0$-MSE, ±2 SE)", title=f"{title}, $\\psi$ = {psi:.3f}")
         ax.legend(fontsize=7)
     fig.suptitle(f"Simple image model: N = {dataset.n}, K = {dataset.k}, c = {dataset.channels}, "

@@ -73,6 +73,11 @@ def _memorizing_apply(params, x, alpha, sigma):
 
 
 def run(args) -> int:
+    started = time.perf_counter()
+    preset = common.apply_preset(args)
+    balanced = args.n >= args.k
+    dataset = common.dataset_from_args(args, balanced=balanced)  # bad data fails here, before JAX starts
+
     from memlab._jaxcfg import enable_float64
 
     enable_float64()
@@ -87,11 +92,7 @@ def run(args) -> int:
     from memlab._io import save_figure, write_csv, write_json, write_npz
     from memlab.gpu_kernels import ddim_sample_model
 
-    started = time.perf_counter()
     timings: dict = {}
-    preset = common.apply_preset(args)
-    balanced = args.n >= args.k
-    dataset = common.dataset_from_args(args, balanced=balanced)
     apply, params, info = _denoiser(args.denoiser, dataset, args, preset, timings)
 
     n_samples = args.samples if args.samples is not None else dataset.k

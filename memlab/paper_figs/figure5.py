@@ -72,9 +72,6 @@ def _transition(ms, flag_lists):
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_float64
-
-    enable_float64()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,6 +94,9 @@ def run(args) -> int:
     dataset = runs.dataset_from_config(data)  # validates the data options before any training
     if dataset.n < 2:
         raise UserInputError("need N >= 2 for the memorization criterion")
+    from memlab._jaxcfg import enable_float64
+
+    enable_float64()  # after validating the data: bad input fails fast, before JAX starts
     evaluation = {"eval_draws": preset.eval_draws, "n_eval": preset.n_eval, "t_index": args.t_index}
     training = {"epochs": preset.epochs, "draws": preset.draws, "peak_lr": preset.peak_lr, "final_lr": preset.final_lr,
                 "adam_b2": preset.adam_b2, "dtype": args.dtype}

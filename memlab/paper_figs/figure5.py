@@ -231,10 +231,12 @@ def _write_excess(stem: Path, rows: list[dict], ms, draws: int) -> None:
                 label=r"$\hat x_*$ (MC, ±2 SE)")
     ax.plot(t, [r["excess_gen_rank_c"] for r in rows], color="tab:green", ls="--",
             label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)")
-    colors = plt.cm.Reds(np.linspace(0.35, 0.95, len(ms)))
-    for j, m in enumerate(ms):
-        ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[j], lw=1, label=f"pmem, M = {m}" if j in
-                (0, len(ms) - 1) else None)
+    # M >= N: x_pmem,M = x_mem, excess exactly 0 (not drawable on a log axis).
+    drawn = [j for j in range(len(ms)) if any(r["excess_pmem"][j] > 0 for r in rows)]
+    colors = plt.cm.Reds(np.linspace(0.35, 0.95, max(len(drawn), 1)))
+    for i, j in enumerate(drawn):
+        ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[i], lw=1,
+                label=f"pmem, M = {ms[j]}" if i in (0, len(drawn) - 1) else None)
     ax.set_yscale("log")
     ax.set(xlabel="t", ylabel=r"excess loss over $\hat x_{\mathrm{mem}}$ (eq. 13)",
            title=f"Image model: excess losses on the grid ({draws} draws/sample)")

@@ -42,3 +42,14 @@ def test_read_json_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(UserInputError, match="malformed"):
         _io.read_json(tmp_path / "bad.json")
+
+
+def test_results_get_ordinary_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = _io.write_text(tmp_path / "r.txt", "x")
+    finally:
+        os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o644

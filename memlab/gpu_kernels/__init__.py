@@ -3,7 +3,13 @@
 Importing this package imports JAX but never changes JAX's global configuration.
 """
 
-from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits, memorizing_denoiser
+from memlab.gpu_kernels._denoisers import (
+    gmm_denoiser,
+    isotropic_gmm_denoiser,
+    isotropic_gmm_logits,
+    memorizing_denoiser,
+    partial_memorizing_denoiser,
+)
 from memlab.gpu_kernels._gmm_model import (
     PMEM_INIT_VARIANCE,
     gmm_apply,
@@ -14,6 +20,14 @@ from memlab.gpu_kernels._gmm_model import (
 )
 from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser, low_rank_image_logits
 from memlab.gpu_kernels._image_model import INIT_COLOR_VAR, image_model_apply, image_model_color_var, init_image_model
+from memlab.gpu_kernels._losses import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_CHUNK_SIZE,
+    ExcessLosses,
+    excess_pmem_single_m,
+    mc_excess_losses,
+    noise_draws,
+)
 from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
 from memlab.gpu_kernels._tracing import trace_counts
 from memlab.gpu_kernels._training import (
@@ -26,13 +40,18 @@ from memlab.gpu_kernels._training import (
 )
 
 __all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHUNK_SIZE",
+    "ExcessLosses",
     "INIT_COLOR_VAR",
     "PMEM_INIT_VARIANCE",
     "TrainConfig",
     "TrainResult",
     "ddim_sample",
     "ddim_sample_model",
+    "excess_pmem_single_m",
     "gmm_apply",
+    "gmm_denoiser",
     "gmm_params",
     "gmm_variance",
     "image_model_apply",
@@ -42,9 +61,12 @@ __all__ = [
     "isotropic_gmm_logits",
     "low_rank_image_denoiser",
     "low_rank_image_logits",
+    "mc_excess_losses",
     "memorizing_denoiser",
+    "noise_draws",
     "partial_memorization_indices",
     "partial_memorization_init",
+    "partial_memorizing_denoiser",
     "trace_counts",
     "train",
     "train_runs",

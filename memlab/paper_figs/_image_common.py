@@ -38,7 +38,7 @@ class ImagePreset:
 PRESETS = {
     "paper": ImagePreset(epochs=100_000, draws=100, peak_lr=1e-3, final_lr=1e-6, adam_b2=0.999, eval_draws=100,
                          n_eval=50),
-    "cpu": ImagePreset(epochs=800, draws=1, peak_lr=5e-2, final_lr=5e-5, adam_b2=0.9, eval_draws=20, n_eval=50),
+    "cpu": ImagePreset(epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, adam_b2=0.9, eval_draws=20, n_eval=50),
 }
 
 

@@ -233,35 +233,52 @@ def rank_c_generalizing_excess(dataset, *, alpha: float, sigma: float) -> float:
 
 
 def image_excess_losses(config: dict, run_dir: Path) -> dict:
-    """Excess losses over x_mem (eq. 13, common random numbers) on every grid time: x_* and x_pmem,M (M in ``ms``).
+    """Excess losses over x_mem (eq. 13, common random numbers) on every grid time: x_* and x_pmem,M for every M.
 
-    config: the data fields plus ``ms``, ``excess_draws``. Uses the float64 reference estimator
-    :func:`memlab.numerics.excess_loss` for every denoiser; noise shared by all denoisers at each t.
+    config: the data fields plus ``ms`` (the M values put in the table) and ``excess_draws`` (R).
+    The memorizing loss and the excess of x_pmem,M for every M = 1..N come from the Monte Carlo engine's
+    all-M kernel (:func:`memlab.gpu_kernels.mc_excess_losses`, float64; it only needs the training set);
+    the excess of the image model's exact denoiser x_* from the float64 reference estimator
+    :func:`memlab.numerics.excess_loss` on the same noise draws (:func:`memlab.gpu_kernels.noise_draws`:
+    the same Z at every t, as the engine uses). Full (T, N) arrays go to ``excess.npz``.
     """
-    from memlab import numerics
+    from memlab._jaxcfg import enable_float64
+
+    enable_float64()
+    import jax
+    import jax.numpy as jnp
+
+    from memlab import gpu_kernels, numerics
+    from memlab._io import write_npz
 
     dataset = dataset_from_config(config)
     grid = numerics.timestep_grid()
     alphas, sigmas, psis = numerics.schedule_coefficients(grid)
-    rng = np.random.default_rng([config["seed"], 11])
-    rows = []
-    for t, alpha, sigma, psi in zip(grid, alphas, sigmas, psis):
+    draws = int(config["excess_draws"])
+    key = jax.random.fold_in(jax.random.key(config["seed"]), 11)
+    # The engine's x_* is the isotropic eq. 11 (not this model's): its excess_gen column is not used.
+    engine = gpu_kernels.mc_excess_losses(dataset.x_train, dataset.component_means, dataset.color_var, alphas=alphas,
+                                          sigmas=sigmas, draws=draws, key=key, dtype=jnp.float64)
+    noise = np.asarray(gpu_kernels.noise_draws(key, jnp.arange(dataset.n), jnp.arange(draws), d=dataset.d,
+                                               dtype=jnp.float64))
+    ms = [min(int(m), dataset.n) for m in config["ms"]]
+    rows, gen_mean, gen_se = [], [], []
+    for index, (t, alpha, sigma, psi) in enumerate(zip(grid, alphas, sigmas, psis)):
         alpha, sigma = float(alpha), float(sigma)
-        noise = rng.standard_normal((dataset.n, config["excess_draws"], dataset.d))
 
         def exact(x, alpha=alpha, sigma=sigma):
             return numerics.low_rank_image_denoiser(x, alpha=alpha, sigma=sigma, templates=dataset.templates,
                                                     color_means=dataset.color_mean, color_var=dataset.color_var)
 
         gen = numerics.excess_loss(exact, dataset.x_train, alpha=alpha, sigma=sigma, noise=noise)
-        loss_mem = numerics.per_time_loss(
-            lambda x, alpha=alpha, sigma=sigma: numerics.memorizing_denoiser(x, alpha=alpha, sigma=sigma,
-                                                                             train=dataset.x_train),
-            dataset.x_train, alpha=alpha, sigma=sigma, noise=noise)
-        pmem = numerics.excess_losses_pmem(dataset.x_train, alpha=alpha, sigma=sigma, noise=noise,
-                                           ms=[min(int(m), dataset.n) for m in config["ms"]])
-        rows.append({"t": float(t), "psi": float(psi), "loss_mem": loss_mem.mean, "loss_mem_se": loss_mem.se,
-                     "excess_gen": gen.mean, "excess_gen_se": gen.se,
+        gen_mean.append(gen.mean)
+        gen_se.append(gen.se)
+        rows.append({"t": float(t), "psi": float(psi), "loss_mem": float(engine.loss_mem[index]),
+                     "loss_mem_se": float(engine.loss_mem_se[index]), "excess_gen": gen.mean, "excess_gen_se": gen.se,
                      "excess_gen_rank_c": rank_c_generalizing_excess(dataset, alpha=alpha, sigma=sigma),
-                     "excess_pmem": [e.mean for e in pmem], "excess_pmem_se": [e.se for e in pmem]})
+                     "excess_pmem": [float(engine.excess_pmem[index, m - 1]) for m in ms],
+                     "excess_pmem_se": [float(engine.excess_pmem_se[index, m - 1]) for m in ms]})
+    write_npz(run_dir / "excess.npz", t=grid, psi=psis, loss_mem=engine.loss_mem, loss_mem_se=engine.loss_mem_se,
+              excess_pmem=engine.excess_pmem, excess_pmem_se=engine.excess_pmem_se, excess_gen=np.array(gen_mean),
+              excess_gen_se=np.array(gen_se))
     return {"rows": rows}

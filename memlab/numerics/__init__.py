@@ -3,6 +3,22 @@
 from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
 from memlab.numerics._crossover import CrossoverResult, crossover, time_averages
 from memlab.numerics._data import GMMDataset, load_gmm_dataset, make_gmm_dataset, nearest_labels, sphere_means
+from memlab.numerics._image_data import (
+    DEFAULT_CHANNELS,
+    DEFAULT_SIDE,
+    ImageDataset,
+    colors_from_images,
+    image_component_covariances,
+    image_mixture_moments,
+    images_to_rgb,
+    kron_images,
+    load_template_images,
+    make_image_dataset,
+    read_idx,
+    resampling_matrix,
+    resize_images,
+)
+from memlab.numerics._image_denoisers import low_rank_image_denoiser, low_rank_image_logits, low_rank_image_posterior
 from memlab.numerics._denoisers import (
     gmm_denoiser,
     isotropic_gmm_denoiser,
@@ -85,6 +101,22 @@ __all__ = [
     "stack_gaps",
     "CrossoverResult",
     "DEFAULT_MEMORIZATION_C",
+    "DEFAULT_CHANNELS",
+    "DEFAULT_SIDE",
+    "ImageDataset",
+    "colors_from_images",
+    "image_component_covariances",
+    "image_mixture_moments",
+    "images_to_rgb",
+    "kron_images",
+    "load_template_images",
+    "low_rank_image_denoiser",
+    "low_rank_image_logits",
+    "low_rank_image_posterior",
+    "make_image_dataset",
+    "read_idx",
+    "resampling_matrix",
+    "resize_images",
     "DEFAULT_STEPS",
     "LOSS_WEIGHTINGS",
     "GMMDataset",

@@ -22,6 +22,8 @@ from memlab.gpu_kernels._gmm_model import (
     pmem_params,
 )
 from memlab.gpu_kernels._host_random import host_generator
+from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser, low_rank_image_logits
+from memlab.gpu_kernels._image_model import INIT_COLOR_VAR, image_model_apply, image_model_color_var, init_image_model
 from memlab.gpu_kernels._losses import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_CHUNK_SIZE,
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "ExcessLosses",
+    "INIT_COLOR_VAR",
     "PMEM_INIT_VARIANCE",
     "TrainConfig",
     "TrainResult",
@@ -56,8 +59,13 @@ __all__ = [
     "gmm_params",
     "gmm_variance",
     "host_generator",
+    "image_model_apply",
+    "image_model_color_var",
+    "init_image_model",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
+    "low_rank_image_denoiser",
+    "low_rank_image_logits",
     "mc_excess_losses",
     "mc_time_loss",
     "memorizing_denoiser",

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from memlab.verification._claim import Budget, CheckResult, quantity
+from memlab.verification._claim import Budget, CheckResult
 from memlab.verification._common import exact_bound_result, fmt
 from memlab.verification._registry import register_claim
 

@@ -13,7 +13,7 @@ def _no_persistent_jax_cache(monkeypatch):
     monkeypatch.setenv("MEMLAB_JAX_CACHE", "0")  # tests write nothing outside tmp_path
 
 
-@pytest.mark.parametrize("args", [["--ns", "0"], ["--ns", "1"], ["--ds", "a,b"], ["--beta", "-1"],
+@pytest.mark.parametrize("args", [["--ns", "0"], ["--ns", "1"], ["--ds", "a,b"], ["--beta", "-1"], ["--beta", "inf"], ["--beta", "nan"],
                                   ["--test-fraction", "1"], ["--preset", "gpu"], ["--exact-draws", "1"],
                                   ["--tau", "0"], ["--normalize", "max"]])
 def test_bad_options_are_one_line_exit_2(tmp_path, capsys, args):

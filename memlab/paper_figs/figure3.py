@@ -130,8 +130,6 @@ def settings_from_args(args):
     from memlab.paper_figs._figure3_analysis import AnalysisSettings
     from memlab.paper_figs._figure3_sweep import Figure3Settings, SweepOptions
 
-    if not (args.beta >= 0 and args.beta == args.beta):
-        raise UserInputError(f"--beta must be a non-negative number, got {args.beta}")
     training = {"epochs": args.epochs, "draws": args.draws, "peak_lr": args.peak_lr, "final_lr": args.final_lr,
                 "warmup_fraction": args.warmup_fraction, "adam_b2": args.adam_b2, "n_eval": args.n_eval,
                 "eval_draws": args.eval_draws, "dtype": args.dtype}
@@ -144,6 +142,7 @@ def settings_from_args(args):
     analysis = AnalysisSettings(tau=args.tau, beta=args.beta, c=args.c, sigma2=float(settings.training["sigma2"]),
                                 normalize=args.normalize, test_fraction=args.test_fraction,
                                 split_seed=args.split_seed, random_starts=args.random_starts)
+    analysis.regression_config()  # validates tau and beta before any training
     options = SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
                            submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
                            submitit_parameters=dict(args.submitit_param))

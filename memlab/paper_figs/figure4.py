@@ -78,9 +78,10 @@ def run(args) -> int:
     balanced = args.n >= args.k
     dataset = common.dataset_from_args(args, balanced=balanced)  # bad data fails here, before JAX starts
 
-    from memlab._jaxcfg import enable_float64
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()
+    compilation_cache = enable_compilation_cache()
     import jax
     import matplotlib
 
@@ -169,6 +170,7 @@ def run(args) -> int:
     meta["denoiser"] = {"name": args.denoiser, **info}
     meta["memorized"] = int(memorized.sum())
     meta["balanced_labels"] = balanced
+    meta["jax_compilation_cache"] = compilation_cache
     write_json(stem.with_suffix(".json"), meta)
     print(f"figure 4: {int(memorized.sum())}/{n_samples} DDIM samples memorized ({args.denoiser} denoiser); "
           f"wrote {stem}.png/.pdf/.csv/.npz/.json")

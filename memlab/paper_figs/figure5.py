@@ -94,9 +94,10 @@ def run(args) -> int:
     dataset = runs.dataset_from_config(data)  # validates the data options before any training
     if dataset.n < 2:
         raise UserInputError("need N >= 2 for the memorization criterion")
-    from memlab._jaxcfg import enable_float64
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()  # after validating the data: bad input fails fast, before JAX starts
+    compilation_cache = enable_compilation_cache()
     evaluation = {"eval_draws": preset.eval_draws, "n_eval": preset.n_eval, "t_index": args.t_index}
     training = {"epochs": preset.epochs, "draws": preset.draws, "peak_lr": preset.peak_lr, "final_lr": preset.final_lr,
                 "adam_b2": preset.adam_b2, "dtype": args.dtype}
@@ -189,7 +190,8 @@ def run(args) -> int:
     plt.close(fig)
 
     meta = common.run_metadata(args, preset=preset, dataset=dataset, started=started, timings=timings)
-    meta.update(ms=list(ms), t=t_value, psi=psi, cache=str(cache), runs_executed=outcome.executed,
+    meta.update(ms=list(ms), t=t_value, psi=psi, cache=str(cache), jax_compilation_cache=compilation_cache,
+                runs_executed=outcome.executed,
                 runs_cached=outcome.cached,
                 phase_transition={"m_start": transition.m_start, "m_pt": transition.m_pt, "m_end": transition.m_end,
                                   "m_start_ci": transition.m_start_ci, "m_pt_ci": transition.m_pt_ci,

@@ -3,6 +3,22 @@
 from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
 from memlab.numerics._crossover import CrossoverResult, crossover, time_averages
 from memlab.numerics._data import GMMDataset, load_gmm_dataset, make_gmm_dataset, nearest_labels, sphere_means
+from memlab.numerics._image_data import (
+    DEFAULT_CHANNELS,
+    DEFAULT_SIDE,
+    ImageDataset,
+    colors_from_images,
+    image_component_covariances,
+    image_mixture_moments,
+    images_to_rgb,
+    kron_images,
+    load_template_images,
+    make_image_dataset,
+    read_idx,
+    resampling_matrix,
+    resize_images,
+)
+from memlab.numerics._image_denoisers import low_rank_image_denoiser, low_rank_image_logits, low_rank_image_posterior
 from memlab.numerics._denoisers import (
     gmm_denoiser,
     isotropic_gmm_denoiser,
@@ -10,6 +26,7 @@ from memlab.numerics._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.numerics._loss_gaps import NORMALIZATIONS, LossGaps, approx_loss_gaps, exact_loss_gaps
 from memlab.numerics._losses import (
     MCEstimate,
     excess_loss,
@@ -18,6 +35,24 @@ from memlab.numerics._losses import (
     mc_estimate,
     per_time_loss,
 )
+from memlab.numerics._weighting_regression import (
+    PAPER_BETA,
+    PAPER_TAU,
+    ErrorSummary,
+    GapStack,
+    MPtPrediction,
+    RegressionConfig,
+    WeightingFit,
+    fit_weighting,
+    grid_weighting,
+    normalize_weights,
+    predict_m_pt,
+    regression_objective,
+    relative_errors,
+    split_tuples,
+    stack_gaps,
+)
+from memlab.numerics._model_sizes import m_grid, refinement_ms
 from memlab.numerics._memorization import (
     DEFAULT_MEMORIZATION_C,
     MemorizationRatio,
@@ -43,8 +78,45 @@ from memlab.numerics._training_loss import (
 )
 
 __all__ = [
+    "m_grid",
+    "refinement_ms",
+    "ErrorSummary",
+    "GapStack",
+    "LossGaps",
+    "MPtPrediction",
+    "NORMALIZATIONS",
+    "PAPER_BETA",
+    "PAPER_TAU",
+    "RegressionConfig",
+    "WeightingFit",
+    "approx_loss_gaps",
+    "exact_loss_gaps",
+    "fit_weighting",
+    "grid_weighting",
+    "normalize_weights",
+    "predict_m_pt",
+    "regression_objective",
+    "relative_errors",
+    "split_tuples",
+    "stack_gaps",
     "CrossoverResult",
     "DEFAULT_MEMORIZATION_C",
+    "DEFAULT_CHANNELS",
+    "DEFAULT_SIDE",
+    "ImageDataset",
+    "colors_from_images",
+    "image_component_covariances",
+    "image_mixture_moments",
+    "images_to_rgb",
+    "kron_images",
+    "load_template_images",
+    "low_rank_image_denoiser",
+    "low_rank_image_logits",
+    "low_rank_image_posterior",
+    "make_image_dataset",
+    "read_idx",
+    "resampling_matrix",
+    "resize_images",
     "DEFAULT_STEPS",
     "LOSS_WEIGHTINGS",
     "GMMDataset",

@@ -152,8 +152,11 @@ def run(args) -> int:
     ax.axhline(base["exact_ratio"], color="tab:green", ls=":", label=r"$\hat x_*$ (exact)")
     ax.axhline(0.5, color="gray", lw=0.6)
     if transition.m_start is not None:
+        # From the last M before the start (the transition begins somewhere after it) to the end.
+        before = m_arr[m_arr < transition.m_start]
+        start = before.max() if before.size else transition.m_start
         end = transition.m_end if transition.m_end is not None else m_arr.max()
-        ax.axvspan(transition.m_start, end, color="tab:orange", alpha=0.15, label="phase transition")
+        ax.axvspan(start, end, color="tab:orange", alpha=0.15, label="phase transition (between sweep points)")
     ax.set(xlabel="model size M", ylabel="memorization ratio", ylim=(-0.03, 1.03), title="Memorization ratio")
     ax.legend(fontsize=7)
     for ax, split, title in ((axes[1], "train", "Training loss"), (axes[2], "test", "Test loss")):
@@ -204,7 +207,7 @@ def run(args) -> int:
                                                               "excess_draws": args.excess_draws}],
                                   cache_dir=cache, desc="excess losses").results[0]
         timings["excess"] = time.perf_counter() - start
-        _write_excess(out / "figure5_excess", excess["rows"], ms, args.excess_draws)
+        _write_excess(out / "figure5_excess", excess["rows"], ms, args.excess_draws, dataset.n)
         meta["excess_draws"] = args.excess_draws
     meta["timings_s"].update(timings)
     meta["timings_s"]["total"] = time.perf_counter() - started
@@ -215,7 +218,7 @@ def run(args) -> int:
     return 0
 
 
-def _write_excess(stem: Path, rows: list[dict], ms, draws: int) -> None:
+def _write_excess(stem: Path, rows: list[dict], ms, draws: int, n: int) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -233,8 +236,8 @@ def _write_excess(stem: Path, rows: list[dict], ms, draws: int) -> None:
                 label=r"$\hat x_*$ (MC, ±2 SE)")
     ax.plot(t, [r["excess_gen_rank_c"] for r in rows], color="tab:green", ls="--",
             label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)")
-    # M >= N: x_pmem,M = x_mem, excess exactly 0 (not drawable on a log axis).
-    drawn = [j for j in range(len(ms)) if any(r["excess_pmem"][j] > 0 for r in rows)]
+    # M >= N: x_pmem,M = x_mem, excess 0 up to rounding (not drawable on a log axis).
+    drawn = [j for j, m in enumerate(ms) if m < n]
     colors = plt.cm.Reds(np.linspace(0.35, 0.95, max(len(drawn), 1)))
     for i, j in enumerate(drawn):
         ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[i], lw=1,

@@ -67,3 +67,14 @@ def test_init_bad_input():
         gpu_kernels.partial_memorization_init(np.zeros(5), 2, key=jax.random.key(0))
     with pytest.raises(UserInputError):
         gpu_kernels.partial_memorization_init(np.zeros((5, 2)), 0, key=jax.random.key(0))
+
+
+def test_pmem_apply_matches_reference_for_every_m_without_retracing():
+    ds = numerics.make_gmm_dataset(d=5, k=2, n=12, seed=10)
+    x = np.random.default_rng(4).standard_normal((7, 5))
+    fn = jax.jit(gpu_kernels.pmem_apply)
+    for m in (1, 5, 12):
+        got = fn(gpu_kernels.pmem_params(ds.x_train, m), jnp.asarray(x), 0.8, 0.6)
+        ref = numerics.partial_memorizing_denoiser(x, alpha=0.8, sigma=0.6, train=ds.x_train, m=m)
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-12, atol=1e-12)
+    assert fn._cache_size() == 1

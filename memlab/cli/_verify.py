@@ -1,15 +1,160 @@
-"""``memlab verify``: check the paper's claims (SPEC §6)."""
+"""``memlab verify``: check the paper's claims (SPEC §6), print a table, write JSON / Markdown reports.
+
+Exit codes: 0 when the run completed (whatever the verdicts), 1 when a check crashed (every other
+claim still runs and the crash is reported with its claim), 2 on bad arguments; ``--strict`` also
+exits 1 when any claim ``fails`` (for CI).
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from memlab.cli._common import nonnegative_int
+
+DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
+               "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
+
+
+def _claim_ids(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"expected comma-separated claim ids, got {text!r}")
+    return ids
+
 
 def register(sub) -> None:
-    parser = sub.add_parser("verify", help="check the paper's theorems and lemmas (SPEC §6)",
-                            description="Check the paper's claims numerically and symbolically.")
+    parser = sub.add_parser("verify", help="check the paper's theorems and lemmas (SPEC §6)", description=DESCRIPTION)
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
+                        help="small settings: the whole suite in <= 2 minutes on a 2-core CPU (default)")
+    budget.add_argument("--full", dest="budget", action="store_const", const="full",
+                        help="the full settings (<= 20 minutes on a 2-core CPU)")
+    parser.set_defaults(budget="quick")
+    parser.add_argument("--only", type=_claim_ids, action="append", metavar="ID[,ID]",
+                        help="check only these claims (see --list); may be repeated")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report here")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if any claim fails (for CI)")
+    parser.add_argument("--list", action="store_true", help="list the claims (id, reference, kind) and exit")
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
+def _check_output_path(path: Path | None, flag: str) -> None:
     from memlab._errors import UserInputError
 
-    raise UserInputError("memlab verify is not built yet")
+    if path is None:
+        return
+    if path.exists() and path.is_dir():
+        raise UserInputError(f"{flag} {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserInputError(f"{flag} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f"{flag} {path}: cannot write in {existing}")
+
+
+def _versions() -> dict:
+    import platform
+
+    import numpy
+    import scipy
+    import sympy
+
+    from memlab import __version__
+
+    out = {"memlab": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+           "scipy": scipy.__version__, "sympy": sympy.__version__}
+    try:
+        import jax
+
+        out["jax"] = jax.__version__
+    except ImportError:  # pragma: no cover - jax is a dependency
+        pass
+    return out
+
+
+def run(args) -> int:
+    import datetime
+    import time
+
+    from memlab._errors import UserInputError
+    from memlab._jaxcfg import device_summary, enable_float64
+    from memlab._progress import progress
+    from memlab.verification import (
+        Budget,
+        all_claims,
+        run_claims,
+        select_claims,
+        summarize,
+        table_header,
+        table_row,
+        write_json_report,
+        write_markdown_report,
+    )
+
+    if args.list:
+        for claim in all_claims():
+            print(f"{claim.id:26s}  {claim.paper_ref:30s}  {claim.kind}")
+        return 0
+    only = None if args.only is None else [i for group in args.only for i in group]
+    claims = select_claims(only)  # unknown id -> UserInputError (exit 2) before any work
+    _check_output_path(args.json, "--json")
+    _check_output_path(args.report, "--report")
+    if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
+        raise UserInputError("--json and --report must be different files")
+
+    enable_float64()
+    budget = Budget(args.budget)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    print(f"memlab verify: {len(claims)} claims, budget {budget.name}, seed {args.seed}", flush=True)
+    print(table_header(), flush=True)
+    bar = progress(total=len(claims), desc="verify")
+
+    def on_start(claim) -> None:
+        bar.set_description_str(f"verify {claim.id}")
+
+    def on_record(record) -> None:
+        bar.update(1)
+        bar.clear()
+        print(table_row(record), flush=True)
+
+    start = time.perf_counter()
+    try:
+        run_result = run_claims(claims, budget=budget, seed=args.seed, on_start=on_start, on_record=on_record)
+    finally:
+        bar.close()
+    run_result.config.update({
+        "budget": budget.name,
+        "seed": args.seed,
+        "only": only,
+        "strict": bool(args.strict),
+        "started_utc": started,
+        "elapsed_s": round(time.perf_counter() - start, 3),
+        "argv": sys.argv[1:],
+        "versions": _versions(),
+        "device": device_summary(),
+    })
+    summary = summarize(run_result)
+    print(f"\n{summary['total']} claims in {summary['elapsed_s']:.1f} s: {summary['holds']} hold, "
+          f"{summary['fails']} fail, {summary['inconclusive']} inconclusive"
+          + (f", {summary['crashed']} crashed ({', '.join(summary['crashed_ids'])})" if summary["crashed"] else "")
+          + (f"; failing: {', '.join(summary['failing_ids'])}" if summary["failing_ids"] else ""))
+    if args.json is not None:
+        print(f"JSON report: {write_json_report(args.json, run_result)}")
+    if args.report is not None:
+        print(f"Markdown report: {write_markdown_report(args.report, run_result)}")
+    if summary["crashed"]:
+        for record in run_result.crashed:
+            print(f"memlab verify: check {record.claim.id} crashed: {record.result.details.get('crash')}",
+                  file=sys.stderr)
+        return 1
+    if args.strict and summary["fails"]:
+        return 1
+    return 0

@@ -10,6 +10,7 @@ from memlab.gpu_kernels._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.gpu_kernels._evaluation import mc_time_loss
 from memlab.gpu_kernels._gmm_model import (
     PMEM_INIT_VARIANCE,
     gmm_apply,
@@ -17,7 +18,10 @@ from memlab.gpu_kernels._gmm_model import (
     gmm_variance,
     partial_memorization_indices,
     partial_memorization_init,
+    pmem_apply,
+    pmem_params,
 )
+from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser, low_rank_image_logits
 from memlab.gpu_kernels._image_model import INIT_COLOR_VAR, image_model_apply, image_model_color_var, init_image_model
 from memlab.gpu_kernels._losses import (
@@ -54,6 +58,7 @@ __all__ = [
     "gmm_denoiser",
     "gmm_params",
     "gmm_variance",
+    "host_generator",
     "image_model_apply",
     "image_model_color_var",
     "init_image_model",
@@ -62,11 +67,14 @@ __all__ = [
     "low_rank_image_denoiser",
     "low_rank_image_logits",
     "mc_excess_losses",
+    "mc_time_loss",
     "memorizing_denoiser",
     "noise_draws",
     "partial_memorization_indices",
     "partial_memorization_init",
     "partial_memorizing_denoiser",
+    "pmem_apply",
+    "pmem_params",
     "trace_counts",
     "train",
     "train_runs",

@@ -12,10 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from memlab._errors import UserInputError
-from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser
+from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits
+from memlab.gpu_kernels._host_random import host_generator
 
 __all__ = ["PMEM_INIT_VARIANCE", "gmm_apply", "gmm_params", "gmm_variance", "partial_memorization_init",
-           "partial_memorization_indices"]
+           "partial_memorization_indices", "pmem_apply", "pmem_params"]
 
 PMEM_INIT_VARIANCE = 1e-6  # App. H.1: the "partial memorization" initial variance
 
@@ -37,6 +38,24 @@ def gmm_apply(params: dict, x: jax.Array, alpha, sigma) -> jax.Array:
     return isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=params["means"], variance=gmm_variance(params))
 
 
+def pmem_params(train, m) -> dict:
+    """Parameters of x_hat_pmem,M for :func:`pmem_apply`: all N training points and a (traceable) count M."""
+    train = jnp.asarray(train)
+    return {"train": train, "m": jnp.asarray(m, dtype=jnp.int32)}
+
+
+def pmem_apply(params: dict, x: jax.Array, alpha, sigma) -> jax.Array:
+    """Eq. 10, x_hat_pmem,M over the first ``params["m"]`` rows of ``params["train"]`` (N, d): x (B, d) -> (B, d).
+
+    The count is data, not shape, so one compiled kernel serves every M (rows >= M get logit -inf).
+    """
+    train = params["train"]
+    logits = isotropic_gmm_logits(x, alpha=alpha, sigma=sigma, means=train, variance=0.0)
+    keep = jnp.arange(train.shape[0]) < params["m"]
+    posterior = jax.nn.softmax(jnp.where(keep[None, :], logits, -jnp.inf), axis=-1)
+    return posterior @ train
+
+
 def partial_memorization_indices(n: int, m: int, *, key: jax.Array) -> np.ndarray:
     """Which training samples initialise the M means: a random permutation of the N samples, tiled.
 
@@ -46,9 +65,7 @@ def partial_memorization_indices(n: int, m: int, *, key: jax.Array) -> np.ndarra
     """
     if n < 1 or m < 1:
         raise UserInputError(f"n and m must be >= 1, got n={n}, m={m}")
-    key_bits = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    rng = np.random.default_rng(np.asarray(key_bits, dtype=np.uint32).reshape(-1).tolist())
-    permutation = rng.permutation(n)
+    permutation = host_generator(key).permutation(n)
     return permutation[np.arange(m) % n]
 
 

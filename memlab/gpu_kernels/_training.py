@@ -7,11 +7,12 @@ The objective is the grid version of eq. 5 with fixed noise draws per sample:
     L(params) = (1/T) sum_{l<T} lambda_l (1/(N R)) sum_{i<N, r<R} |apply(params, alpha_l x_i + sigma_l z_{l,i,r}, alpha_l, sigma_l) - x_i|^2
 
 (T = L + 1 = 26 grid times, R = ``draws``). The (sample, draw) points of one t are taken in chunks of
-``chunk_size`` (flat index i * R + r, the last chunk padded and masked); chunk c of time l draws its
-noise from the (l * n_chunks + c)-th of ``split(key, T * n_chunks)``. So the draws are fixed for the whole
-training, identical whether stored or regenerated, and depend on the key, N, R and the chunk size.
-``store_noise`` keeps all T*N*R*d numbers in memory (fastest); otherwise each chunk regenerates its draws
-every step (memory: one chunk). The gradient is accumulated over chunks with ``lax.scan``, so peak
+``chunk_size`` (flat index i * R + r, the last chunk padded and masked). The draws are fixed for the whole
+training and are a function of the key: *stored* draws (``store_noise``; by default when they fit in
+1 GiB) are made once on the host from ``host_generator(key)`` (no device compilation; independent of
+the chunk size) and kept in memory (fastest); *regenerated* draws are made on the device every step,
+chunk c of time l from the (l * n_chunks + c)-th of ``split(key, T * n_chunks)`` (memory: one chunk;
+the numbers depend on the chunk size). ``training_noise`` returns whichever the trainer uses. The gradient is accumulated over chunks with ``lax.scan``, so peak
 memory is one chunk's activations.
 
 Several runs (seeds, datasets, initialisations of the same shapes) train together: ``train_runs``
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,7 @@ import optax
 
 from memlab._errors import UserInputError
 from memlab._progress import progress
+from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
 from memlab.numerics import loss_weighting_values, schedule_coefficients, timestep_grid
 
@@ -177,10 +180,23 @@ def _chunk_noise(key: jax.Array, index, layout: _Layout, d: int, dtype) -> jax.A
 
 
 def _all_noise(key: jax.Array, layout: _Layout, d: int, dtype) -> jax.Array:
-    """Every chunk's draws: (T, n_chunks * chunk, d) (padded points included)."""
+    """Every chunk's regenerated draws on the device: (T, n_chunks * chunk, d) (padded points included)."""
     keys = jax.random.split(key, layout.n_times * layout.n_chunks)
     noise = jax.vmap(lambda k: jax.random.normal(k, (layout.chunk, d), dtype))(keys)
     return noise.reshape(layout.n_times, layout.padded, d)
+
+
+def _host_noise(key: jax.Array, layout: _Layout, d: int, dtype) -> np.ndarray:
+    """Stored draws, made once on the host from ``key``: (T, n_chunks * chunk, d), padded points zero.
+
+    Row ``i * R + r`` of time ``l`` is z_{l,i,r}; the numbers do not depend on the chunk size.
+    """
+    dtype = np.dtype(dtype)
+    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    noise = np.zeros((layout.n_times, layout.padded, d), dtype=dtype)
+    noise[:, : layout.points] = host_generator(key).standard_normal((layout.n_times, layout.points, d),
+                                                                     dtype=draw_dtype)
+    return noise
 
 
 def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Array, noise_key: jax.Array,
@@ -231,9 +247,13 @@ def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 
 @functools.partial(jax.jit, static_argnames=("layout", "d", "dtype"))
-def _noise_for_runs(keys, *, layout: _Layout, d: int, dtype):
+def _device_noise_for_runs(keys, *, layout: _Layout, d: int, dtype):
     _TRACE_COUNTS["noise"] += 1
     return jax.vmap(lambda k: _all_noise(k, layout, d, dtype))(keys)
+
+
+def _stored_noise_for_runs(keys, layout: _Layout, d: int, dtype) -> np.ndarray:
+    return np.stack([_host_noise(keys[s], layout, d, dtype) for s in range(keys.shape[0])])
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
@@ -294,7 +314,10 @@ def _check_runs(params, x_train, keys) -> tuple[int, Any, jax.Array, jax.Array]:
     for leaf in leaves:
         if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != runs:
             raise UserInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
-    keys = jnp.asarray(keys) if not isinstance(keys, jax.Array) else keys
+    if isinstance(keys, (list, tuple)):
+        keys = jnp.stack(keys)
+    elif not isinstance(keys, jax.Array):
+        keys = jnp.asarray(keys)
     if keys.shape[0] != runs:
         raise UserInputError(f"need one key per run ({runs}), got {keys.shape[0]}")
     dtype = leaves[0].dtype
@@ -344,8 +367,6 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     axis S on every leaf (its dtype is the compute dtype); x_train: (S, N, d); keys: S PRNG keys, one per
     run, used only for that run's noise draws. Returns a ``TrainResult`` with leading run axes.
     """
-    import time
-
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a TrainConfig")
     started = time.perf_counter()
@@ -357,7 +378,11 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     params, x_train, keys = (_pad_runs(tree, padded) for tree in (params, x_train, keys))
     if sharding is not None:
         params, x_train, keys = jax.device_put((params, x_train, keys), sharding)
-    noise = _noise_for_runs(keys, layout=layout, d=d, dtype=dtype) if _stored(config, layout, padded, d, dtype) else None
+    noise = None
+    if _stored(config, layout, padded, d, dtype):
+        noise = jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype))
+        if sharding is not None:
+            noise = jax.device_put(noise, sharding)
     opt_state = _init_opt_state(params, config=config)
 
     # One compiled block length for the whole run: n_blocks blocks of ceil(epochs / n_blocks) steps, the last
@@ -403,13 +428,25 @@ def weighted_loss(apply: Callable, params, x_train, *, config: TrainConfig, key:
     """The training objective of one model with the noise draws of ``key`` (the value ``train`` minimizes)."""
     x_train = jnp.asarray(x_train)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    n, d = x_train.shape
+    layout = _layout(config, n)
     stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
     keys = jnp.asarray(key)[None]
-    return _loss_for_runs(stacked, x_train.astype(dtype)[None], keys, None, apply=apply, config=config)[0]
+    noise = jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype)) if _stored(config, layout, 1, d, dtype) else None
+    return _loss_for_runs(stacked, x_train.astype(dtype)[None], keys, noise, apply=apply, config=config)[0]
 
 
 def training_noise(key: jax.Array, *, n: int, d: int, config: TrainConfig, dtype=jnp.float64) -> np.ndarray:
-    """The noise draws the trainer uses with ``key``: (T, N, R, d) as a NumPy array (for reference checks)."""
+    """The noise draws the trainer uses with ``key`` for one run: (T, N, R, d) as a NumPy array (reference checks).
+
+    Stored draws (``store_noise`` True, or None and small enough) come from the host generator and do not
+    depend on the chunk size; regenerated draws come from ``jax.random`` per chunk and do.
+    """
     layout = _layout(config, n)
-    noise = _noise_for_runs(jnp.asarray(key)[None], layout=layout, d=d, dtype=jnp.dtype(dtype))[0]
-    return np.asarray(noise[:, : layout.points]).reshape(layout.n_times, n, config.draws, d)
+    dtype = jnp.dtype(dtype)
+    keys = jnp.asarray(key)[None]
+    if _stored(config, layout, 1, d, dtype):
+        noise = _stored_noise_for_runs(keys, layout, d, dtype)[0]
+    else:
+        noise = np.asarray(_device_noise_for_runs(keys, layout=layout, d=d, dtype=dtype)[0])
+    return noise[:, : layout.points].reshape(layout.n_times, n, config.draws, d)

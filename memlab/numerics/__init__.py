@@ -31,6 +31,7 @@ from memlab.numerics._denoisers import (
     memorizing_denoiser,
     partial_memorizing_denoiser,
 )
+from memlab.numerics._loss_gaps import NORMALIZATIONS, LossGaps, approx_loss_gaps, exact_loss_gaps
 from memlab.numerics._losses import (
     MCEstimate,
     excess_loss,
@@ -39,6 +40,24 @@ from memlab.numerics._losses import (
     mc_estimate,
     per_time_loss,
 )
+from memlab.numerics._weighting_regression import (
+    PAPER_BETA,
+    PAPER_TAU,
+    ErrorSummary,
+    GapStack,
+    MPtPrediction,
+    RegressionConfig,
+    WeightingFit,
+    fit_weighting,
+    grid_weighting,
+    normalize_weights,
+    predict_m_pt,
+    regression_objective,
+    relative_errors,
+    split_tuples,
+    stack_gaps,
+)
+from memlab.numerics._model_sizes import m_grid, refinement_ms
 from memlab.numerics._memorization import (
     DEFAULT_MEMORIZATION_C,
     MemorizationRatio,
@@ -64,6 +83,27 @@ from memlab.numerics._training_loss import (
 )
 
 __all__ = [
+    "m_grid",
+    "refinement_ms",
+    "ErrorSummary",
+    "GapStack",
+    "LossGaps",
+    "MPtPrediction",
+    "NORMALIZATIONS",
+    "PAPER_BETA",
+    "PAPER_TAU",
+    "RegressionConfig",
+    "WeightingFit",
+    "approx_loss_gaps",
+    "exact_loss_gaps",
+    "fit_weighting",
+    "grid_weighting",
+    "normalize_weights",
+    "predict_m_pt",
+    "regression_objective",
+    "relative_errors",
+    "split_tuples",
+    "stack_gaps",
     "CrossoverResult",
     "DEFAULT_MEMORIZATION_C",
     "DEFAULT_CHANNELS",

@@ -1,0 +1,313 @@
+"""Theorem C.1: the Chernoff–Cramér bound and its χ² consequences (eqs. 17–19), against exact probabilities.
+
+χ²(p) tails come from ``scipy.stats.chi2`` (log-cdf / log-sf, exact up to ~1e-13 relative); the
+infimum ``inf_t M(t) e^{-ta}`` is computed in closed form and cross-checked with a bounded scalar
+minimisation. The generic statement is checked in two readings: as transcribed (lower tail with
+t > 0, which is false) and in its standard form (upper tail with t > 0 / lower tail with t < 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, stats
+
+from memlab.verification._claim import Budget, CheckResult
+from memlab.verification._common import exact_bound_result, fmt
+from memlab.verification._registry import register_claim
+
+__all__ = [
+    "chi2_log_chernoff_inf",
+    "chi2_log_chernoff_inf_numeric",
+    "eq17_log_bound",
+    "eq18_log_bound",
+    "eq19_bound",
+    "check_generic_as_transcribed",
+    "check_generic_standard",
+    "check_eq17",
+    "check_eq18",
+    "check_eq19",
+]
+
+
+def chi2_log_chernoff_inf(p: float, a: float, *, side: str) -> float:
+    """log of inf over t>0 (side="upper") or t<0 (side="lower") of E[e^{tX}] e^{-ta}, X ~ χ²(p).
+
+    With M(t) = (1 - 2t)^{-p/2} (t < 1/2): the infimum is attained at t* = (1 - p/a)/2 when t*
+    has the right sign, giving (p/2)(log(a/p) - a/p + 1); otherwise it is the limit t -> 0, i.e. 1.
+    """
+    if a <= 0:
+        return 0.0 if side == "upper" else -math.inf
+    interior = (side == "upper" and a > p) or (side == "lower" and a < p)
+    if not interior:
+        return 0.0
+    r = a / p
+    return 0.5 * p * (math.log(r) - r + 1.0)
+
+
+def chi2_log_chernoff_inf_numeric(p: float, a: float, *, side: str) -> float:
+    """The same infimum by bounded numerical minimisation of log M(t) - t a (an independent check)."""
+    def objective(t: float) -> float:
+        return -0.5 * p * math.log1p(-2.0 * t) - t * a
+
+    if side == "upper":
+        res = optimize.minimize_scalar(objective, bounds=(1e-12, 0.5 - 1e-12), method="bounded",
+                                       options={"xatol": 1e-12})
+    else:
+        res = optimize.minimize_scalar(objective, bounds=(-10.0 * max(1.0, p / max(a, 1e-300)), -1e-12), method="bounded",
+                                       options={"xatol": 1e-12})
+    return float(min(res.fun, 0.0))
+
+
+#: Below this log-probability SciPy's tails lose accuracy or underflow; mpmath takes over.
+_SCIPY_LOG_FLOOR = -600.0
+
+
+def _log_lower_gamma_series(a: float, x: float) -> float:
+    """log P(a, x) (regularised lower incomplete gamma) by its power series; accurate for x < a + 1."""
+    total, term, n = 1.0, 1.0, 0
+    while True:
+        n += 1
+        term *= x / (a + n)
+        total += term
+        if term < 1e-17 * total or n > 100000:
+            break
+    return a * math.log(x) - x - math.lgamma(a + 1.0) + math.log(total)
+
+
+def _log_upper_gamma_cf(a: float, x: float) -> float:
+    """log Q(a, x) (regularised upper incomplete gamma) by its continued fraction (modified Lentz); x > a + 1."""
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for i in range(1, 100000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return -x + a * math.log(x) - math.lgamma(a) + math.log(h)
+
+
+def chi2_log_tail(x, p, *, upper: bool) -> np.ndarray:
+    """log P(X >= x) (upper) or log P(X <= x) for X ~ χ²(p), exact also far in the tails.
+
+    SciPy where it is accurate; below e^-600 (where SciPy underflows) the incomplete-gamma series
+    (lower tail) or continued fraction (upper tail), summed in float64 and returned as a log.
+    """
+    x, p = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64))
+    shape = x.shape
+    x, p = np.atleast_1d(x).ravel(), np.atleast_1d(p).ravel()
+    out = np.asarray(stats.chi2.logsf(x, p) if upper else stats.chi2.logcdf(x, p), dtype=np.float64).copy()
+    for i in np.nonzero(~(out > _SCIPY_LOG_FLOOR))[0]:
+        a, half_x = 0.5 * p[i], 0.5 * x[i]
+        if half_x <= 0:
+            out[i] = 0.0 if upper else -math.inf
+        elif upper and half_x > a + 1:
+            out[i] = _log_upper_gamma_cf(a, half_x)
+        elif not upper and half_x < a + 1:
+            out[i] = _log_lower_gamma_series(a, half_x)
+        else:  # not a far tail: SciPy's value stands (it was not below the floor for this reason)
+            pass
+    return out.reshape(shape)
+
+
+def eq17_log_bound(p, eps):
+    """log of exp[(p/2)(ε + log(1 − ε))] (eq. 17)."""
+    return 0.5 * np.asarray(p) * (np.asarray(eps) + np.log1p(-np.asarray(eps)))
+
+
+def eq18_log_bound(p, eps):
+    """log of exp[−(p/2)(ε − log(1 + ε))] (eq. 18)."""
+    return -0.5 * np.asarray(p) * (np.asarray(eps) - np.log1p(np.asarray(eps)))
+
+
+def eq19_bound(p, eps):
+    """2 exp[−p ε² / 8] (eq. 19)."""
+    return 2.0 * np.exp(-np.asarray(p) * np.asarray(eps) ** 2 / 8.0)
+
+
+def _p_grid(budget: Budget) -> list[int]:
+    dense = list(range(1, budget.pick(61, 301)))
+    sparse = [int(round(v)) for v in np.geomspace(100, budget.pick(1e5, 1e7), budget.pick(12, 30))]
+    return sorted(set(dense + sparse))
+
+
+def _eps_grid(budget: Budget) -> np.ndarray:
+    n = budget.pick(40, 200)
+    core = np.linspace(0.0, 1.0, n + 1)[1:-1]
+    edges = np.array([1e-6, 1e-4, 1e-3, 1e-2, 0.999, 0.9999, 1 - 1e-6])
+    return np.unique(np.concatenate([core, edges]))
+
+
+_GENERIC_RATIOS = (0.02, 0.1, 0.25, 0.5, 0.9, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+def _generic_rows(budget: Budget, *, reading: str) -> tuple[list[dict], float]:
+    """Rows (distribution, a, exact probability, bound) for the generic statement in one reading."""
+    rows: list[dict] = []
+    max_numeric_gap = 0.0
+    ps = [p for p in _p_grid(budget) if p <= budget.pick(30, 300)] + [100, 1000, 10000]
+    for p in sorted(set(ps)):
+        for r in _GENERIC_RATIOS:
+            a = r * p
+            if reading == "transcribed":
+                log_inf = chi2_log_chernoff_inf(p, a, side="upper")
+                numeric = chi2_log_chernoff_inf_numeric(p, a, side="upper")
+                rows.append({"law": "chi2", "p": p, "a": a, "a_over_p": r, "event": "X <= a", "t_range": "t > 0",
+                             "log_probability": float(chi2_log_tail(a, p, upper=False)), "log_bound": log_inf})
+                max_numeric_gap = max(max_numeric_gap, abs(numeric - log_inf))
+            else:
+                for event, side in (("X >= a", "upper"), ("X <= a", "lower")):
+                    log_inf = chi2_log_chernoff_inf(p, a, side=side)
+                    numeric = chi2_log_chernoff_inf_numeric(p, a, side=side)
+                    max_numeric_gap = max(max_numeric_gap, abs(numeric - log_inf))
+                    rows.append({"law": "chi2", "p": p, "a": a, "a_over_p": r, "event": event,
+                                 "t_range": "t > 0" if side == "upper" else "t < 0",
+                                 "log_probability": float(chi2_log_tail(a, p, upper=side == "upper")),
+                                 "log_bound": log_inf})
+    # Standard normal: M(t) = exp(t^2/2), inf_{t>0} M(t) e^{-ta} = exp(-a^2/2) for a > 0, else 1.
+    for a in (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0):
+        if reading == "transcribed":
+            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X <= a", "t_range": "t > 0",
+                         "log_probability": float(stats.norm.logcdf(a)), "log_bound": -a * a / 2 if a > 0 else 0.0})
+        else:
+            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X >= a", "t_range": "t > 0",
+                         "log_probability": float(stats.norm.logsf(a)), "log_bound": -a * a / 2 if a > 0 else 0.0})
+            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X <= a", "t_range": "t < 0",
+                         "log_probability": float(stats.norm.logcdf(a)), "log_bound": -a * a / 2 if a < 0 else 0.0})
+    return rows, max_numeric_gap
+
+
+def _generic_size(row: dict):
+    return (row["law"] != "chi2", row["p"] or 0, row["a"])
+
+
+def transcribed_failure_threshold(p: float) -> float:
+    """The a/p above which P(X <= a) > inf_{t>0} M(t) e^{-ta} for X ~ χ²(p) (root of the log-difference)."""
+    def gap(r: float) -> float:
+        return float(chi2_log_tail(r * p, p, upper=False)) - chi2_log_chernoff_inf(p, r * p, side="upper")
+
+    return float(optimize.brentq(gap, 1.0 + 1e-9, 50.0, xtol=1e-12))
+
+
+@register_claim(
+    id="thm-C.1-generic",
+    paper_ref="Theorem C.1",
+    statement="As transcribed: for any real X with M(t) = E[e^{tX}] and any a, P(X <= a) <= inf_{t>0} M(t) e^{-ta}.",
+    kind="bound",
+)
+def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+    rows, gap = _generic_rows(budget, reading="transcribed")
+    notes = [
+        "For t > 0, M(t) e^{-ta} = E[e^{t(X-a)}] >= P(X >= a): the bound controls the UPPER tail. "
+        "For a above the mean the infimum is < 1 while P(X <= a) -> 1, so the statement as transcribed is false "
+        "(e.g. X = 0 a.s., a = 1: P(X <= 1) = 1 > inf_{t>0} e^{-t} = 0). The proofs in App. C use it "
+        "correctly (upper tail with t > 0, lower tail with t < 0); see claim thm-C.1-generic-standard.",
+        f"closed-form infimum agrees with numerical minimisation to {gap:.2e} in log.",
+        "For X ~ χ²(p) the transcribed inequality fails exactly for a > r(p)·p with r(1) = "
+        f"{transcribed_failure_threshold(1):.4f}, r(2) = {transcribed_failure_threshold(2):.4f}, "
+        f"r(10) = {transcribed_failure_threshold(10):.4f}, r(100) = {transcribed_failure_threshold(100):.4f}.",
+    ]
+    return exact_bound_result(rows, size_key=_generic_size, what="P(X <= a)",
+                              describe=lambda r: f"χ²({r['p']}), a={fmt(r['a'], 3)}",
+                              bound_what="inf_{t>0} M(t) e^{-ta}",
+                              settings={"tried": len(rows), "summary": f"{len(rows)} (law, a): chi2(p) p<=1e4, N(0,1)",
+                                        "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
+                              notes=notes)
+
+
+@register_claim(
+    id="thm-C.1-generic-standard",
+    paper_ref="Theorem C.1",
+    statement="Standard reading: P(X >= a) <= inf_{t>0} M(t) e^{-ta} and P(X <= a) <= inf_{t<0} M(t) e^{-ta}.",
+    kind="bound",
+)
+def check_generic_standard(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+    rows, gap = _generic_rows(budget, reading="standard")
+    return exact_bound_result(rows, size_key=_generic_size, what="P(tail)", bound_what="inf_t M(t) e^{-ta}",
+                              settings={"tried": len(rows), "summary": f"{len(rows)} (law, a, tail): chi2(p), N(0,1)",
+                                        "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
+                              notes=[f"closed-form infimum agrees with numerical minimisation to {gap:.2e} in log."])
+
+
+def _eq_rows(budget: Budget, which: str) -> list[dict]:
+    ps = np.array(_p_grid(budget), dtype=np.float64)
+    eps = _eps_grid(budget)
+    if which == "19":
+        eps = np.unique(np.concatenate([[0.0, 1.0], eps]))
+    P, E = np.meshgrid(ps, eps, indexing="ij")
+    if which == "17":
+        log_prob = chi2_log_tail((1 - E) * P, P, upper=False)
+        log_bound = eq17_log_bound(P, E)
+    elif which == "18":
+        log_prob = chi2_log_tail((1 + E) * P, P, upper=True)
+        log_bound = eq18_log_bound(P, E)
+    else:
+        lower = np.full(P.shape, -np.inf)
+        inside = (E > 0) & (E < 1)
+        lower[inside] = chi2_log_tail((1 - E[inside]) * P[inside], P[inside], upper=False)
+        log_prob = np.logaddexp(lower, chi2_log_tail((1 + E) * P, P, upper=True))
+        log_prob = np.where(E == 0, 0.0, np.minimum(log_prob, 0.0))  # P(|X - p| >= 0) = 1
+        log_bound = math.log(2.0) - P * E**2 / 8.0
+    return [{"p": int(p), "eps": float(e), "log_probability": float(lp), "log_bound": float(lb)}
+            for lp, lb, p, e in zip(log_prob.ravel(), log_bound.ravel(), P.ravel(), E.ravel())]
+
+
+def _eq_result(rows: list[dict], *, what: str, bound_what: str, notes: list[str]) -> CheckResult:
+    ps = sorted({r["p"] for r in rows})
+    result = exact_bound_result(
+        rows, size_key=lambda r: (r["p"], r["eps"]), what=what, bound_what=bound_what, notes=notes,
+        settings={"tried": len(rows), "summary": f"p in [1, {ps[-1]:.0e}] ({len(ps)}), {len(rows) // len(ps)} eps",
+                  "p": ps, "eps_count": len(rows) // len(ps)})
+    worst = result.details["worst_setting"]
+    result.summary += f" at p={worst['p']}, eps={fmt(worst['eps'], 3)}"
+    return result
+
+
+@register_claim(id="thm-C.1-eq17", paper_ref="Theorem C.1, eq. 17", kind="bound",
+                statement="X ~ χ²(p), ε in (0,1): P(X <= (1-ε)p) <= exp[(p/2)(ε + log(1-ε))].")
+def check_eq17(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+    rows = _eq_rows(budget, "17")
+    return _eq_result(rows, what="P(X <= (1-ε)p)", bound_what="exp[(p/2)(ε + log(1-ε))]", notes=[])
+
+
+@register_claim(id="thm-C.1-eq18", paper_ref="Theorem C.1, eq. 18", kind="bound",
+                statement="X ~ χ²(p), ε in (0,1): P(X >= (1+ε)p) <= exp[-(p/2)(ε - log(1+ε))].")
+def check_eq18(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+    rows = _eq_rows(budget, "18")
+    return _eq_result(rows, what="P(X >= (1+ε)p)", bound_what="exp[-(p/2)(ε - log(1+ε))]", notes=[])
+
+
+def proof_step_counterexample() -> dict:
+    """The proof of eq. 19 states log(1+x) - x <= -x²/2 + x³/6 on [0, 1]; it is false for small x > 0."""
+    xs = np.linspace(1e-3, 1.0, 1000)
+    lhs = np.log1p(xs) - xs
+    rhs = -xs**2 / 2 + xs**3 / 6
+    bad = xs[lhs > rhs]
+    x = 0.1
+    return {"false_on_grid_fraction": float(bad.size / xs.size), "example_x": x,
+            "lhs": float(np.log1p(x) - x), "rhs": float(-x**2 / 2 + x**3 / 6),
+            "correct_form": "log(1+x) - x <= -x²/2 + x³/3 (alternating series)"}
+
+
+@register_claim(id="thm-C.1-eq19", paper_ref="Theorem C.1, eq. 19", kind="bound",
+                statement="X ~ χ²(p), ε in [0,1]: P(|X - p| >= εp) <= 2 exp[-p ε² / 8].")
+def check_eq19(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+    rows = _eq_rows(budget, "19")
+    step = proof_step_counterexample()
+    notes = [f"The proof's step 'log(1+x) - x <= -x²/2 + x³/6' is false for small x > 0 "
+             f"(x = {step['example_x']}: {step['lhs']:.6g} > {step['rhs']:.6g}; correct: + x³/3); "
+             "the final inequality log(1+x) - x <= -x²/8 on [0, 1] is true, so eq. 19 is unaffected."]
+    result = _eq_result(rows, what="P(|X-p| >= εp)", bound_what="2 exp(-p ε²/8)", notes=notes)
+    result.details["proof_step"] = step
+    return result

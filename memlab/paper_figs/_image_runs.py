@@ -122,7 +122,7 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
     """Train the M-component image model (App. H.1) and evaluate it at t_{t_index}.
 
     config: the data fields of :func:`dataset_config` plus ``m``, ``epochs``, ``draws``, ``peak_lr``,
-    ``final_lr``, ``adam_b2``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
+    ``final_lr``, ``warmup_fraction``, ``adam_b2``, ``chunk_size``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
     """
     from memlab._jaxcfg import enable_float64
 
@@ -135,7 +135,8 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
 
     dataset = dataset_from_config(config)
     train_config = gpu_kernels.TrainConfig(epochs=config["epochs"], draws=config["draws"], peak_lr=config["peak_lr"],
-                                           final_lr=config["final_lr"], adam_b2=config["adam_b2"])
+                                           final_lr=config["final_lr"], warmup_fraction=config["warmup_fraction"],
+                                           adam_b2=config["adam_b2"], chunk_size=config["chunk_size"])
     dtype = jnp.dtype(config["dtype"])
     key = jax.random.fold_in(jax.random.key(config["seed"]), config["m"])
     init_key, noise_key = jax.random.split(key)

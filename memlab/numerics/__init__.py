@@ -18,7 +18,12 @@ from memlab.numerics._image_data import (
     resampling_matrix,
     resize_images,
 )
-from memlab.numerics._image_denoisers import low_rank_image_denoiser, low_rank_image_logits, low_rank_image_posterior
+from memlab.numerics._image_denoisers import (
+    low_rank_image_denoiser,
+    low_rank_image_logits,
+    low_rank_image_posterior,
+    low_rank_posterior_variance,
+)
 from memlab.numerics._denoisers import (
     gmm_denoiser,
     isotropic_gmm_denoiser,
@@ -113,6 +118,7 @@ __all__ = [
     "low_rank_image_denoiser",
     "low_rank_image_logits",
     "low_rank_image_posterior",
+    "low_rank_posterior_variance",
     "make_image_dataset",
     "read_idx",
     "resampling_matrix",

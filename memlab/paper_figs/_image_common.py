@@ -30,15 +30,17 @@ class ImagePreset:
     draws: int
     peak_lr: float
     final_lr: float
+    warmup_fraction: float
     adam_b2: float
     eval_draws: int
     n_eval: int
 
 
 PRESETS = {
-    "paper": ImagePreset(epochs=100_000, draws=100, peak_lr=1e-3, final_lr=1e-6, adam_b2=0.999, eval_draws=100,
-                         n_eval=50),
-    "cpu": ImagePreset(epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, adam_b2=0.9, eval_draws=20, n_eval=50),
+    "paper": ImagePreset(epochs=100_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.999,
+                         eval_draws=100, n_eval=50),
+    "cpu": ImagePreset(epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, warmup_fraction=0.1, adam_b2=0.9,
+                       eval_draws=20, n_eval=50),
 }
 
 
@@ -71,37 +73,37 @@ def add_data_arguments(parser, *, k: int, n: int, n_test: int | None) -> None:
 
 
 def add_training_arguments(parser) -> None:
+    """Flags named as in Figures 2/3 (``memlab.paper_figs._phase_transition``); unset ones come from --preset."""
     group = parser.add_argument_group("training (App. H.1); unset values come from --preset")
     group.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
                        help="budget: 'cpu' (minutes on 2 cores; default) or 'paper' (100,000 epochs, 100 draws; GPU)")
-    group.add_argument("--epochs", type=positive_int, default=None, help="full-batch Adam steps")
-    group.add_argument("--draws", type=positive_int, default=None, help="noise draws per sample and timestep")
-    group.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
-    group.add_argument("--final-lr", type=positive_float, default=None, help="final learning rate")
+    group.add_argument("--epochs", type=positive_int, default=None, help="full-batch Adam steps per model")
+    group.add_argument("--draws", type=positive_int, default=None, help="training noise draws per sample and timestep")
+    group.add_argument("--peak-lr", type=positive_float, default=None, help="peak learning rate (after warm-up)")
+    group.add_argument("--final-lr", type=positive_float, default=None, help="learning rate at the last epoch")
+    group.add_argument("--warmup-fraction", type=finite_float, default=None,
+                       help="fraction of epochs of linear warm-up from 0")
     group.add_argument("--adam-b2", type=finite_float, default=None, help="Adam's second-moment decay b2")
+    group.add_argument("--chunk-size", type=positive_int, default=None,
+                       help="(sample, draw) points per chunk in training (default: all at once)")
     group.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="training precision")
     group.add_argument("--n-eval", type=positive_int, default=None,
-                       help="generated samples per model for the memorization ratio")
+                       help="DDIM samples per model for the memorization ratio")
     group.add_argument("--eval-draws", type=positive_int, default=None,
                        help="noise draws per sample for the Monte Carlo losses at the representative t")
 
 
 def apply_preset(args) -> ImagePreset:
     """Fill unset training options from ``args.preset``; return the effective budget."""
-    base = PRESETS[args.preset]
-    chosen = ImagePreset(
-        epochs=args.epochs if args.epochs is not None else base.epochs,
-        draws=args.draws if args.draws is not None else base.draws,
-        peak_lr=args.lr if args.lr is not None else base.peak_lr,
-        final_lr=args.final_lr if args.final_lr is not None else base.final_lr,
-        adam_b2=args.adam_b2 if args.adam_b2 is not None else base.adam_b2,
-        eval_draws=args.eval_draws if args.eval_draws is not None else base.eval_draws,
-        n_eval=args.n_eval if args.n_eval is not None else base.n_eval,
-    )
     from memlab._errors import UserInputError
 
+    base = asdict(PRESETS[args.preset])
+    chosen = ImagePreset(**{name: getattr(args, name) if getattr(args, name, None) is not None else value
+                            for name, value in base.items()})
     if not 0.0 <= chosen.adam_b2 < 1.0:
         raise UserInputError(f"--adam-b2 must be in [0, 1), got {chosen.adam_b2}")
+    if not 0.0 <= chosen.warmup_fraction <= 1.0:
+        raise UserInputError(f"--warmup-fraction must be in [0, 1], got {chosen.warmup_fraction}")
     return chosen
 
 
@@ -117,11 +119,11 @@ def dataset_from_args(args, *, balanced: bool = False):
                               color_var=args.color_var, seed=args.seed, source=args.templates, balanced=balanced)
 
 
-def train_config_from_args(preset: ImagePreset):
+def train_config_from_args(preset: ImagePreset, *, chunk_size: int | None = None):
     from memlab.gpu_kernels import TrainConfig
 
     return TrainConfig(epochs=preset.epochs, draws=preset.draws, peak_lr=preset.peak_lr, final_lr=preset.final_lr,
-                       adam_b2=preset.adam_b2)
+                       warmup_fraction=preset.warmup_fraction, adam_b2=preset.adam_b2, chunk_size=chunk_size)
 
 
 def train_image_model(dataset, *, m: int, config, key, dtype, desc: str = "training", show_progress: bool = True):

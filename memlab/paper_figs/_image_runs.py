@@ -122,7 +122,7 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
     """Train the M-component image model (App. H.1) and evaluate it at t_{t_index}.
 
     config: the data fields of :func:`dataset_config` plus ``m``, ``epochs``, ``draws``, ``peak_lr``,
-    ``final_lr``, ``adam_b2``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
+    ``final_lr``, ``warmup_fraction``, ``adam_b2``, ``chunk_size``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
     """
     from memlab._jaxcfg import enable_float64
 
@@ -135,7 +135,8 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
 
     dataset = dataset_from_config(config)
     train_config = gpu_kernels.TrainConfig(epochs=config["epochs"], draws=config["draws"], peak_lr=config["peak_lr"],
-                                           final_lr=config["final_lr"], adam_b2=config["adam_b2"])
+                                           final_lr=config["final_lr"], warmup_fraction=config["warmup_fraction"],
+                                           adam_b2=config["adam_b2"], chunk_size=config["chunk_size"])
     dtype = jnp.dtype(config["dtype"])
     key = jax.random.fold_in(jax.random.key(config["seed"]), config["m"])
     init_key, noise_key = jax.random.split(key)
@@ -220,16 +221,13 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict:
 
 
 def rank_c_generalizing_excess(dataset, *, alpha: float, sigma: float) -> float:
-    """Theorem 3.1's leading term for the image model: the posterior variance of the true component.
+    """Theorem 3.1's leading term for the image model: mean over the training samples of the posterior variance
+    of their own component (:func:`memlab.numerics.low_rank_posterior_variance`)."""
+    from memlab.numerics import low_rank_posterior_variance
 
-    For one component N(mu ⊗ x_k, s^2 A_k A_k^T) the posterior covariance of X_0 given X_t has trace
-    ``c s^2 n_k sigma^2 / (sigma^2 + alpha^2 s^2 n_k)`` (n_k = |x_k|^2): the isotropic d sigma_*^2 / (psi sigma_*^2 + 1)
-    with d -> c and sigma_*^2 -> s^2 n_k. At high SNR the mixture posterior is the true component's,
-    so ``E|x_* - x_mem|^2 ~= E|x_* - x^i|^2 ~= mean_k`` of that trace (labels weighted as in the training set).
-    """
-    norms_sq = np.sum(dataset.templates**2, axis=1)[dataset.labels_train]
-    s2 = dataset.color_var
-    return float(np.mean(dataset.channels * s2 * norms_sq * sigma**2 / (sigma**2 + alpha**2 * s2 * norms_sq)))
+    traces = low_rank_posterior_variance(dataset.templates, alpha=alpha, sigma=sigma, color_var=dataset.color_var,
+                                         channels=dataset.channels)
+    return float(np.mean(traces[dataset.labels_train]))
 
 
 def image_excess_losses(config: dict, run_dir: Path) -> dict:

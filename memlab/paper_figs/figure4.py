@@ -50,7 +50,7 @@ def _denoiser(name: str, dataset, args, preset, timings: dict):
         dtype = jnp.dtype(args.dtype)
         m = args.m if args.m is not None else dataset.k
         start = time.perf_counter()
-        params, result = common.train_image_model(dataset, m=m, config=common.train_config_from_args(preset),
+        params, result = common.train_image_model(dataset, m=m, config=common.train_config_from_args(preset, chunk_size=args.chunk_size),
                                                   key=jax.random.fold_in(jax.random.key(args.seed), 1), dtype=dtype,
                                                   desc=f"training M={m}")
         timings["training"] = time.perf_counter() - start

@@ -11,9 +11,9 @@ warm-up/decay) and evaluated at the representative time t_16 (psi ~= 6.704):
   partially memorizing x_pmem,M (first M samples);
 - right: the same on a held-out set.
 
-Every model run is cached (``memlab._sweep``; key = hash of its config) under ``--cache`` (default
-<out>/cache): a re-run only trains what is missing. ``--excess`` adds the Theorem 3.1-style table over the
-whole grid (excess losses of x_* and x_pmem,M over x_mem, eq. 13, with standard errors) as
+Every model run is cached (``memlab._sweep``; key = hash of its config) under ``--cache-dir`` (default
+figures/cache/image-model): a re-run only trains what is missing. ``--excess`` adds the Theorem 3.1-style
+table over the whole grid (excess losses of x_* and x_pmem,M over x_mem, eq. 13, with standard errors) as
 figure5_excess.csv/.png/.pdf.
 
 Writes figure5.png/.pdf, figure5.csv (one row per M), figure5.json to --out.
@@ -27,25 +27,16 @@ from pathlib import Path
 
 from memlab.cli._common import nonnegative_int, positive_int
 from memlab.paper_figs import _image_common as common
+from memlab.paper_figs._phase_transition import _key_value, _positive_list
 
 DESCRIPTION = "simple image model: memorization ratio, train and test loss vs M at t_16 (Section 4.2)"
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return tuple(sorted(set(values)))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_data_arguments(parser, k=4, n=100, n_test=None)
     parser.add_argument("--n-test", type=nonnegative_int, default=None, help="held-out samples (default: N)")
-    parser.add_argument("--ms", type=_int_list, default=None, metavar="M1,M2,...",
-                        help="model sizes (default: j*floor(N/10), j = 1..10)")
+    parser.add_argument("--m-values", type=_positive_list, default=None, metavar="M1,M2,...",
+                        help="model sizes M, comma-separated (default: j*floor(N/10), j = 1..10, as App. H.1)")
     parser.add_argument("--t-index", type=nonnegative_int, default=16,
                         help="grid index of the representative time (default 16: t = 0.36028)")
     common.add_training_arguments(parser)
@@ -53,11 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also tabulate excess losses of x_* and x_pmem,M over x_mem at every grid time")
     parser.add_argument("--excess-draws", type=positive_int, default=10,
                         help="noise draws per sample for --excess (default 10)")
-    parser.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
-                        help="where the model runs execute (memlab._sweep executors; default local)")
-    parser.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
-    parser.add_argument("--cache", type=Path, default=None, help="sweep cache folder (default <out>/cache)")
-    parser.add_argument("--out", type=Path, default=Path("figures/figure5"), help="output folder")
+    out = parser.add_argument_group("output and execution")
+    out.add_argument("--out", type=Path, default=Path("figures/figure5"), help="output folder (default figures/figure5)")
+    out.add_argument("--cache-dir", type=Path, default=Path("figures/cache/image-model"),
+                     help="sweep cache (default figures/cache/image-model); a re-run trains only what is missing")
+    out.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
+                     help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
+    out.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
+    out.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
+                     help="submitit backend (auto = Slurm when available)")
+    out.add_argument("--submitit-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="submitit executor parameter, repeatable (e.g. timeout_min=120, gpus_per_node=1)")
 
 
 def default_ms(n: int) -> tuple[int, ...]:
@@ -89,7 +86,7 @@ def run(args) -> int:
     grid = timestep_grid()
     if args.t_index >= grid.size:
         raise UserInputError(f"--t-index must be in [0, {grid.size - 1}], got {args.t_index}")
-    ms = args.ms if args.ms is not None else default_ms(args.n)
+    ms = args.m_values if args.m_values is not None else default_ms(args.n)
     data = runs.dataset_config(args)
     dataset = runs.dataset_from_config(data)  # validates the data options before any training
     if dataset.n < 2:
@@ -100,15 +97,18 @@ def run(args) -> int:
     compilation_cache = enable_compilation_cache()
     evaluation = {"eval_draws": preset.eval_draws, "n_eval": preset.n_eval, "t_index": args.t_index}
     training = {"epochs": preset.epochs, "draws": preset.draws, "peak_lr": preset.peak_lr, "final_lr": preset.final_lr,
-                "adam_b2": preset.adam_b2, "dtype": args.dtype}
+                "warmup_fraction": preset.warmup_fraction, "adam_b2": preset.adam_b2, "chunk_size": args.chunk_size,
+                "dtype": args.dtype}
     out = Path(args.out)
-    cache = args.cache if args.cache is not None else out / "cache"
+    cache = args.cache_dir
+    sweep_kwargs = dict(cache_dir=cache, executor=args.executor, max_workers=args.workers,
+                        submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
+                        submitit_parameters=dict(args.submitit_param))
     timings: dict = {}
 
     start = time.perf_counter()
     model_configs = [{**data, **training, **evaluation, "m": int(m)} for m in ms]
-    outcome = _sweep.run_sweep(runs.train_and_evaluate, model_configs, cache_dir=cache, executor=args.executor,
-                               max_workers=args.workers, desc="figure 5 models")
+    outcome = _sweep.run_sweep(runs.train_and_evaluate, model_configs, desc="figure 5 models", **sweep_kwargs)
     timings["models"] = time.perf_counter() - start
     start = time.perf_counter()
     base = _sweep.run_sweep(runs.evaluate_baselines, [{**data, **evaluation, "ms": [int(m) for m in ms]}],
@@ -152,8 +152,11 @@ def run(args) -> int:
     ax.axhline(base["exact_ratio"], color="tab:green", ls=":", label=r"$\hat x_*$ (exact)")
     ax.axhline(0.5, color="gray", lw=0.6)
     if transition.m_start is not None:
+        # From the last M before the start (the transition begins somewhere after it) to the end.
+        before = m_arr[m_arr < transition.m_start]
+        start = before.max() if before.size else transition.m_start
         end = transition.m_end if transition.m_end is not None else m_arr.max()
-        ax.axvspan(transition.m_start, end, color="tab:orange", alpha=0.15, label="phase transition")
+        ax.axvspan(start, end, color="tab:orange", alpha=0.15, label="phase transition (between sweep points)")
     ax.set(xlabel="model size M", ylabel="memorization ratio", ylim=(-0.03, 1.03), title="Memorization ratio")
     ax.legend(fontsize=7)
     for ax, split, title in ((axes[1], "train", "Training loss"), (axes[2], "test", "Test loss")):
@@ -204,7 +207,7 @@ def run(args) -> int:
                                                               "excess_draws": args.excess_draws}],
                                   cache_dir=cache, desc="excess losses").results[0]
         timings["excess"] = time.perf_counter() - start
-        _write_excess(out / "figure5_excess", excess["rows"], ms, args.excess_draws)
+        _write_excess(out / "figure5_excess", excess["rows"], ms, args.excess_draws, dataset.n)
         meta["excess_draws"] = args.excess_draws
     meta["timings_s"].update(timings)
     meta["timings_s"]["total"] = time.perf_counter() - started
@@ -215,7 +218,7 @@ def run(args) -> int:
     return 0
 
 
-def _write_excess(stem: Path, rows: list[dict], ms, draws: int) -> None:
+def _write_excess(stem: Path, rows: list[dict], ms, draws: int, n: int) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -233,8 +236,8 @@ def _write_excess(stem: Path, rows: list[dict], ms, draws: int) -> None:
                 label=r"$\hat x_*$ (MC, ±2 SE)")
     ax.plot(t, [r["excess_gen_rank_c"] for r in rows], color="tab:green", ls="--",
             label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)")
-    # M >= N: x_pmem,M = x_mem, excess exactly 0 (not drawable on a log axis).
-    drawn = [j for j in range(len(ms)) if any(r["excess_pmem"][j] > 0 for r in rows)]
+    # M >= N: x_pmem,M = x_mem, excess 0 up to rounding (not drawable on a log axis).
+    drawn = [j for j, m in enumerate(ms) if m < n]
     colors = plt.cm.Reds(np.linspace(0.35, 0.95, max(len(drawn), 1)))
     for i, j in enumerate(drawn):
         ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[i], lw=1,

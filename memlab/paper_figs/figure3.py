@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep = parser.add_argument_group("sweep (defaults come from --preset)")
     sweep.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
                        help="'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid "
-                            "sizes + up to 6 refinements per tuple (about 21 min cold on a shared 2-core machine, "
+                            "sizes + up to 6 refinements per tuple (15-21 min cold on a shared 2-core machine, "
                             "seconds when cached); 'paper': the 64 tuples "
                             "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster). "
                             "Default: cpu")

@@ -13,24 +13,26 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from memlab._errors import UserInputError
-from memlab.numerics._schedules import schedule_coefficients
+from memlab.theory import WEIGHTING_NAMES, T, numeric_function
+from memlab.theory import weighting as theory_weighting
 
 __all__ = ["LOSS_WEIGHTINGS", "loss_weighting_values", "per_time_training_losses", "weighted_training_loss"]
 
-LOSS_WEIGHTINGS = ("eps", "x0")
+#: The named weightings, derived symbolically in :mod:`memlab.theory` (x0, eps, v, score, elbo).
+LOSS_WEIGHTINGS = WEIGHTING_NAMES
 
 
 def loss_weighting_values(weighting: str | Sequence[float], t, schedule: str = "vp") -> np.ndarray:
-    """lambda(t_l) on a grid ``t`` (L+1,): "eps" (noise prediction, lambda = psi_t = alpha^2/sigma^2), "x0"
-    (lambda = 1), or a user-given array of L+1 non-negative finite numbers (not all zero)."""
+    """lambda(t_l) on a grid ``t`` (L+1,): a named weighting of :mod:`memlab.theory` ("eps": noise prediction,
+    lambda = psi_t; "x0": lambda = 1; "v", "score", "elbo"), lambdified from its SymPy expression, or a
+    user-given array of L+1 non-negative finite numbers (not all zero)."""
     t = np.asarray(t, dtype=np.float64)
     if isinstance(weighting, str):
-        if weighting == "eps":
-            return schedule_coefficients(t, schedule)[2]
-        if weighting == "x0":
-            return np.ones_like(t)
-        raise UserInputError(f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
-                             "or an array of per-timestep weights")
+        if weighting not in LOSS_WEIGHTINGS:
+            raise UserInputError(f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
+                                 "or an array of per-timestep weights")
+        values = numeric_function(theory_weighting(weighting, schedule), T, "numpy")(t)
+        return np.broadcast_to(np.asarray(values, dtype=np.float64), t.shape).copy()
     values = np.asarray(weighting, dtype=np.float64).reshape(-1)
     if values.shape != t.shape:
         raise UserInputError(f"a user loss weighting needs {t.size} values (one per timestep), got {values.size}")

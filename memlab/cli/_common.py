@@ -41,3 +41,47 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated integers, in the given order (at least one)."""
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def positive_int_set(text: str) -> tuple[int, ...]:
+    """Comma-separated positive integers, sorted and de-duplicated (e.g. model sizes M)."""
+    values = int_list(text)
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return tuple(sorted(set(values)))
+
+
+def key_value(text: str) -> tuple[str, int | float | str]:
+    """``KEY=VALUE``; the value becomes an int or float when it parses as one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def add_executor_arguments(group) -> None:
+    """The sweep-executor options shared by every figure that trains models (``memlab._sweep``)."""
+    group.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
+                       help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
+    group.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
+    group.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
+                       help="submitit backend (auto = Slurm when available)")
+    group.add_argument("--submitit-param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                       help="submitit executor parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, "
+                            "gpus_per_node=1)")

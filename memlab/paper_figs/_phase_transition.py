@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from memlab._errors import UserInputError
+from memlab.cli._common import (add_executor_arguments, int_list, nonnegative_int, positive_float, positive_int,
+                                positive_int_set)
 
 __all__ = [
     "BASELINE_FUNCTION",
@@ -249,38 +251,8 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _positive_list(text: str) -> tuple[int, ...]:
-    values = _int_list(text)
-    if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return tuple(sorted(set(values)))
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    for cast in (int, float):
-        try:
-            return key, cast(value)
-        except ValueError:
-            pass
-    return key, value
-
-
 def add_experiment_arguments(parser: argparse.ArgumentParser, *, figure: int, default_seeds: str) -> None:
     """Options shared by Figures 2, 6 and 7: a preset, every number as a flag, output and executor options."""
-    from memlab.cli._common import nonnegative_int, positive_float, positive_int
 
     exp = parser.add_argument_group("experiment (defaults come from --preset)")
     exp.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
@@ -297,10 +269,10 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, figure: int, de
     exp.add_argument("--final-lr", type=positive_float, help="learning rate at the last epoch")
     exp.add_argument("--warmup-fraction", type=float, help="fraction of epochs of linear warm-up from 0")
     exp.add_argument("--adam-b2", type=float, help="Adam's second-moment decay b2")
-    exp.add_argument("--m-values", type=_positive_list, help="model sizes M, comma-separated")
+    exp.add_argument("--m-values", type=positive_int_set, help="model sizes M, comma-separated")
     exp.add_argument("--refine", type=nonnegative_int,
                      help="extra models equally spaced between the start and the end of the transition")
-    exp.add_argument("--seeds", type=_int_list, default=None,
+    exp.add_argument("--seeds", type=int_list, default=None,
                      help=f"data/model seeds, comma-separated (default {default_seeds})")
     exp.add_argument("--n-eval", type=positive_int, help="DDIM samples per model for the memorization ratio")
     exp.add_argument("--eval-draws", type=positive_int, help="noise draws per sample for the t_16 losses")
@@ -311,14 +283,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, figure: int, de
                      help=f"output folder (default figures/figure{figure})")
     out.add_argument("--cache-dir", type=Path, default=Path("figures/cache/phase-transition"),
                      help="sweep cache shared by Figures 2, 3, 6, 7 (default figures/cache/phase-transition)")
-    out.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
-                     help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
-    out.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
-    out.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
-                     help="submitit backend (auto = Slurm when available)")
-    out.add_argument("--submitit-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="submitit executor parameter, repeatable (e.g. timeout_min=120, slurm_partition=gpu, "
-                          "gpus_per_node=1)")
+    add_executor_arguments(out)
     parser.set_defaults(_default_seeds=default_seeds)
 
 
@@ -337,7 +302,7 @@ def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
         raise UserInputError(f"--adam-b2 must be in [0, 1), got {preset['adam_b2']}")
     if preset["n"] < 2:
         raise UserInputError("--n must be at least 2 (the memorization criterion needs two training points)")
-    seeds = args.seeds if args.seeds is not None else _int_list(args._default_seeds)
+    seeds = args.seeds if args.seeds is not None else int_list(args._default_seeds)
     if any(s < 0 for s in seeds):
         raise UserInputError(f"--seeds must be non-negative, got {seeds}")
     return ExperimentSettings(preset=args.preset, seeds=tuple(dict.fromkeys(seeds)),

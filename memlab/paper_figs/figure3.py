@@ -38,28 +38,6 @@ METHOD_LABELS = {
 }
 
 
-def _int_tuple(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or values[0] < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def _key_value(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    for cast in (int, float):
-        try:
-            return key, cast(value)
-        except ValueError:
-            pass
-    return key, value
-
-
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -71,7 +49,8 @@ def _fraction(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from memlab.cli._common import nonnegative_int, positive_float, positive_int
+    from memlab.cli._common import (add_executor_arguments, nonnegative_int, positive_float, positive_int,
+                                    positive_int_set)
 
     sweep = parser.add_argument_group("sweep (defaults come from --preset)")
     sweep.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
@@ -80,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "seconds when cached); 'paper': the 64 tuples "
                             "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster). "
                             "Default: cpu")
-    sweep.add_argument("--ns", type=_int_tuple, help="training set sizes N, comma-separated")
-    sweep.add_argument("--ds", type=_int_tuple, help="dimensions d, comma-separated")
-    sweep.add_argument("--ks", type=_int_tuple, help="mixture components K, comma-separated")
+    sweep.add_argument("--ns", type=positive_int_set, help="training set sizes N, comma-separated")
+    sweep.add_argument("--ds", type=positive_int_set, help="dimensions d, comma-separated")
+    sweep.add_argument("--ks", type=positive_int_set, help="mixture components K, comma-separated")
     sweep.add_argument("--seed", type=nonnegative_int, help="data / model seed of every tuple (default 0)")
     sweep.add_argument("--multiples", type=positive_int, help="grid M = j floor(N/10), j = 1..MULTIPLES")
     sweep.add_argument("--refine", type=nonnegative_int, help="extra models over each tuple's transition")
@@ -115,13 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     out.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                      help=f"run cache, shared with Figures 2, 6, 7 (default {DEFAULT_CACHE})")
-    out.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
-                     help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
-    out.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
-    out.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
-                     help="submitit backend (auto = Slurm when available)")
-    out.add_argument("--submitit-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="submitit parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, gpus_per_node=1)")
+    add_executor_arguments(out)
 
 
 def settings_from_args(args):

@@ -25,9 +25,8 @@ import argparse
 import time
 from pathlib import Path
 
-from memlab.cli._common import nonnegative_int, positive_int
+from memlab.cli._common import add_executor_arguments, nonnegative_int, positive_int, positive_int_set
 from memlab.paper_figs import _image_common as common
-from memlab.paper_figs._phase_transition import _key_value, _positive_list
 
 DESCRIPTION = "simple image model: memorization ratio, train and test loss vs M at t_16 (Section 4.2)"
 
@@ -35,7 +34,7 @@ DESCRIPTION = "simple image model: memorization ratio, train and test loss vs M 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_data_arguments(parser, k=4, n=100, n_test=None)
     parser.add_argument("--n-test", type=nonnegative_int, default=None, help="held-out samples (default: N)")
-    parser.add_argument("--m-values", type=_positive_list, default=None, metavar="M1,M2,...",
+    parser.add_argument("--m-values", type=positive_int_set, default=None, metavar="M1,M2,...",
                         help="model sizes M, comma-separated (default: j*floor(N/10), j = 1..10, as App. H.1)")
     parser.add_argument("--t-index", type=nonnegative_int, default=16,
                         help="grid index of the representative time (default 16: t = 0.36028)")
@@ -48,13 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--out", type=Path, default=Path("figures/figure5"), help="output folder (default figures/figure5)")
     out.add_argument("--cache-dir", type=Path, default=Path("figures/cache/image-model"),
                      help="sweep cache (default figures/cache/image-model); a re-run trains only what is missing")
-    out.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
-                     help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
-    out.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
-    out.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
-                     help="submitit backend (auto = Slurm when available)")
-    out.add_argument("--submitit-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="submitit executor parameter, repeatable (e.g. timeout_min=120, gpus_per_node=1)")
+    add_executor_arguments(out)
 
 
 def default_ms(n: int) -> tuple[int, ...]:

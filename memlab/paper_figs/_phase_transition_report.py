@@ -21,6 +21,33 @@ FIGURE2_COLUMNS = ["seed", "m", "memorization_ratio", "memorization_ci_low", "me
                    "dist_nearest_train", "dist_nearest_true_mean", "final_objective", "train_seconds"]
 
 
+def run_figure_experiment(args, *, single_seed_figure: int | None = None):
+    """The common start of Figures 2, 6 and 7: JAX set-up, settings from the flags, the cached sweep.
+
+    Enables float64 and the persistent compilation cache (CLI only), reads the settings, checks that a
+    one-seed figure got one seed, runs (or reloads) the experiment. Returns
+    ``(settings, results, seconds, pyplot)`` with matplotlib on the Agg backend.
+    """
+    from memlab._errors import UserInputError
+    from memlab._jaxcfg import enable_compilation_cache, enable_float64
+    from memlab.paper_figs._phase_transition import run_experiment, settings_from_args
+
+    enable_float64()
+    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = settings_from_args(args)
+    if single_seed_figure is not None and len(settings.seeds) != 1:
+        raise UserInputError(f"figure {single_seed_figure} uses one seed (--seeds S); figure 7 shows several "
+                             "seeds with min-max bands")
+    started = time.perf_counter()
+    results = run_experiment(settings, args)
+    return settings, results, time.perf_counter() - started, plt
+
+
 def figure2_rows(results: Sequence[SeedResult]) -> list[list[Any]]:
     return [[r.seed, m] + [run[c] for c in FIGURE2_COLUMNS[2:]] for r in results for m, run in zip(r.m_values, r.runs)]
 

@@ -10,7 +10,6 @@ and for lambda = 1. Middle / right: training and held-out test loss at t_16
 from __future__ import annotations
 
 import sys
-import time
 
 DESCRIPTION = ("Figure 2: memorization ratio and train/test loss at t_16 vs model size M of trained GMM "
                "denoisers (the phase transition); --preset cpu runs in minutes")
@@ -23,26 +22,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
-    enable_float64()
-    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from memlab._errors import UserInputError
     from memlab.paper_figs import _phase_transition as pt
     from memlab.paper_figs import _phase_transition_report as report
 
-    settings = pt.settings_from_args(args)
-    if len(settings.seeds) != 1:
-        raise UserInputError("figure 2 uses one seed (--seeds S); figure 7 shows several seeds with min-max bands")
-    started = time.perf_counter()
-    (result,) = pt.run_experiment(settings, args)
+    settings, (result,), seconds, plt = report.run_figure_experiment(args, single_seed_figure=2)
     m_star, m_star_note = pt.crossover_m_star(settings)
-    seconds = time.perf_counter() - started
 
     psi = report.psi_t16()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))

@@ -8,7 +8,6 @@ ratio > 1/10 to > 9/10) is shaded. Uses the same cached runs as Figures 2 and 7.
 from __future__ import annotations
 
 import sys
-import time
 
 DESCRIPTION = ("Figure 6: learned variance and distances of learned means to the nearest training sample / "
                "true mean vs model size M (same runs as Figure 2)")
@@ -23,23 +22,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
-    enable_float64()
-    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from memlab.paper_figs import _phase_transition as pt
     from memlab.paper_figs import _phase_transition_report as report
 
-    settings = pt.settings_from_args(args)
-    started = time.perf_counter()
-    results = pt.run_experiment(settings, args)
-    seconds = time.perf_counter() - started
+    settings, results, seconds, plt = report.run_figure_experiment(args)
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     panels = (("learned_variance", "learned variance $\\sigma^2$", "Learned variance"),

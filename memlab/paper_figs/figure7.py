@@ -8,7 +8,6 @@ the trained models' losses and of the baselines). Runs are shared with Figure 2 
 from __future__ import annotations
 
 import sys
-import time
 
 DESCRIPTION = "Figure 7: Figure 2 over three seeds with min-max bands (shares cached runs with Figure 2)"
 
@@ -28,23 +27,11 @@ def _band(ax, x, values, *, color, label, marker="o"):
 
 
 def run(args) -> int:
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
-    enable_float64()
-    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from memlab.paper_figs import _phase_transition as pt
     from memlab.paper_figs import _phase_transition_report as report
 
-    settings = pt.settings_from_args(args)
-    started = time.perf_counter()
-    results = pt.run_experiment(settings, args)
-    seconds = time.perf_counter() - started
+    settings, results, seconds, plt = report.run_figure_experiment(args)
     # bands need a common M grid: the sweep grid (refinement points differ between seeds)
     grid = list(settings.m_values)
 

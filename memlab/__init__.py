@@ -13,6 +13,6 @@ Importing ``memlab`` imports none of these (and never touches JAX's global confi
 
 __version__ = "0.1.0"
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
-__all__ = ["UserInputError", "__version__"]
+__all__ = ["InvalidInputError", "__version__"]

@@ -1,9 +1,13 @@
-"""The one exception type that means "the user gave bad input"."""
+"""The one exception type that means "invalid input"."""
+
+__all__ = ["InvalidInputError"]
 
 
-class UserInputError(ValueError):
-    """Bad user input: the CLI prints its message as one line on stderr and exits with code 2.
+class InvalidInputError(ValueError):
+    """An argument or an input file is invalid (a negative variance, M > N where that is not allowed,
+    a malformed or oversized data file, NaN in user data, an output folder that cannot be written, ...).
 
-    Library functions raise it for invalid arguments a user can fix (a negative variance,
-    M > N where that is not allowed, a malformed data file, NaN in user data, ...).
+    Every layer of the library raises it for input a user can fix; it is a ``ValueError``, so code that
+    catches ``ValueError`` keeps working. Only the command line turns it into exit code 2 with its message
+    as one line on stderr.
     """

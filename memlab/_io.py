@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = [
     "atomic_path",
@@ -102,16 +102,16 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing or malformed file is a ``UserInputError``."""
+    """Read a JSON file; a missing or malformed file is a ``InvalidInputError``."""
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except FileNotFoundError:
-        raise UserInputError(f"file not found: {path}") from None
+        raise InvalidInputError(f"file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"malformed JSON in {path}: {exc}") from None
+        raise InvalidInputError(f"malformed JSON in {path}: {exc}") from None
     except OSError as exc:
-        raise UserInputError(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
@@ -141,16 +141,16 @@ def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz`` file (``allow_pickle=False``); errors are ``UserInputError``."""
+    """Load every array of an ``.npz`` file (``allow_pickle=False``); errors are ``InvalidInputError``."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
-        raise UserInputError(f"file not found: {path}") from None
+        raise InvalidInputError(f"file not found: {path}") from None
     except IsADirectoryError:
-        raise UserInputError(f"expected a file, got a directory: {path}") from None
+        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
     except (ValueError, OSError, EOFError) as exc:
-        raise UserInputError(f"not a readable .npz file: {path} ({type(exc).__name__})") from None
+        raise InvalidInputError(f"not a readable .npz file: {path} ({type(exc).__name__})") from None
 
 
 def save_figure(fig: Any, stem: str | os.PathLike, *, dpi: int = 150) -> list[Path]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab._io import read_json, to_jsonable, write_csv, write_json
 from memlab._progress import progress
 
@@ -76,7 +76,7 @@ def function_name(function: str | Callable) -> str:
         return function
     module, qualname = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
     if not module or "<" in qualname:
-        raise UserInputError(f"a sweep run function must be a module-level function, got {function!r}")
+        raise InvalidInputError(f"a sweep run function must be a module-level function, got {function!r}")
     return f"{module}:{qualname}"
 
 
@@ -86,24 +86,24 @@ def resolve_function(name: str) -> Callable:
     if not sep:
         module_name, _, attr = name.rpartition(".")
     if not module_name or not attr:
-        raise UserInputError(f"run function must be named 'package.module:function', got {name!r}")
+        raise InvalidInputError(f"run function must be named 'package.module:function', got {name!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserInputError(f"cannot import run function module {module_name!r}: {exc}") from None
+        raise InvalidInputError(f"cannot import run function module {module_name!r}: {exc}") from None
     target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)
         if target is None:
-            raise UserInputError(f"module {module_name!r} has no function {attr!r}")
+            raise InvalidInputError(f"module {module_name!r} has no function {attr!r}")
     if not callable(target):
-        raise UserInputError(f"{name!r} is not callable")
+        raise InvalidInputError(f"{name!r} is not callable")
     return target
 
 
 def _check_finite(obj: Any) -> None:
     if isinstance(obj, float) and not math.isfinite(obj):
-        raise UserInputError(f"sweep configs must not contain NaN or Inf (got {obj})")
+        raise InvalidInputError(f"sweep configs must not contain NaN or Inf (got {obj})")
     if isinstance(obj, Mapping):
         for value in obj.values():
             _check_finite(value)
@@ -118,7 +118,7 @@ def canonical_json(obj: Any) -> str:
     try:
         return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise UserInputError(f"sweep config is not plain JSON data: {exc}") from None
+        raise InvalidInputError(f"sweep config is not plain JSON data: {exc}") from None
 
 
 def config_hash(config: Mapping[str, Any], function: str | Callable) -> str:
@@ -183,7 +183,7 @@ def _distinct(configs: Iterable[Mapping[str, Any]], name: str) -> list[dict]:
     seen, out = set(), []
     for config in configs:
         if not isinstance(config, Mapping):
-            raise UserInputError(f"each sweep config must be a dict, got {type(config).__name__}")
+            raise InvalidInputError(f"each sweep config must be a dict, got {type(config).__name__}")
         key = config_hash(config, name)
         if key not in seen:
             seen.add(key)
@@ -250,7 +250,7 @@ def run_sweep(function: str | Callable, configs: Sequence[Mapping[str, Any]], *,
     every other run finished) unless ``raise_on_failure=False``.
     """
     if executor not in EXECUTORS:
-        raise UserInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+        raise InvalidInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     name = function_name(function)
     resolve_function(name)  # fail early, in this process, on a bad name
     cache_dir = Path(cache_dir)

@@ -14,7 +14,7 @@ BASE = ["crossover", "--n", "200", "--d", "50", "--k", "12"]
 
 
 def run_cli(argv, capsys):
-    """Run main() in-process; argparse errors raise SystemExit, UserInputError returns 2."""
+    """Run main() in-process; argparse errors raise SystemExit, InvalidInputError returns 2."""
     try:
         code = main(argv)
     except SystemExit as exc:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from memlab import gpu_kernels, numerics
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 
 def test_gmm_apply_matches_reference():
@@ -63,9 +63,9 @@ def test_partial_memorization_init_is_a_function_of_the_key():
 
 
 def test_init_bad_input():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         gpu_kernels.partial_memorization_init(np.zeros(5), 2, key=jax.random.key(0))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         gpu_kernels.partial_memorization_init(np.zeros((5, 2)), 0, key=jax.random.key(0))
 
 

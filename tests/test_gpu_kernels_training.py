@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from memlab import gpu_kernels, numerics
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.gpu_kernels import _training
 
 APPLY = gpu_kernels.gmm_apply
@@ -153,7 +153,7 @@ def test_config_validation():
     for bad in (dict(epochs=0), dict(epochs=5, draws=0), dict(epochs=5, warmup_fraction=1.5), dict(epochs=5, peak_lr=-1),
                 dict(epochs=5, weighting="nope"), dict(epochs=5, weighting=(1.0, 2.0)), dict(epochs=5, chunk_size=0),
                 dict(epochs=5, adam_b2=1.0)):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             gpu_kernels.TrainConfig(**bad)
     assert hash(gpu_kernels.TrainConfig(epochs=3, weighting=[1.0] * 26)) == hash(
         gpu_kernels.TrainConfig(epochs=3, weighting=tuple([1.0] * 26)))

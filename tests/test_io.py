@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from memlab import UserInputError
+from memlab import InvalidInputError
 from memlab import _io
 
 
@@ -31,16 +31,16 @@ def test_csv_full_precision(tmp_path):
 def test_npz_roundtrip_and_errors(tmp_path):
     _io.write_npz(tmp_path / "d.npz", a=np.eye(2))
     assert np.array_equal(_io.load_npz(tmp_path / "d.npz")["a"], np.eye(2))
-    with pytest.raises(UserInputError, match="not found"):
+    with pytest.raises(InvalidInputError, match="not found"):
         _io.load_npz(tmp_path / "missing.npz")
     (tmp_path / "bad.npz").write_text("not a zip")
-    with pytest.raises(UserInputError, match="not a readable"):
+    with pytest.raises(InvalidInputError, match="not a readable"):
         _io.load_npz(tmp_path / "bad.npz")
 
 
 def test_read_json_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(UserInputError, match="malformed"):
+    with pytest.raises(InvalidInputError, match="malformed"):
         _io.read_json(tmp_path / "bad.json")
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from memlab import UserInputError, numerics, theory
+from memlab import InvalidInputError, numerics, theory
 
 SCHEDULES = ["vp", "ve", "linear"]
 WEIGHTINGS = ["x0", "eps", "v", "score", "elbo"]
@@ -185,15 +185,15 @@ def test_negative_m_star_reported_and_clipped():
 ])
 def test_bad_input(kwargs):
     kwargs = {"n": 200, **kwargs}
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.crossover(kwargs.pop("n"), **kwargs)
 
 
 def test_loss_inputs_validated():
     r = numerics.crossover(200)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         r.excess_loss_generalizing()  # no d
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         r.excess_loss_pmem(201, d=5)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         r.excess_loss_pmem(-1, d=5)

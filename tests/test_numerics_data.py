@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from memlab import UserInputError, numerics
+from memlab import InvalidInputError, numerics
 from memlab._io import write_npz
 
 
@@ -41,5 +41,5 @@ def test_load_user_dataset_and_errors(tmp_path):
     for name, arrays in cases.items():
         if arrays is not None:
             write_npz(tmp_path / name, **arrays)
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             numerics.load_gmm_dataset(tmp_path / name)

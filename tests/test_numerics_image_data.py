@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab import numerics
 from memlab.numerics import _image_data
 
@@ -118,22 +118,22 @@ MALFORMED = {
 def test_malformed_template_files_are_user_errors(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(MALFORMED[name])
-    with pytest.raises(UserInputError) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         numerics.load_template_images(path)
     assert "\n" not in str(exc.value)
 
 
 def test_npz_without_images_and_missing_file(tmp_path):
     np.savez(tmp_path / "x.npz", a=np.zeros((2, 3, 3)), b=np.zeros((2, 3, 3)))
-    with pytest.raises(UserInputError, match="images"):
+    with pytest.raises(InvalidInputError, match="images"):
         numerics.load_template_images(tmp_path / "x.npz")
     np.savez(tmp_path / "rect.npz", images=np.zeros((2, 10)))
-    with pytest.raises(UserInputError, match="square"):
+    with pytest.raises(InvalidInputError, match="square"):
         numerics.load_template_images(tmp_path / "rect.npz")
-    with pytest.raises(UserInputError, match="not found"):
+    with pytest.raises(InvalidInputError, match="not found"):
         numerics.load_template_images(tmp_path / "nope.idx")
     np.savez(tmp_path / "zeros.npz", images=np.zeros((3, 4, 4)))
-    with pytest.raises(UserInputError, match="nonzero"):
+    with pytest.raises(InvalidInputError, match="nonzero"):
         numerics.make_image_dataset(k=2, n=3, source=tmp_path / "zeros.npz")
 
 
@@ -205,10 +205,10 @@ def test_mixture_moments_against_direct_formula():
 
 
 def test_bad_parameters_are_user_errors():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.make_image_dataset(k=0, n=3)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.make_image_dataset(k=2, n=3, color_var=-1.0)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.make_image_dataset(k=2000, n=3)
     assert _image_data.DEFAULT_SIDE == 15

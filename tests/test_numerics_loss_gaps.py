@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from memlab import UserInputError, numerics
+from memlab import InvalidInputError, numerics
 
 
 def grid(steps=25):
@@ -51,12 +51,12 @@ def test_exact_gaps_from_excess_losses():
     {"sigma2": -1.0}, {"c": 0.0}, {"m_values": [1.5]},
 ])
 def test_approx_gaps_bad_input(kwargs):
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.approx_loss_gaps(60, d=10, **kwargs)
 
 
 def test_exact_gaps_bad_shapes():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.exact_loss_gaps(np.zeros((3, 5)), np.zeros(3), n=4, d=2)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.exact_loss_gaps(np.full((3, 4), np.nan), np.zeros(3), n=4, d=2)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from memlab import numerics
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 TRAIN_1D = np.array([[0.0], [3.0], [10.0]])
 
@@ -58,13 +58,13 @@ def test_ratio_and_bootstrap_interval():
 
 
 def test_bad_input_is_user_error():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.memorized_flags(np.zeros((2, 3)), np.zeros((1, 3)))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.memorized_flags(np.zeros((2, 3)), np.zeros((4, 2)))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.memorized_flags(np.full((2, 3), np.nan), np.zeros((4, 3)))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.memorization_ratio(np.zeros((0, 3)), np.zeros((4, 3)))
 
 
@@ -96,9 +96,9 @@ def test_phase_transition_sharp_sweep_has_a_point_interval():
 
 
 def test_phase_transition_rejects_unsorted_m():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.phase_transition([2, 1], [_flags(0, 5)] * 2)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.phase_transition([1, 2], [_flags(0, 5)])
 
 

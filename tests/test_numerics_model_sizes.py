@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from memlab import UserInputError, numerics
+from memlab import InvalidInputError, numerics
 
 
 def test_m_grid():
@@ -11,7 +11,7 @@ def test_m_grid():
     np.testing.assert_array_equal(numerics.m_grid(57, multiples=3), [5, 10, 15])
     np.testing.assert_array_equal(numerics.m_grid(7, multiples=4), [1, 2, 3, 4])  # floor(7/10) = 0 -> step 1
     for bad in ({"n": 0}, {"n": 10, "multiples": 0}, {"n": 2.5}):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             numerics.m_grid(**bad)
 
 
@@ -41,5 +41,5 @@ def test_refinement_of_a_jump_between_grid_points():
 
 @pytest.mark.parametrize("kwargs", [{"start": 15, "end": 30}, {"start": 30, "end": 20}, {"start": 10, "end": 30, "count": -1}])
 def test_refinement_bad_input(kwargs):
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         numerics.refinement_ms([10, 20, 30], **kwargs)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from memlab import UserInputError, numerics, theory
+from memlab import InvalidInputError, numerics, theory
 
 
 def test_grid_matches_spec():
@@ -26,9 +26,9 @@ def test_coefficients_match_symbolic(name):
 
 
 def test_bad_schedule_and_steps():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.get_schedule("cosine-typo")
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.timestep_grid(0)
 
 
@@ -40,5 +40,5 @@ def test_fast_grid_is_the_correctly_rounded_exact_grid(steps):
 
 def test_bad_float_grid_steps():
     for steps in (0, -1, 2.5, True):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             numerics.timestep_grid(steps)

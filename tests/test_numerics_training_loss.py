@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from memlab import numerics
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 
 def _setup(seed=0, n=7, draws=5, d=3, steps=25):
@@ -52,5 +52,5 @@ def test_weightings():
     user = np.linspace(1, 2, 26)
     np.testing.assert_array_equal(numerics.loss_weighting_values(user, t), user)
     for bad in ("score-ish", np.ones(3), -np.ones(26), np.zeros(26)):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             numerics.loss_weighting_values(bad, t)

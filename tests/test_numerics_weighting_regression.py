@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from memlab import UserInputError, numerics
+from memlab import InvalidInputError, numerics
 from memlab.numerics import LossGaps
 
 
@@ -285,5 +285,5 @@ def test_relative_errors():
 ])
 def test_bad_input(call):
     problems = paper_grid_approx(ns=(50, 100), ds=(30,), ks=(3,))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         call(problems)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from memlab import UserInputError, numerics
+from memlab import InvalidInputError, numerics
 from memlab.paper_figs import _figure3_analysis as fa
 
 
@@ -64,5 +64,5 @@ def test_exact_methods_run_when_every_tuple_has_exact_gaps():
 
 
 def test_no_reached_tuple_is_a_user_error():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         fa.analyze([outcome(50, 30, 3, None)])

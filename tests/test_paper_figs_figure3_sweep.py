@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("memlab.paper_figs._phase_transition")  # the shared training runs (phase-transition experiment)
 
-from memlab import UserInputError, numerics  # noqa: E402
+from memlab import InvalidInputError, numerics  # noqa: E402
 from memlab._io import write_npz  # noqa: E402
 from memlab.paper_figs import _figure3_sweep as f3  # noqa: E402
 
@@ -95,12 +95,12 @@ def test_configs_are_shared_with_the_phase_transition_experiment():
 @pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
                                        {"refine": -1}])
 def test_bad_settings(overrides):
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         small_settings(**overrides)
 
 
 def test_unknown_preset():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         f3.Figure3Settings.from_preset("gpu")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from memlab import _sweep
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab._io import load_npz
 
 CALLS: list[float] = []
@@ -42,7 +42,7 @@ def test_hash_is_canonical():
     assert a != _sweep.config_hash({"a": [1.0, 2], "b": 2}, "m:f")
     assert a != _sweep.config_hash({"a": [1.0, 2], "b": 1}, "m:g")
     assert len(a) == 16 and int(a, 16) >= 0
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         _sweep.config_hash({"x": float("nan")}, "m:f")
 
 
@@ -51,9 +51,9 @@ def test_function_names_resolve():
     assert _sweep.resolve_function("memlab._sweep:demo_run") is _sweep.demo_run
     assert _sweep.resolve_function("memlab._sweep.demo_run") is _sweep.demo_run
     for bad in ("nope.module:f", "memlab._sweep:missing", "justaname"):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             _sweep.resolve_function(bad)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         _sweep.function_name(lambda c, d: {})
 
 
@@ -102,9 +102,9 @@ def test_failures_are_reported_after_the_other_runs(tmp_path):
 
 
 def test_bad_executor_and_config():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         _sweep.run_sweep(flaky_run, CONFIGS, cache_dir="/tmp/unused", executor="threads")
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         _sweep.run_sweep(flaky_run, [[1, 2]], cache_dir="/tmp/unused")
 
 

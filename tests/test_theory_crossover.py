@@ -3,7 +3,7 @@ from fractions import Fraction
 import pytest
 import sympy as sp
 
-from memlab import UserInputError, theory
+from memlab import InvalidInputError, theory
 
 
 def _grid(steps=25):
@@ -35,8 +35,8 @@ def test_user_weights_exact_and_errors():
     t = sp.Rational(36028, 100000)
     psi = (1 - t**2) / t**2
     assert got.m_star_over_n == 1 - 1 / (2 * (psi / 2 + 1))
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.crossover_exact(weights=[1] * 26, continuous=True)
     for bad in ({"c": 0}, {"sigma2": -1}, {"sigma2": float("nan")}, {"weighting": "nope"}):
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             theory.crossover_exact(**bad)

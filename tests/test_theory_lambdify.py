@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from memlab import UserInputError, theory
+from memlab import InvalidInputError, theory
 
 T = theory.T
 
@@ -35,5 +35,5 @@ def test_jax_backend_matches_numpy():
 
 
 def test_bad_backend():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.numeric_function(T, T, "torch")

@@ -4,7 +4,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from memlab import UserInputError, theory
+from memlab import InvalidInputError, theory
 
 T = theory.T
 
@@ -58,10 +58,10 @@ def test_quad_log_t_on_one_over_t_squared():
 @pytest.mark.parametrize("lo, hi", [(0.5, 0.5), (0.6, 0.5), (0.0, 0.5), (-0.1, 0.5), (0.1, 1.5), (float("nan"), 0.5),
                                     ("x", 0.5)])
 def test_bad_time_range(lo, hi):
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.validate_time_range(lo, hi)
 
 
 def test_free_parameters_rejected():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.continuous_average(theory.SIGMA2 * T, 0.1, 0.9)

@@ -6,7 +6,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memlab import UserInputError, theory
+from memlab import InvalidInputError, theory
 
 a, s = sp.symbols("alpha_t sigma_t", positive=True)
 
@@ -57,7 +57,7 @@ def test_vp_special_forms():
 
 
 def test_unknown_weighting():
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.weighting("eps2")
 
 
@@ -78,7 +78,7 @@ def test_grid_weights_exact_and_validated():
         np.ones((2, 3)),
     ]
     for values in bad:
-        with pytest.raises(UserInputError):
+        with pytest.raises(InvalidInputError):
             theory.grid_weights(values, steps=5)
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.grid_weights([1, 1], steps=0)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from memlab import UserInputError, theory
+from memlab import InvalidInputError, theory
 
 
 @pytest.mark.parametrize("c, D", [(1, 1), (2, 2), (3, 2)])
@@ -46,5 +46,5 @@ def test_numeric_spot_check_float64():
 
 @pytest.mark.parametrize("c, D", [(0, 2), (2, 0), (1.5, 2), (5, 5)])
 def test_bad_sizes(c, D):
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         theory.prove_woodbury_inverse(c=c, D=D)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.verification import (
     CLAIM_FIELDS,
     KINDS,
@@ -52,9 +52,9 @@ def test_select_claims_keeps_report_order_and_rejects_unknown_ids():
     ids = [c.id for c in all_claims()]
     picked = select_claims([ids[5], ids[1], ids[5]])
     assert [c.id for c in picked] == [ids[1], ids[5]]
-    with pytest.raises(UserInputError, match="no-such-claim"):
+    with pytest.raises(InvalidInputError, match="no-such-claim"):
         select_claims(["no-such-claim"])
-    with pytest.raises(UserInputError):
+    with pytest.raises(InvalidInputError):
         select_claims([" "])
 
 

@@ -3,7 +3,7 @@
 Each subcommand lives in its own private module exposing ``register(subparsers)``; the
 parser's ``func`` default runs it and returns the exit code. Conventions shared by all commands:
 
-- bad input (argparse errors, ``UserInputError``) -> one line on stderr, exit code 2;
+- bad input (argparse errors, ``InvalidInputError``) -> one line on stderr, exit code 2;
 - an unexpected crash -> one line on stderr, exit code 1 (``MEMLAB_DEBUG=1`` shows the traceback);
 - results are written atomically as plain files (see ``memlab._io``).
 """
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from memlab import __version__
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = ["main", "build_parser", "ArgumentParser"]
 
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UserInputError as exc:
+    except InvalidInputError as exc:
         print(f"memlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

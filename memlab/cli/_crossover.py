@@ -61,31 +61,31 @@ def read_weights_file(path: str) -> list[str]:
     """Numbers (as their text, kept exact downstream) from a JSON list or a one-column CSV/TXT file.
 
     CSV/TXT: one number per line; blank lines and ``#`` comments are skipped; a non-numeric first
-    line is taken as a header. Anything else is a :class:`UserInputError` with one line of text.
+    line is taken as a header. Anything else is a :class:`InvalidInputError` with one line of text.
     """
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
 
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserInputError(f"weights file not found: {path}") from None
+        raise InvalidInputError(f"weights file not found: {path}") from None
     except IsADirectoryError:
-        raise UserInputError(f"weights file is a directory: {path}") from None
+        raise InvalidInputError(f"weights file is a directory: {path}") from None
     except UnicodeDecodeError:
-        raise UserInputError(f"weights file is not text: {path}") from None
+        raise InvalidInputError(f"weights file is not text: {path}") from None
     except OSError as exc:
-        raise UserInputError(f"cannot read weights file {path}: {exc.strerror}") from None
+        raise InvalidInputError(f"cannot read weights file {path}: {exc.strerror}") from None
     stripped = text.strip()
     if not stripped:
-        raise UserInputError(f"weights file is empty: {path}")
+        raise InvalidInputError(f"weights file is empty: {path}")
     if file.suffix.lower() == ".json" or stripped.startswith("["):
         try:
             data = json.loads(stripped, parse_constant=lambda name: name)  # NaN/Infinity -> text, rejected below
         except json.JSONDecodeError as exc:
-            raise UserInputError(f"malformed JSON in weights file {path}: {exc.msg} (line {exc.lineno})") from None
+            raise InvalidInputError(f"malformed JSON in weights file {path}: {exc.msg} (line {exc.lineno})") from None
         if not isinstance(data, list) or any(isinstance(v, (bool, list, dict)) or v is None for v in data):
-            raise UserInputError(f"weights file {path} must hold a JSON list of numbers")
+            raise InvalidInputError(f"weights file {path} must hold a JSON list of numbers")
         values = [v if isinstance(v, str) else repr(v) for v in data]
     else:
         values = []
@@ -94,13 +94,13 @@ def read_weights_file(path: str) -> list[str]:
             if not cell:
                 continue
             if "," in cell:
-                raise UserInputError(f"weights file {path} line {lineno}: expected one number per line, got {line.strip()!r}")
+                raise InvalidInputError(f"weights file {path} line {lineno}: expected one number per line, got {line.strip()!r}")
             if not values and not _is_number(cell) and lineno == _first_content_line(text):
                 continue  # a header
             values.append(cell)
     for i, v in enumerate(values):
         if not _is_number(v):
-            raise UserInputError(f"weights file {path}: entry {i} is not a finite number: {v!r}")
+            raise InvalidInputError(f"weights file {path}: entry {i} is not a finite number: {v!r}")
     return values
 
 
@@ -119,15 +119,15 @@ def _first_content_line(text: str) -> int:
 
 
 def _setting(args) -> dict:
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
 
     if not args.continuous:
         if args.t_min is not None or args.t_max is not None:
-            raise UserInputError("--t-min/--t-max need --continuous (the discrete grid spans [0.001, 0.999])")
+            raise InvalidInputError("--t-min/--t-max need --continuous (the discrete grid spans [0.001, 0.999])")
     elif args.steps is not None:
-        raise UserInputError("--steps sets the discrete grid; it cannot be combined with --continuous")
+        raise InvalidInputError("--steps sets the discrete grid; it cannot be combined with --continuous")
     if args.weights is not None and args.continuous:
-        raise UserInputError("--weights gives values on the discrete grid; it cannot be combined with --continuous")
+        raise InvalidInputError("--weights gives values on the discrete grid; it cannot be combined with --continuous")
     steps = args.steps if args.steps is not None else _DEFAULT_STEPS
     t_min = args.t_min if args.t_min is not None else 0.001
     t_max = args.t_max if args.t_max is not None else 0.999

@@ -44,20 +44,20 @@ def register(sub) -> None:
 
 
 def _check_output_path(path: Path | None, flag: str) -> None:
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
 
     if path is None:
         return
     if path.exists() and path.is_dir():
-        raise UserInputError(f"{flag} {path}: is a directory")
+        raise InvalidInputError(f"{flag} {path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     existing = parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise UserInputError(f"{flag} {path}: {existing} is not a directory")
+        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserInputError(f"{flag} {path}: cannot write in {existing}")
+        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")
 
 
 def _versions() -> dict:
@@ -84,7 +84,7 @@ def run(args) -> int:
     import datetime
     import time
 
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab._jaxcfg import device_summary, enable_float64
     from memlab._progress import progress
     from memlab.verification import (
@@ -104,11 +104,11 @@ def run(args) -> int:
             print(f"{claim.id:26s}  {claim.paper_ref:30s}  {claim.kind}")
         return 0
     only = None if args.only is None else [i for group in args.only for i in group]
-    claims = select_claims(only)  # unknown id -> UserInputError (exit 2) before any work
+    claims = select_claims(only)  # unknown id -> InvalidInputError (exit 2) before any work
     _check_output_path(args.json, "--json")
     _check_output_path(args.report, "--report")
     if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
-        raise UserInputError("--json and --report must be different files")
+        raise InvalidInputError("--json and --report must be different files")
 
     enable_float64()
     budget = Budget(args.budget)

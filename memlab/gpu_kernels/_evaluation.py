@@ -14,7 +14,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
 
 __all__ = ["mc_time_loss"]
@@ -55,7 +55,7 @@ def mc_time_loss(apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_
     x_data = jnp.asarray(x_data)
     noise = jnp.asarray(noise, dtype=x_data.dtype)
     if x_data.ndim != 2 or noise.ndim != 3 or noise.shape[0] != x_data.shape[0] or noise.shape[2] != x_data.shape[1]:
-        raise UserInputError(f"need x_data (N, d) and noise (N, R, d), got {x_data.shape} and {noise.shape}")
+        raise InvalidInputError(f"need x_data (N, d) and noise (N, R, d), got {x_data.shape} and {noise.shape}")
     n, draws, _ = noise.shape
     chunk_rows = n if chunk_rows is None else max(1, min(int(chunk_rows), n))
     means, variances = _per_sample_moments(apply, params, x_data, noise, jnp.asarray(alpha, x_data.dtype),

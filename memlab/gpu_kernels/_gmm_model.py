@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits
 from memlab.gpu_kernels._host_random import host_generator
 
@@ -64,7 +64,7 @@ def partial_memorization_indices(n: int, m: int, *, key: jax.Array) -> np.ndarra
     compilation for a one-off shuffle). Returns (M,) int indices.
     """
     if n < 1 or m < 1:
-        raise UserInputError(f"n and m must be >= 1, got n={n}, m={m}")
+        raise InvalidInputError(f"n and m must be >= 1, got n={n}, m={m}")
     permutation = host_generator(key).permutation(n)
     return permutation[np.arange(m) % n]
 
@@ -77,9 +77,9 @@ def partial_memorization_init(x_train, m: int, *, key: jax.Array, variance: floa
     """
     x_train = np.asarray(x_train)
     if x_train.ndim != 2:
-        raise UserInputError(f"x_train must have shape (N, d), got {x_train.shape}")
+        raise InvalidInputError(f"x_train must have shape (N, d), got {x_train.shape}")
     if not variance > 0:
-        raise UserInputError(f"the initial variance must be positive, got {variance}")
+        raise InvalidInputError(f"the initial variance must be positive, got {variance}")
     indices = partial_memorization_indices(x_train.shape[0], m, key=key)
     dtype = x_train.dtype if dtype is None else dtype
     return gmm_params(x_train[indices], variance, dtype=dtype)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._gmm_model import PMEM_INIT_VARIANCE, partial_memorization_indices
 from memlab.gpu_kernels._image_denoisers import low_rank_image_denoiser
 
@@ -53,7 +53,7 @@ def init_image_model(*, key: jax.Array, m: int, templates, labels_train, colors_
     (default: JAX's default float type).
     """
     if not init_color_var > 0:
-        raise UserInputError(f"init_color_var must be > 0, got {init_color_var}")
+        raise InvalidInputError(f"init_color_var must be > 0, got {init_color_var}")
     templates = np.asarray(templates, dtype=np.float64)
     labels_train = np.asarray(labels_train)
     colors_train = np.asarray(colors_train, dtype=np.float64)

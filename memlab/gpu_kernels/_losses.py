@@ -57,6 +57,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from memlab._errors import InvalidInputError
+
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
 
@@ -275,9 +277,9 @@ def _tile_function(devices: tuple, block: int, n_pad: int):
 def _check_dtype(dtype) -> jnp.dtype:
     dtype = jnp.dtype(dtype)
     if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}")
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-        raise ValueError("float64 requested but JAX's x64 mode is off: call memlab._jaxcfg.enable_float64() first")
+        raise InvalidInputError("float64 requested but JAX's x64 mode is off: call memlab._jaxcfg.enable_float64() first")
     return dtype
 
 
@@ -317,19 +319,19 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     alphas_np = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
     sigmas_np = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
     if x_np.ndim != 2 or x_np.shape[0] < 1:
-        raise ValueError(f"x_train must have shape (N, d) with N >= 1, got {x_np.shape}")
+        raise InvalidInputError(f"x_train must have shape (N, d) with N >= 1, got {x_np.shape}")
     if means_np.ndim != 2 or means_np.shape[1] != x_np.shape[1] or means_np.shape[0] < 1:
-        raise ValueError(f"means must have shape (K, {x_np.shape[1]}), got {means_np.shape}")
+        raise InvalidInputError(f"means must have shape (K, {x_np.shape[1]}), got {means_np.shape}")
     if alphas_np.shape != sigmas_np.shape or alphas_np.ndim != 1:
-        raise ValueError(f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, {sigmas_np.shape}")
+        raise InvalidInputError(f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, {sigmas_np.shape}")
     if not np.all(sigmas_np > 0) or not np.all(np.isfinite(alphas_np)) or not float(sigma2) > 0:
-        raise ValueError("sigmas and sigma2 must be positive and alphas finite")
+        raise InvalidInputError("sigmas and sigma2 must be positive and alphas finite")
     if int(draws) < 1:
-        raise ValueError(f"draws must be >= 1, got {draws}")
+        raise InvalidInputError(f"draws must be >= 1, got {draws}")
     draws = int(draws)
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
     if chunk_size < 1 or block_size < 1:
-        raise ValueError("chunk_size and block_size must be >= 1")
+        raise InvalidInputError("chunk_size and block_size must be >= 1")
 
     n, _ = x_np.shape
     devices = tuple(jax.devices() if devices is None else devices)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
 
 __all__ = ["ddim_sample", "ddim_sample_model"]
@@ -42,11 +42,11 @@ def _ddim_scan(apply: Callable, params, x_init: jax.Array, alphas: jax.Array, si
 def _prepare(x_init, alphas, sigmas):
     x_init = jnp.asarray(x_init)
     if x_init.ndim != 2:
-        raise UserInputError(f"x_init must have shape (B, d), got {x_init.shape}")
+        raise InvalidInputError(f"x_init must have shape (B, d), got {x_init.shape}")
     alphas = jnp.asarray(alphas, dtype=x_init.dtype).reshape(-1)
     sigmas = jnp.asarray(sigmas, dtype=x_init.dtype).reshape(-1)
     if alphas.shape != sigmas.shape or alphas.size < 2:
-        raise UserInputError(f"alphas and sigmas must be two grids of equal length >= 2, got {alphas.shape}, {sigmas.shape}")
+        raise InvalidInputError(f"alphas and sigmas must be two grids of equal length >= 2, got {alphas.shape}, {sigmas.shape}")
     return x_init, alphas, sigmas
 
 

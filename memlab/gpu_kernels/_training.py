@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab._progress import progress
 from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
@@ -81,27 +81,27 @@ class TrainConfig:
         for name in ("epochs", "draws", "steps", "block_epochs", "history_points"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise UserInputError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+                raise InvalidInputError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.chunk_size is not None:
             if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
-                raise UserInputError(f"TrainConfig.chunk_size must be a positive integer or None, got {self.chunk_size!r}")
+                raise InvalidInputError(f"TrainConfig.chunk_size must be a positive integer or None, got {self.chunk_size!r}")
             object.__setattr__(self, "chunk_size", int(self.chunk_size))
         for name in ("peak_lr", "final_lr"):
             value = float(getattr(self, name))
             if not (math.isfinite(value) and value >= 0):
-                raise UserInputError(f"TrainConfig.{name} must be a non-negative number, got {value}")
+                raise InvalidInputError(f"TrainConfig.{name} must be a non-negative number, got {value}")
             object.__setattr__(self, name, value)
         for name in ("adam_b1", "adam_b2"):
             value = float(getattr(self, name))
             if not 0.0 <= value < 1.0:
-                raise UserInputError(f"TrainConfig.{name} must be in [0, 1), got {value}")
+                raise InvalidInputError(f"TrainConfig.{name} must be in [0, 1), got {value}")
             object.__setattr__(self, name, value)
         if not (math.isfinite(float(self.adam_eps)) and float(self.adam_eps) > 0):
-            raise UserInputError(f"TrainConfig.adam_eps must be a positive number, got {self.adam_eps}")
+            raise InvalidInputError(f"TrainConfig.adam_eps must be a positive number, got {self.adam_eps}")
         object.__setattr__(self, "adam_eps", float(self.adam_eps))
         if not 0.0 <= float(self.warmup_fraction) <= 1.0:
-            raise UserInputError(f"TrainConfig.warmup_fraction must be in [0, 1], got {self.warmup_fraction}")
+            raise InvalidInputError(f"TrainConfig.warmup_fraction must be in [0, 1], got {self.warmup_fraction}")
         object.__setattr__(self, "warmup_fraction", float(self.warmup_fraction))
         if not isinstance(self.weighting, str):
             object.__setattr__(self, "weighting", tuple(float(v) for v in np.asarray(self.weighting).reshape(-1)))
@@ -306,23 +306,23 @@ def _loss_for_runs(params, x_train, noise_keys, noise, *, apply: Callable, confi
 def _check_runs(params, x_train, keys) -> tuple[int, Any, jax.Array, jax.Array]:
     x_train = jnp.asarray(x_train)
     if x_train.ndim != 3:
-        raise UserInputError(f"x_train must have shape (S, N, d) for train_runs, got {x_train.shape}")
+        raise InvalidInputError(f"x_train must have shape (S, N, d) for train_runs, got {x_train.shape}")
     runs = x_train.shape[0]
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
-        raise UserInputError("params must contain at least one array")
+        raise InvalidInputError("params must contain at least one array")
     for leaf in leaves:
         if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != runs:
-            raise UserInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
+            raise InvalidInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
     if isinstance(keys, (list, tuple)):
         keys = jnp.stack(keys)
     elif not isinstance(keys, jax.Array):
         keys = jnp.asarray(keys)
     if keys.shape[0] != runs:
-        raise UserInputError(f"need one key per run ({runs}), got {keys.shape[0]}")
+        raise InvalidInputError(f"need one key per run ({runs}), got {keys.shape[0]}")
     dtype = leaves[0].dtype
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise UserInputError(f"params must be floating point, got {dtype}")
+        raise InvalidInputError(f"params must be floating point, got {dtype}")
     return runs, params, x_train.astype(dtype), keys
 
 
@@ -416,7 +416,7 @@ def train(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Arr
     """Train one model: params pytree, x_train (N, d), ``key`` for the noise draws (used once)."""
     x_train = jnp.asarray(x_train)
     if x_train.ndim != 2:
-        raise UserInputError(f"x_train must have shape (N, d), got {x_train.shape}")
+        raise InvalidInputError(f"x_train must have shape (N, d), got {x_train.shape}")
     stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
     result = train_runs(apply, stacked, x_train[None], config=config, keys=jnp.asarray(key)[None], desc=desc,
                         show_progress=show_progress)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.theory import (
     DEFAULT_STEPS,
     MEAN_WEIGHT_GENERALIZING_SYMBOL,
@@ -60,9 +60,9 @@ def _positive_float(value, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise UserInputError(f"{what} must be a number, got {value!r}") from None
+        raise InvalidInputError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(number) or number <= 0:
-        raise UserInputError(f"{what} must be a finite positive number, got {value!r}")
+        raise InvalidInputError(f"{what} must be a finite positive number, got {value!r}")
     return number
 
 
@@ -70,11 +70,11 @@ def _positive_array(value, what: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise UserInputError(f"{what} must be numbers, got {value!r}") from None
+        raise InvalidInputError(f"{what} must be numbers, got {value!r}") from None
     if arr.size == 0:
-        raise UserInputError(f"{what} is empty")
+        raise InvalidInputError(f"{what} is empty")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise UserInputError(f"{what} must be finite and positive, got {value!r}")
+        raise InvalidInputError(f"{what} must be finite and positive, got {value!r}")
     return arr
 
 
@@ -103,14 +103,14 @@ def time_averages(
     sched = get_schedule(schedule)
     if weights is not None:
         if continuous:
-            raise UserInputError("user weights are given on the discrete grid; they cannot be used with continuous t")
+            raise InvalidInputError("user weights are given on the discrete grid; they cannot be used with continuous t")
         w = np.array(grid_weights(weights, steps).as_floats(), dtype=np.float64)
         _, factor_expr = crossover_integrands(None, sched)
         factor = numeric_function(factor_expr, (T, SIGMA2))
         t = timestep_grid(steps)
         return float(np.mean(w)), float(np.mean(w * _on_shape(factor, t, sigma2))), 0.0
     if weighting not in WEIGHTING_NAMES:
-        raise UserInputError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTING_NAMES)}")
+        raise InvalidInputError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTING_NAMES)}")
     lam_expr, weighted_expr = crossover_integrands(weighting, sched)
     lam = numeric_function(lam_expr, (T,))
     weighted = numeric_function(weighted_expr, (T, SIGMA2))
@@ -158,7 +158,7 @@ class CrossoverResult:
     def _d(self, d) -> float:
         d = self.d if d is None else d
         if d is None:
-            raise UserInputError("the approximate losses need the dimension d (pass d=...)")
+            raise InvalidInputError("the approximate losses need the dimension d (pass d=...)")
         return _positive_float(d, "d")
 
     def _out(self, value):
@@ -178,7 +178,7 @@ class CrossoverResult:
         m = np.asarray(m, dtype=np.float64)
         n = np.asarray(self.n, dtype=np.float64)
         if not np.all(np.isfinite(m)) or np.any(m < 0) or np.any(m > n):
-            raise UserInputError(f"m must lie in [0, n], got {m.tolist()}")
+            raise InvalidInputError(f"m must lie in [0, n], got {m.tolist()}")
         fn = numeric_function(_pmem_averaged(), (C, M, N, D, SIGMA2, MEAN_WEIGHT_SYMBOL))
         return self._out(np.broadcast_to(fn(self.c, m, n, self._d(d), self.sigma2, self.mean_weight),
                                          np.broadcast_shapes(m.shape, n.shape)))
@@ -239,7 +239,7 @@ def crossover(
         t_min, t_max = validate_time_range(t_min, t_max)
     else:
         if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-            raise UserInputError(f"steps must be an integer >= 1, got {steps}")
+            raise InvalidInputError(f"steps must be an integer >= 1, got {steps}")
         steps = int(steps)
         grid = timestep_grid(steps)
         t_min, t_max = float(grid[-1]), float(grid[0])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab._io import load_npz
 
 __all__ = ["GMMDataset", "sphere_means", "make_gmm_dataset", "load_gmm_dataset", "nearest_labels"]
@@ -61,12 +61,12 @@ def make_gmm_dataset(*, d: int, k: int, n: int, n_test: int | None = None, sigma
     ``n_test`` never changes the means or the training set.
     """
     if d < 1 or k < 1 or n < 1:
-        raise UserInputError(f"d, k and n must be >= 1, got d={d}, k={k}, n={n}")
+        raise InvalidInputError(f"d, k and n must be >= 1, got d={d}, k={k}, n={n}")
     if not (np.isfinite(sigma2) and sigma2 > 0):
-        raise UserInputError(f"sigma2 must be a positive number, got {sigma2}")
+        raise InvalidInputError(f"sigma2 must be a positive number, got {sigma2}")
     n_test = n if n_test is None else n_test
     if n_test < 0:
-        raise UserInputError(f"n_test must be >= 0, got {n_test}")
+        raise InvalidInputError(f"n_test must be >= 0, got {n_test}")
     means_ss, train_ss, test_ss = np.random.SeedSequence(seed).spawn(3)
     means = sphere_means(np.random.default_rng(means_ss), k, d)
     x_train, labels_train = _sample(np.random.default_rng(train_ss), means, sigma2, n)
@@ -83,44 +83,44 @@ def nearest_labels(x: np.ndarray, means: np.ndarray) -> np.ndarray:
 def _float_matrix(data: dict, key: str, path) -> np.ndarray:
     value = data[key]
     if value.dtype.kind not in "fiu":
-        raise UserInputError(f"{path}: '{key}' must be a numeric array, got dtype {value.dtype}")
+        raise InvalidInputError(f"{path}: '{key}' must be a numeric array, got dtype {value.dtype}")
     value = value.astype(np.float64)
     if value.ndim != 2:
-        raise UserInputError(f"{path}: '{key}' must be a 2-D array (rows x d), got shape {value.shape}")
+        raise InvalidInputError(f"{path}: '{key}' must be a 2-D array (rows x d), got shape {value.shape}")
     if not np.all(np.isfinite(value)):
-        raise UserInputError(f"{path}: '{key}' contains NaN or Inf")
+        raise InvalidInputError(f"{path}: '{key}' contains NaN or Inf")
     return value
 
 
 def load_gmm_dataset(path: str | os.PathLike) -> GMMDataset:
     """Load a user's dataset from ``.npz``: ``x_train`` (N, d), ``means`` (K, d), optional ``sigma2``, ``x_test``.
 
-    Component labels are the nearest mean. Every problem is a one-line ``UserInputError``.
+    Component labels are the nearest mean. Every problem is a one-line ``InvalidInputError``.
     """
     data = load_npz(path)
     for key in ("x_train", "means"):
         if key not in data:
-            raise UserInputError(f"{path}: missing array '{key}' (found: {', '.join(sorted(data)) or 'none'})")
+            raise InvalidInputError(f"{path}: missing array '{key}' (found: {', '.join(sorted(data)) or 'none'})")
     x_train = _float_matrix(data, "x_train", path)
     means = _float_matrix(data, "means", path)
     if x_train.shape[0] < 2:
-        raise UserInputError(f"{path}: need at least 2 training samples, got {x_train.shape[0]}")
+        raise InvalidInputError(f"{path}: need at least 2 training samples, got {x_train.shape[0]}")
     if means.shape[0] < 1:
-        raise UserInputError(f"{path}: 'means' has no rows")
+        raise InvalidInputError(f"{path}: 'means' has no rows")
     if means.shape[1] != x_train.shape[1]:
-        raise UserInputError(f"{path}: 'means' has d={means.shape[1]} but 'x_train' has d={x_train.shape[1]}")
+        raise InvalidInputError(f"{path}: 'means' has d={means.shape[1]} but 'x_train' has d={x_train.shape[1]}")
     sigma2 = 1.0
     if "sigma2" in data:
         raw = data["sigma2"]
         if raw.size != 1 or raw.dtype.kind not in "fiu":
-            raise UserInputError(f"{path}: 'sigma2' must be a numeric scalar")
+            raise InvalidInputError(f"{path}: 'sigma2' must be a numeric scalar")
         sigma2 = float(raw.reshape(()))
         if not (np.isfinite(sigma2) and sigma2 > 0):
-            raise UserInputError(f"{path}: 'sigma2' must be positive and finite, got {sigma2}")
+            raise InvalidInputError(f"{path}: 'sigma2' must be positive and finite, got {sigma2}")
     if "x_test" in data:
         x_test = _float_matrix(data, "x_test", path)
         if x_test.shape[1] != x_train.shape[1]:
-            raise UserInputError(f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has d={x_train.shape[1]}")
+            raise InvalidInputError(f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has d={x_train.shape[1]}")
     else:
         x_test = np.zeros((0, x_train.shape[1]))
     return GMMDataset(means, sigma2, x_train, nearest_labels(x_train, means), x_test, nearest_labels(x_test, means)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
+from memlab._errors import InvalidInputError
+
 __all__ = [
     "isotropic_gmm_denoiser",
     "memorizing_denoiser",
@@ -21,7 +23,7 @@ __all__ = [
 def _as_batch(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"x must have shape (B, d), got {x.shape}")
+        raise InvalidInputError(f"x must have shape (B, d), got {x.shape}")
     return x
 
 
@@ -60,7 +62,7 @@ def partial_memorizing_denoiser(x, *, alpha: float, sigma: float, train, m: int)
     """Eq. 10: the memorizing denoiser over the first ``m`` training points (1 <= m <= N)."""
     train = np.asarray(train, dtype=np.float64)
     if not 1 <= m <= train.shape[0]:
-        raise ValueError(f"m must be in [1, {train.shape[0]}], got {m}")
+        raise InvalidInputError(f"m must be in [1, {train.shape[0]}], got {m}")
     return memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=train[:m])
 
 

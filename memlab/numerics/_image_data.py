@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab._io import load_npz
 
 __all__ = [
@@ -112,7 +112,7 @@ def resampling_matrix(n_in: int, n_out: int) -> np.ndarray:
     linearly); each row is normalised to sum to 1 (edge pixels renormalise over what exists).
     """
     if n_in < 1 or n_out < 1:
-        raise ValueError(f"sizes must be >= 1, got {n_in} -> {n_out}")
+        raise InvalidInputError(f"sizes must be >= 1, got {n_in} -> {n_out}")
     scale = n_in / n_out
     width = max(1.0, scale)
     centres = (np.arange(n_out) + 0.5) * scale
@@ -129,9 +129,9 @@ def resize_images(images, side: int) -> np.ndarray:
     """Resize ``(n, h, w)`` images to ``(n, side, side)`` with :func:`resampling_matrix` along each axis."""
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3:
-        raise ValueError(f"images must have shape (n, h, w), got {images.shape}")
+        raise InvalidInputError(f"images must have shape (n, h, w), got {images.shape}")
     if side < 1:
-        raise ValueError(f"side must be >= 1, got {side}")
+        raise InvalidInputError(f"side must be >= 1, got {side}")
     rows = resampling_matrix(images.shape[1], side)
     cols = resampling_matrix(images.shape[2], side)
     return np.einsum("ih,nhw,jw->nij", rows, images, cols)
@@ -147,16 +147,16 @@ def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UserInputError(f"file not found: {path}") from None
+        raise InvalidInputError(f"file not found: {path}") from None
     except IsADirectoryError:
-        raise UserInputError(f"expected a file, got a directory: {path}") from None
+        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
     except OSError as exc:
-        raise UserInputError(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise UserInputError(f"{path}: corrupt gzip data ({type(exc).__name__})") from None
+            raise InvalidInputError(f"{path}: corrupt gzip data ({type(exc).__name__})") from None
     return raw
 
 
@@ -165,25 +165,25 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Format: 2 zero bytes, a dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
     0x0E float64), the number of dimensions, then each dimension as a big-endian uint32, then the
-    data, big-endian, row-major. Anything else is a one-line ``UserInputError``.
+    data, big-endian, row-major. Anything else is a one-line ``InvalidInputError``.
     """
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise UserInputError(f"{path}: not an IDX file (bad magic number)")
+        raise InvalidInputError(f"{path}: not an IDX file (bad magic number)")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise UserInputError(f"{path}: unknown IDX data type code 0x{code:02x}")
+        raise InvalidInputError(f"{path}: unknown IDX data type code 0x{code:02x}")
     if ndim == 0:
-        raise UserInputError(f"{path}: IDX file declares 0 dimensions")
+        raise InvalidInputError(f"{path}: IDX file declares 0 dimensions")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise UserInputError(f"{path}: truncated IDX header")
+        raise InvalidInputError(f"{path}: truncated IDX header")
     dims = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise UserInputError(f"{path}: IDX header says {dims} ({expected} data bytes) but the file has "
+        raise InvalidInputError(f"{path}: IDX header says {dims} ({expected} data bytes) but the file has "
                              f"{len(raw) - header} data bytes")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
@@ -195,26 +195,26 @@ def _images_from_npz(path: Path) -> np.ndarray:
     elif len(data) == 1:
         arr = next(iter(data.values()))
     else:
-        raise UserInputError(f"{path}: expected an array named 'images' (found: {', '.join(sorted(data)) or 'none'})")
+        raise InvalidInputError(f"{path}: expected an array named 'images' (found: {', '.join(sorted(data)) or 'none'})")
     return arr
 
 
 def _as_square_images(arr: np.ndarray, path) -> np.ndarray:
     if arr.dtype.kind not in "fiu":
-        raise UserInputError(f"{path}: images must be numeric, got dtype {arr.dtype}")
+        raise InvalidInputError(f"{path}: images must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 2:  # (n, h*w) flattened square images
         side = int(round(np.sqrt(arr.shape[1])))
         if side * side != arr.shape[1]:
-            raise UserInputError(f"{path}: flattened images of length {arr.shape[1]} are not square")
+            raise InvalidInputError(f"{path}: flattened images of length {arr.shape[1]} are not square")
         arr = arr.reshape(arr.shape[0], side, side)
     if arr.ndim != 3:
-        raise UserInputError(f"{path}: images must have shape (n, h, w) or (n, h*w), got {arr.shape}")
+        raise InvalidInputError(f"{path}: images must have shape (n, h, w) or (n, h*w), got {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise UserInputError(f"{path}: no images (shape {arr.shape})")
+        raise InvalidInputError(f"{path}: no images (shape {arr.shape})")
     scale = 255.0 if arr.dtype == np.uint8 else 1.0
     images = arr.astype(np.float64) / scale
     if not np.all(np.isfinite(images)):
-        raise UserInputError(f"{path}: images contain NaN or Inf")
+        raise InvalidInputError(f"{path}: images contain NaN or Inf")
     return images
 
 
@@ -283,20 +283,20 @@ def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int =
     ``n_test`` never changes the templates or the training set. Default N_test = N.
     """
     if k < 1 or n < 1 or side < 1 or channels < 1:
-        raise UserInputError(f"k, n, side and channels must be >= 1, got k={k}, n={n}, side={side}, channels={channels}")
+        raise InvalidInputError(f"k, n, side and channels must be >= 1, got k={k}, n={n}, side={side}, channels={channels}")
     if not (np.isfinite(color_var) and color_var > 0):
-        raise UserInputError(f"color_var must be a positive number, got {color_var}")
+        raise InvalidInputError(f"color_var must be a positive number, got {color_var}")
     color_mean = np.broadcast_to(np.asarray(color_mean, dtype=np.float64), (channels,)).copy()
     if not np.all(np.isfinite(color_mean)):
-        raise UserInputError("color_mean must be finite")
+        raise InvalidInputError("color_mean must be finite")
     n_test = n if n_test is None else n_test
     if n_test < 0:
-        raise UserInputError(f"n_test must be >= 0, got {n_test}")
+        raise InvalidInputError(f"n_test must be >= 0, got {n_test}")
     images, description = load_template_images(source)
     norms = np.sqrt(np.sum(images.reshape(images.shape[0], -1) ** 2, axis=1))
     usable = np.flatnonzero(norms > 0)
     if usable.size < k:
-        raise UserInputError(f"{description}: need {k} nonzero template images, found {usable.size}")
+        raise InvalidInputError(f"{description}: need {k} nonzero template images, found {usable.size}")
     templates_ss, train_ss, test_ss = np.random.SeedSequence(seed).spawn(3)
     chosen = np.sort(np.random.default_rng(templates_ss).choice(usable, size=k, replace=False))
     templates = resize_images(images[chosen], side).reshape(k, side * side)

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
+from memlab._errors import InvalidInputError
+
 __all__ = ["low_rank_image_logits", "low_rank_image_posterior", "low_rank_image_denoiser",
            "low_rank_posterior_variance"]
 
@@ -39,16 +41,16 @@ def _prepare(x, templates, color_means):
     templates = np.asarray(templates, dtype=np.float64)
     color_means = np.asarray(color_means, dtype=np.float64)
     if x.ndim != 2 or templates.ndim != 2:
-        raise ValueError(f"x must be (B, c*D) and templates (M, D), got {x.shape} and {templates.shape}")
+        raise InvalidInputError(f"x must be (B, c*D) and templates (M, D), got {x.shape} and {templates.shape}")
     m, pixels = templates.shape
     if color_means.ndim == 1:
         color_means = np.broadcast_to(color_means, (m, color_means.shape[0]))
     channels = color_means.shape[1]
     if color_means.shape[0] != m or x.shape[1] != channels * pixels:
-        raise ValueError(f"inconsistent shapes: x {x.shape}, templates {templates.shape}, color_means {color_means.shape}")
+        raise InvalidInputError(f"inconsistent shapes: x {x.shape}, templates {templates.shape}, color_means {color_means.shape}")
     norms_sq = np.sum(templates * templates, axis=1)
     if np.any(norms_sq <= 0):
-        raise ValueError("templates must be nonzero")
+        raise InvalidInputError("templates must be nonzero")
     projections = np.einsum("bcd,md->bmc", x.reshape(x.shape[0], channels, pixels), templates)  # P_i = A_i^T x
     return x, templates, color_means, norms_sq, projections
 
@@ -78,7 +80,7 @@ def low_rank_image_posterior(x, *, alpha: float, sigma: float, templates, color_
 def low_rank_image_denoiser(x, *, alpha: float, sigma: float, templates, color_means, color_var: float) -> np.ndarray:
     """Exact posterior mean of ``(1/M) sum_i N(mu_i ⊗ x_i, s^2 (I_c ⊗ x_i)(I_c ⊗ x_i)^T)``: (B, c*D) -> (B, c*D)."""
     if not (np.isfinite(color_var) and color_var >= 0):
-        raise ValueError(f"color_var must be >= 0, got {color_var}")
+        raise InvalidInputError(f"color_var must be >= 0, got {color_var}")
     x, templates, color_means, norms_sq, projections = _prepare(x, templates, color_means)
     posterior = softmax(_logits(projections, norms_sq, color_means, alpha=alpha, sigma=sigma, color_var=color_var),
                         axis=-1)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
 from memlab.numerics._schedules import DEFAULT_STEPS, schedule_coefficients, timestep_grid
 
@@ -82,7 +82,7 @@ class LossGaps:
 
 def _check_normalize(normalize: str) -> None:
     if normalize not in NORMALIZATIONS:
-        raise UserInputError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+        raise InvalidInputError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
 
 
 def _scale(normalize: str, d: int, sigma2: float) -> float:
@@ -93,14 +93,14 @@ def _span_target(normalize: str, c: float, n: int, ms: np.ndarray) -> float | No
     if normalize != "span":
         return None
     if ms.size < 2:
-        raise UserInputError("the span normalisation needs at least two candidate model sizes")
+        raise InvalidInputError("the span normalisation needs at least two candidate model sizes")
     return float(c) * float(ms[-1] - ms[0]) / n
 
 
 def _check_c(c) -> float:
     c = float(c)
     if not (np.isfinite(c) and c > 0):
-        raise UserInputError(f"c must be a positive number, got {c}")
+        raise InvalidInputError(f"c must be a positive number, got {c}")
     return c
 
 
@@ -109,19 +109,19 @@ def _candidate_ms(n: int, m_values) -> np.ndarray:
         return np.arange(1, n + 1, dtype=np.int64)
     ms = np.asarray(m_values)
     if ms.ndim != 1 or ms.size == 0 or not np.all(ms == np.round(ms)):
-        raise UserInputError("m_values must be a non-empty 1-D sequence of integers")
+        raise InvalidInputError("m_values must be a non-empty 1-D sequence of integers")
     ms = ms.astype(np.int64)
     if np.any(ms < 1) or np.any(ms > n) or np.any(np.diff(ms) <= 0):
-        raise UserInputError(f"m_values must increase strictly within [1, N={n}]")
+        raise InvalidInputError(f"m_values must increase strictly within [1, N={n}]")
     return ms
 
 
 def _check_tuple(n, d, sigma2) -> tuple[int, int, float]:
     if int(n) != n or n < 1 or int(d) != d or d < 1:
-        raise UserInputError(f"n and d must be integers >= 1, got n={n}, d={d}")
+        raise InvalidInputError(f"n and d must be integers >= 1, got n={n}, d={d}")
     sigma2 = float(sigma2)
     if not (np.isfinite(sigma2) and sigma2 > 0):
-        raise UserInputError(f"sigma2 must be a positive number, got {sigma2}")
+        raise InvalidInputError(f"sigma2 must be a positive number, got {sigma2}")
     return int(n), int(d), sigma2
 
 
@@ -165,9 +165,9 @@ def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = 
     pmem = np.asarray(excess_pmem, dtype=np.float64)
     gen = np.asarray(excess_gen, dtype=np.float64)
     if pmem.ndim != 2 or pmem.shape[1] != n or gen.shape != (pmem.shape[0],):
-        raise UserInputError(f"excess_pmem must be (T, N={n}) and excess_gen (T,), got {pmem.shape} and {gen.shape}")
+        raise InvalidInputError(f"excess_pmem must be (T, N={n}) and excess_gen (T,), got {pmem.shape} and {gen.shape}")
     if not (np.all(np.isfinite(pmem)) and np.all(np.isfinite(gen))):
-        raise UserInputError("excess losses must be finite")
+        raise InvalidInputError("excess losses must be finite")
     ms = _candidate_ms(n, m_values)
     scale = _scale(normalize, d, sigma2)
     gaps = (pmem[:, ms - 1] - gen[:, None]) / scale
@@ -176,7 +176,7 @@ def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = 
         se_p = np.zeros_like(pmem) if excess_pmem_se is None else np.asarray(excess_pmem_se, dtype=np.float64)
         se_g = np.zeros_like(gen) if excess_gen_se is None else np.asarray(excess_gen_se, dtype=np.float64)
         if se_p.shape != pmem.shape or se_g.shape != gen.shape:
-            raise UserInputError("standard errors must have the shapes of the excess losses")
+            raise InvalidInputError("standard errors must have the shapes of the excess losses")
         gaps_se = np.sqrt(se_p[:, ms - 1] ** 2 + se_g[:, None] ** 2) / scale
     return LossGaps(n=n, d=d, k=k, m_values=ms, gaps=gaps, gaps_se=gaps_se, source="exact",
                     normalize=normalize, scale=scale, sigma2=sigma2, steps=int(pmem.shape[0] - 1),

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlab._errors import InvalidInputError
+
 from memlab.numerics._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 
 __all__ = [
@@ -53,7 +55,7 @@ def mc_estimate(values) -> MCEstimate:
     """Reduce per-(sample, draw) values ``(N, R)`` to the mean over samples and its standard error."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] < 1 or values.shape[1] < 1:
-        raise ValueError(f"values must have shape (N, R) with N, R >= 1, got {values.shape}")
+        raise InvalidInputError(f"values must have shape (N, R) with N, R >= 1, got {values.shape}")
     n, r = values.shape
     per_sample_mean = values.mean(axis=1)
     per_sample_var = values.var(axis=1, ddof=1) if r > 1 else np.full(n, np.nan)
@@ -66,9 +68,9 @@ def _check(x_train, noise) -> tuple[np.ndarray, np.ndarray]:
     x_train = np.asarray(x_train, dtype=np.float64)
     noise = np.asarray(noise, dtype=np.float64)
     if x_train.ndim != 2:
-        raise ValueError(f"x_train must have shape (N, d), got {x_train.shape}")
+        raise InvalidInputError(f"x_train must have shape (N, d), got {x_train.shape}")
     if noise.ndim != 3 or noise.shape[0] != x_train.shape[0] or noise.shape[2] != x_train.shape[1]:
-        raise ValueError(f"noise must have shape (N, R, d) = ({x_train.shape[0]}, R, {x_train.shape[1]}), "
+        raise InvalidInputError(f"noise must have shape (N, R, d) = ({x_train.shape[0]}, R, {x_train.shape[1]}), "
                          f"got {noise.shape}")
     return x_train, noise
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_MEMORIZATION_C",
@@ -36,9 +36,9 @@ TRANSITION_END = 0.9  # ratio > 9/10: the transition has ended
 def _matrix(name: str, value) -> np.ndarray:
     value = np.asarray(value, dtype=np.float64)
     if value.ndim != 2:
-        raise UserInputError(f"{name} must be a 2-D array (rows x d), got shape {value.shape}")
+        raise InvalidInputError(f"{name} must be a 2-D array (rows x d), got shape {value.shape}")
     if not np.all(np.isfinite(value)):
-        raise UserInputError(f"{name} contains NaN or Inf")
+        raise InvalidInputError(f"{name} contains NaN or Inf")
     return value
 
 
@@ -53,11 +53,11 @@ def memorized_flags(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C) -> n
     samples = _matrix("samples", samples)
     x_train = _matrix("x_train", x_train)
     if x_train.shape[0] < 2:
-        raise UserInputError(f"need at least 2 training points for the memorization criterion, got {x_train.shape[0]}")
+        raise InvalidInputError(f"need at least 2 training points for the memorization criterion, got {x_train.shape[0]}")
     if samples.shape[1] != x_train.shape[1]:
-        raise UserInputError(f"samples have d={samples.shape[1]} but x_train has d={x_train.shape[1]}")
+        raise InvalidInputError(f"samples have d={samples.shape[1]} but x_train has d={x_train.shape[1]}")
     if not (np.isfinite(c) and c > 0):
-        raise UserInputError(f"c must be a positive number, got {c}")
+        raise InvalidInputError(f"c must be a positive number, got {c}")
     if samples.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     d2 = _squared_distances(samples, x_train)
@@ -94,10 +94,10 @@ def memorization_ratio(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C, c
                        n_bootstrap: int = 2000, seed: int = 0) -> MemorizationRatio:
     """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with a bootstrap CI (explicit ``seed``)."""
     if not 0 < confidence < 1:
-        raise UserInputError(f"confidence must be in (0, 1), got {confidence}")
+        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence}")
     flags = memorized_flags(samples, x_train, c=c)
     if flags.shape[0] == 0:
-        raise UserInputError("need at least one sample to compute a memorization ratio")
+        raise InvalidInputError("need at least one sample to compute a memorization ratio")
     boot = _bootstrap_means(flags.astype(np.float64), n_bootstrap, np.random.default_rng(seed))
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot, [tail, 1.0 - tail], method="inverted_cdf")
@@ -139,14 +139,14 @@ def phase_transition(m_values, flags_per_m, *, confidence: float = 0.95, n_boots
     """
     m_values = np.asarray(m_values)
     if m_values.ndim != 1 or m_values.size == 0:
-        raise UserInputError("m_values must be a non-empty 1-D sequence")
+        raise InvalidInputError("m_values must be a non-empty 1-D sequence")
     if np.any(np.diff(m_values) <= 0):
-        raise UserInputError("m_values must be strictly increasing")
+        raise InvalidInputError("m_values must be strictly increasing")
     if len(flags_per_m) != m_values.size:
-        raise UserInputError(f"got {len(flags_per_m)} flag arrays for {m_values.size} values of M")
+        raise InvalidInputError(f"got {len(flags_per_m)} flag arrays for {m_values.size} values of M")
     flags_list = [np.asarray(f, dtype=np.float64).reshape(-1) for f in flags_per_m]
     if any(f.size == 0 for f in flags_list):
-        raise UserInputError("every M needs at least one sample")
+        raise InvalidInputError("every M needs at least one sample")
     ratios = np.array([f.mean() for f in flags_list])
     rng = np.random.default_rng(seed)
     boot = np.stack([_bootstrap_means(f, n_bootstrap, rng) for f in flags_list], axis=-1)  # (n_boot, n_M)
@@ -177,8 +177,8 @@ def mean_distance_to_nearest(points, reference) -> float:
     points = _matrix("points", points)
     reference = _matrix("reference", reference)
     if points.shape[0] == 0 or reference.shape[0] == 0:
-        raise UserInputError("points and reference need at least one row each")
+        raise InvalidInputError("points and reference need at least one row each")
     if points.shape[1] != reference.shape[1]:
-        raise UserInputError(f"points have d={points.shape[1]} but reference has d={reference.shape[1]}")
+        raise InvalidInputError(f"points have d={points.shape[1]} but reference has d={reference.shape[1]}")
     nearest = np.sqrt(np.min(_squared_distances(points, reference), axis=1))
     return float(nearest.mean())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = ["m_grid", "refinement_ms"]
 
@@ -23,7 +23,7 @@ def m_grid(n: int, *, multiples: int = 20, step_divisor: int = 10) -> np.ndarray
     """``j * max(1, floor(N / step_divisor))`` for j = 1..multiples, int64 ``(multiples,)``."""
     for name, value in (("n", n), ("multiples", multiples), ("step_divisor", step_divisor)):
         if isinstance(value, bool) or int(value) != value or value < 1:
-            raise UserInputError(f"{name} must be an integer >= 1, got {value}")
+            raise InvalidInputError(f"{name} must be an integer >= 1, got {value}")
     step = max(1, int(n) // int(step_divisor))
     return step * np.arange(1, int(multiples) + 1, dtype=np.int64)
 
@@ -38,13 +38,13 @@ def refinement_ms(ms, *, start: int | None, end: int | None, count: int = 10) ->
     """
     ms = np.unique(np.asarray(ms, dtype=np.int64))
     if ms.size == 0:
-        raise UserInputError("ms must not be empty")
+        raise InvalidInputError("ms must not be empty")
     if isinstance(count, bool) or int(count) != count or count < 0:
-        raise UserInputError(f"count must be an integer >= 0, got {count}")
+        raise InvalidInputError(f"count must be an integer >= 0, got {count}")
     if start is None or count == 0:
         return np.zeros(0, dtype=np.int64)
     if start not in ms or (end is not None and (end not in ms or end < start)):
-        raise UserInputError(f"start={start} and end={end} must be tried sizes with start <= end")
+        raise InvalidInputError(f"start={start} and end={end} must be tried sizes with start <= end")
     below = ms[ms < start]
     lo = int(below.max()) if below.size else int(start)
     hi = int(ms.max()) if end is None else int(end)

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 from memlab.theory import DEFAULT_STEPS, REPRESENTATIVE_T_INDEX, T, get_schedule
 from memlab.theory import timestep_grid as _exact_grid
@@ -23,7 +23,7 @@ def timestep_grid(steps: int = DEFAULT_STEPS) -> np.ndarray:
     they convert to float64 exactly and one IEEE division rounds correctly (fast for large L).
     """
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise UserInputError(f"steps must be an integer >= 1, got {steps}")
+        raise InvalidInputError(f"steps must be an integer >= 1, got {steps}")
     steps = int(steps)
     if 1000 * steps >= 2**53:  # pragma: no cover - absurdly fine grids: fall back to exact rationals
         return np.array([float(v) for v in _exact_grid(steps)], dtype=np.float64)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.theory import WEIGHTING_NAMES, T, numeric_function
 from memlab.theory import weighting as theory_weighting
 
@@ -29,15 +29,15 @@ def loss_weighting_values(weighting: str | Sequence[float], t, schedule: str = "
     t = np.asarray(t, dtype=np.float64)
     if isinstance(weighting, str):
         if weighting not in LOSS_WEIGHTINGS:
-            raise UserInputError(f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
+            raise InvalidInputError(f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
                                  "or an array of per-timestep weights")
         values = numeric_function(theory_weighting(weighting, schedule), T, "numpy")(t)
         return np.broadcast_to(np.asarray(values, dtype=np.float64), t.shape).copy()
     values = np.asarray(weighting, dtype=np.float64).reshape(-1)
     if values.shape != t.shape:
-        raise UserInputError(f"a user loss weighting needs {t.size} values (one per timestep), got {values.size}")
+        raise InvalidInputError(f"a user loss weighting needs {t.size} values (one per timestep), got {values.size}")
     if not np.all(np.isfinite(values)) or np.any(values < 0) or not np.any(values > 0):
-        raise UserInputError("a user loss weighting must be finite, non-negative and not all zero")
+        raise InvalidInputError("a user loss weighting must be finite, non-negative and not all zero")
     return values
 
 
@@ -54,7 +54,7 @@ def per_time_training_losses(denoise: Callable, x_train, noise, *, alphas, sigma
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     n, d = x_train.shape
     if noise.ndim != 4 or noise.shape[0] != alphas.size or noise.shape[1] != n or noise.shape[3] != d:
-        raise ValueError(f"noise must have shape (T={alphas.size}, N={n}, R, d={d}), got {noise.shape}")
+        raise InvalidInputError(f"noise must have shape (T={alphas.size}, N={n}, R, d={d}), got {noise.shape}")
     draws = noise.shape[2]
     losses = np.empty(alphas.size)
     errors = np.empty(alphas.size)
@@ -75,5 +75,5 @@ def weighted_training_loss(denoise: Callable, x_train, noise, *, alphas, sigmas,
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     losses, _ = per_time_training_losses(denoise, x_train, noise, alphas=alphas, sigmas=sigmas)
     if weights.shape != losses.shape:
-        raise ValueError(f"weights must have shape {losses.shape}, got {weights.shape}")
+        raise InvalidInputError(f"weights must have shape {losses.shape}, got {weights.shape}")
     return float(np.mean(weights * losses))

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.numerics._loss_gaps import LossGaps
 from memlab.numerics._schedules import DEFAULT_STEPS, timestep_grid
 
@@ -91,13 +91,13 @@ class RegressionConfig:
 
     def __post_init__(self):
         if not (np.isfinite(self.tau) and self.tau > 0):
-            raise UserInputError(f"tau must be a positive number, got {self.tau}")
+            raise InvalidInputError(f"tau must be a positive number, got {self.tau}")
         if not (np.isfinite(self.beta) and self.beta >= 0):
-            raise UserInputError(f"beta must be a non-negative number, got {self.beta}")
+            raise InvalidInputError(f"beta must be a non-negative number, got {self.beta}")
         if self.random_starts < 0 or (not self.starts and self.random_starts == 0):
-            raise UserInputError("the fit needs at least one start")
+            raise InvalidInputError("the fit needs at least one start")
         if self.maxiter < 1:
-            raise UserInputError(f"maxiter must be >= 1, got {self.maxiter}")
+            raise InvalidInputError(f"maxiter must be >= 1, got {self.maxiter}")
 
 
 def grid_weighting(name: str, *, schedule: str = "vp", steps: int = DEFAULT_STEPS) -> np.ndarray:
@@ -113,7 +113,7 @@ def normalize_weights(weights) -> np.ndarray:
     """Non-negative weights, not all zero, rescaled to mean 1 (``E_t[lambda] = 1`` on the grid)."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
-        raise UserInputError("weights must be a 1-D array of finite non-negative numbers, not all zero")
+        raise InvalidInputError("weights must be a 1-D array of finite non-negative numbers, not all zero")
     return w / w.mean()
 
 
@@ -149,10 +149,10 @@ def stack_gaps(problems: Sequence[LossGaps] | GapStack) -> GapStack:
         return problems
     problems = list(problems)
     if not problems:
-        raise UserInputError("no tuples given")
+        raise InvalidInputError("no tuples given")
     n_times = {p.n_times for p in problems}
     if len(n_times) != 1:
-        raise UserInputError(f"all tuples need the same timestep grid, got {sorted(n_times)} timesteps")
+        raise InvalidInputError(f"all tuples need the same timestep grid, got {sorted(n_times)} timesteps")
     n_times = n_times.pop()
     width = max(p.m_values.size for p in problems)
     gaps = np.zeros((len(problems), n_times, width))
@@ -180,7 +180,7 @@ def _integrated(stack: GapStack, w_sum1: np.ndarray) -> tuple[np.ndarray, np.nda
     drop = G[:, 0] - G[rows, stack.last]
     rescaled = np.isfinite(stack.span_target)
     if np.any(rescaled & ~(drop > 0)):
-        raise UserInputError("the integrated gap does not decrease from the first to the last candidate M; the "
+        raise InvalidInputError("the integrated gap does not decrease from the first to the last candidate M; the "
                              "span normalisation needs G(M_first) > G(M_last) (use normalize='per_dim')")
     factor = np.where(rescaled, stack.span_target / np.where(rescaled, drop, 1.0), 1.0)
     return G * factor[:, None], drop, rescaled
@@ -231,9 +231,9 @@ def predict_m_pt(problems: Sequence[LossGaps] | GapStack, weights, *, tau: float
     stack = stack_gaps(problems)
     w = normalize_weights(weights)
     if w.size != stack.n_times:
-        raise UserInputError(f"weights need one value per timestep ({stack.n_times}), got {w.size}")
+        raise InvalidInputError(f"weights need one value per timestep ({stack.n_times}), got {w.size}")
     if not (np.isfinite(tau) and tau > 0):
-        raise UserInputError(f"tau must be a positive number, got {tau}")
+        raise InvalidInputError(f"tau must be a positive number, got {tau}")
     G, _, _ = _integrated(stack, w / w.sum())
     log_p = _log_softmax(G, stack.mask, tau)
     p = np.where(stack.mask, np.exp(log_p), 0.0)
@@ -248,7 +248,7 @@ def predict_m_pt(problems: Sequence[LossGaps] | GapStack, weights, *, tau: float
 def _check_targets(targets, count: int) -> np.ndarray:
     y = np.asarray(targets, dtype=np.float64)
     if y.shape != (count,) or not np.all(np.isfinite(y)) or np.any(y <= 0):
-        raise UserInputError(f"targets must be {count} finite positive numbers (one M_pt per tuple)")
+        raise InvalidInputError(f"targets must be {count} finite positive numbers (one M_pt per tuple)")
     return y
 
 
@@ -383,11 +383,11 @@ def split_tuples(count: int, *, test_fraction: float = 0.25, seed: int = 0) -> t
     when ``0 < test_fraction``; none when it is 0).
     """
     if int(count) != count or count < 1:
-        raise UserInputError(f"count must be an integer >= 1, got {count}")
+        raise InvalidInputError(f"count must be an integer >= 1, got {count}")
     if not (0 <= test_fraction < 1):
-        raise UserInputError(f"test_fraction must lie in [0, 1), got {test_fraction}")
+        raise InvalidInputError(f"test_fraction must lie in [0, 1), got {test_fraction}")
     if test_fraction > 0 and count < 2:
-        raise UserInputError("a held-out split needs at least 2 tuples")
+        raise InvalidInputError("a held-out split needs at least 2 tuples")
     n_test = 0 if test_fraction == 0 else min(max(1, round(test_fraction * count)), count - 1)
     order = np.random.default_rng(seed).permutation(count)
     return np.sort(order[n_test:]), np.sort(order[:n_test])

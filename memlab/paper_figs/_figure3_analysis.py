@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.numerics import (
     ErrorSummary,
     LossGaps,
@@ -145,12 +145,12 @@ def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = Analysi
     """Split the tuples with an M_pt into train/test, fit lambda on each loss kind, predict with every method."""
     tuples = tuple(tuples)
     if not tuples:
-        raise UserInputError("no tuples to analyse")
+        raise InvalidInputError("no tuples to analyse")
     notes = []
     usable = [i for i, t in enumerate(tuples) if t.m_pt is not None]
     split = ["excluded"] * len(tuples)
     if not usable:
-        raise UserInputError("no tuple reached memorization ratio 1/2 within its sweep: nothing to fit "
+        raise InvalidInputError("no tuple reached memorization ratio 1/2 within its sweep: nothing to fit "
                              "(train longer or extend the grid of M)")
     if len(usable) < len(tuples):
         notes.append(f"{len(tuples) - len(usable)} tuple(s) never reached ratio 1/2 within the sweep: excluded from "

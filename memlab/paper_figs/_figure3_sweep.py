@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = ["EXACT_FUNCTION", "PRESETS", "Figure3Settings", "SweepOptions", "SweepResult", "exact_config", "exact_losses",
            "run_figure3_sweep", "tuple_experiment", "tuples_of", "with_overrides"]
@@ -74,7 +74,7 @@ class Figure3Settings:
         from memlab.paper_figs._phase_transition import PRESETS as TRAINING_PRESETS
 
         if name not in PRESETS:
-            raise UserInputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+            raise InvalidInputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         preset = dict(PRESETS[name])
         recipe = TRAINING_PRESETS[preset.pop("training")]
         training = {f: recipe[f] for f in _TRAINING_FIELDS}
@@ -90,13 +90,13 @@ class Figure3Settings:
         for name in ("ns", "ds", "ks"):
             values = getattr(self, name)
             if not values or any(int(v) != v or v < 1 for v in values):
-                raise UserInputError(f"{name} must be positive integers, got {values}")
+                raise InvalidInputError(f"{name} must be positive integers, got {values}")
         if min(self.ns) < 2:
-            raise UserInputError("every N must be at least 2 (the memorization criterion needs two training points)")
+            raise InvalidInputError("every N must be at least 2 (the memorization criterion needs two training points)")
         if self.multiples < 1 or self.refine < 0 or self.exact_draws < 1 or self.seed < 0:
-            raise UserInputError("multiples and exact_draws must be >= 1, refine and seed >= 0")
+            raise InvalidInputError("multiples and exact_draws must be >= 1, refine and seed >= 0")
         if self.exact_dtype not in ("float32", "float64"):
-            raise UserInputError(f"exact_dtype must be float32 or float64, got {self.exact_dtype!r}")
+            raise InvalidInputError(f"exact_dtype must be float32 or float64, got {self.exact_dtype!r}")
 
     def tuples(self) -> list[tuple[int, int, int]]:
         return tuples_of(self.ns, self.ds, self.ks)

@@ -95,25 +95,25 @@ def add_training_arguments(parser) -> None:
 
 def apply_preset(args) -> ImagePreset:
     """Fill unset training options from ``args.preset``; return the effective budget."""
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
 
     base = asdict(PRESETS[args.preset])
     chosen = ImagePreset(**{name: getattr(args, name) if getattr(args, name, None) is not None else value
                             for name, value in base.items()})
     if not 0.0 <= chosen.adam_b2 < 1.0:
-        raise UserInputError(f"--adam-b2 must be in [0, 1), got {chosen.adam_b2}")
+        raise InvalidInputError(f"--adam-b2 must be in [0, 1), got {chosen.adam_b2}")
     if not 0.0 <= chosen.warmup_fraction <= 1.0:
-        raise UserInputError(f"--warmup-fraction must be in [0, 1], got {chosen.warmup_fraction}")
+        raise InvalidInputError(f"--warmup-fraction must be in [0, 1], got {chosen.warmup_fraction}")
     return chosen
 
 
 def dataset_from_args(args, *, balanced: bool = False):
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab.numerics import make_image_dataset
 
     color_mean = args.color_mean
     if len(color_mean) not in (1, args.channels):
-        raise UserInputError(f"--color-mean needs 1 or {args.channels} values, got {len(color_mean)}")
+        raise InvalidInputError(f"--color-mean needs 1 or {args.channels} values, got {len(color_mean)}")
     return make_image_dataset(k=args.k, n=args.n, n_test=getattr(args, "n_test", 0), side=args.side,
                               channels=args.channels, color_mean=color_mean if len(color_mean) > 1 else color_mean[0],
                               color_var=args.color_var, seed=args.seed, source=args.templates, balanced=balanced)

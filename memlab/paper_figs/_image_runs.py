@@ -40,16 +40,16 @@ def dataset_config(args) -> dict:
               "channels": args.channels, "color_mean": list(args.color_mean), "color_var": args.color_var,
               "seed": args.seed}
     if source != "digits":
-        from memlab._errors import UserInputError
+        from memlab._errors import InvalidInputError
 
         try:
             config["templates_sha256"] = _file_digest(source)
         except FileNotFoundError:
-            raise UserInputError(f"file not found: {source}") from None
+            raise InvalidInputError(f"file not found: {source}") from None
         except IsADirectoryError:
-            raise UserInputError(f"expected a file, got a directory: {source}") from None
+            raise InvalidInputError(f"expected a file, got a directory: {source}") from None
         except OSError as exc:
-            raise UserInputError(f"cannot read {source}: {exc.strerror}") from None
+            raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
     return config
 
 

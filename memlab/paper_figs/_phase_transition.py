@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.cli._common import (add_executor_arguments, int_list, nonnegative_int, positive_float, positive_int,
                                 positive_int_set)
 
@@ -297,14 +297,14 @@ def settings_from_args(args: argparse.Namespace) -> ExperimentSettings:
     if args.m_values is not None:
         preset["m_values"] = list(args.m_values)
     if not 0 <= preset["warmup_fraction"] <= 1:
-        raise UserInputError(f"--warmup-fraction must be in [0, 1], got {preset['warmup_fraction']}")
+        raise InvalidInputError(f"--warmup-fraction must be in [0, 1], got {preset['warmup_fraction']}")
     if not 0 <= preset["adam_b2"] < 1:
-        raise UserInputError(f"--adam-b2 must be in [0, 1), got {preset['adam_b2']}")
+        raise InvalidInputError(f"--adam-b2 must be in [0, 1), got {preset['adam_b2']}")
     if preset["n"] < 2:
-        raise UserInputError("--n must be at least 2 (the memorization criterion needs two training points)")
+        raise InvalidInputError("--n must be at least 2 (the memorization criterion needs two training points)")
     seeds = args.seeds if args.seeds is not None else int_list(args._default_seeds)
     if any(s < 0 for s in seeds):
-        raise UserInputError(f"--seeds must be non-negative, got {seeds}")
+        raise InvalidInputError(f"--seeds must be non-negative, got {seeds}")
     return ExperimentSettings(preset=args.preset, seeds=tuple(dict.fromkeys(seeds)),
                               m_values=tuple(sorted(set(preset.pop("m_values")))), **preset)
 

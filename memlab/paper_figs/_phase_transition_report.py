@@ -28,7 +28,7 @@ def run_figure_experiment(args, *, single_seed_figure: int | None = None):
     one-seed figure got one seed, runs (or reloads) the experiment. Returns
     ``(settings, results, seconds, pyplot)`` with matplotlib on the Agg backend.
     """
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab._jaxcfg import enable_compilation_cache, enable_float64
     from memlab.paper_figs._phase_transition import run_experiment, settings_from_args
 
@@ -41,7 +41,7 @@ def run_figure_experiment(args, *, single_seed_figure: int | None = None):
 
     settings = settings_from_args(args)
     if single_seed_figure is not None and len(settings.seeds) != 1:
-        raise UserInputError(f"figure {single_seed_figure} uses one seed (--seeds S); figure 7 shows several "
+        raise InvalidInputError(f"figure {single_seed_figure} uses one seed (--seeds S); figure 7 shows several "
                              "seeds with min-max bands")
     started = time.perf_counter()
     results = run_experiment(settings, args)

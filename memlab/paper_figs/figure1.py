@@ -53,28 +53,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _dataset(args):
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab.numerics import load_gmm_dataset, make_gmm_dataset
 
     if args.data is not None:
         given = [f"--{name}" for name in ("d", "k", "n") if getattr(args, name) is not None]
         if given:
-            raise UserInputError(f"{', '.join(given)} only apply to generated data, not with --data")
+            raise InvalidInputError(f"{', '.join(given)} only apply to generated data, not with --data")
         return load_gmm_dataset(args.data)
     return make_gmm_dataset(d=args.d or 50, k=args.k or 12, n=args.n or 200, n_test=0, seed=args.seed)
 
 
 def _timestep_indices(args, steps: int) -> list[int]:
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab.numerics import REPRESENTATIVE_T_INDEX
 
     if args.all_t:
         if args.t_index is not None:
-            raise UserInputError("--t-index and --all-t exclude each other")
+            raise InvalidInputError("--t-index and --all-t exclude each other")
         return list(range(steps + 1))
     index = REPRESENTATIVE_T_INDEX if args.t_index is None else args.t_index
     if index > steps:
-        raise UserInputError(f"--t-index must be in 0..{steps}, got {index}")
+        raise InvalidInputError(f"--t-index must be in 0..{steps}, got {index}")
     return [index]
 
 
@@ -179,13 +179,13 @@ def run(args) -> int:
     import platform
 
     from memlab import __version__
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
 
     started = time.perf_counter()
     dataset = _dataset(args)  # bad files fail here, before any JAX work
     if args.draws < 2:
-        raise UserInputError("--draws must be at least 2 (the standard error needs two draws per sample)")
+        raise InvalidInputError("--draws must be at least 2 (the standard error needs two draws per sample)")
     from memlab.numerics import DEFAULT_STEPS, excess_gen_approx, excess_pmem_approx, schedule_coefficients, \
         timestep_grid
 
@@ -194,7 +194,7 @@ def run(args) -> int:
     alphas, sigmas, psis = schedule_coefficients(ts, args.schedule)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserInputError(f"--out {out_dir} exists and is not a folder")
+        raise InvalidInputError(f"--out {out_dir} exists and is not a folder")
 
     enable_float64()
     cache_dir = enable_compilation_cache()

@@ -98,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args):
-    """(Figure3Settings, AnalysisSettings, SweepOptions) from parsed arguments; bad values are UserInputError."""
-    from memlab._errors import UserInputError
+    """(Figure3Settings, AnalysisSettings, SweepOptions) from parsed arguments; bad values are InvalidInputError."""
+    from memlab._errors import InvalidInputError
     from memlab.paper_figs._figure3_analysis import AnalysisSettings
     from memlab.paper_figs._figure3_sweep import Figure3Settings, SweepOptions
 
@@ -111,7 +111,7 @@ def settings_from_args(args):
         exact_draws=args.exact_draws, exact_dtype=args.exact_dtype, exact=False if args.no_exact else None,
         training=training)
     if settings.exact and settings.exact_draws < 2:
-        raise UserInputError("--exact-draws must be at least 2 (standard errors need two draws per sample)")
+        raise InvalidInputError("--exact-draws must be at least 2 (standard errors need two draws per sample)")
     analysis = AnalysisSettings(tau=args.tau, beta=args.beta, c=args.c, sigma2=float(settings.training["sigma2"]),
                                 normalize=args.normalize, test_fraction=args.test_fraction,
                                 split_seed=args.split_seed, random_starts=args.random_starts)
@@ -284,14 +284,14 @@ def _summary_json(analysis, settings, analysis_settings, options, sweep, timings
 
 
 def run(args) -> int:
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     started = time.perf_counter()
     settings, analysis_settings, options = settings_from_args(args)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserInputError(f"--out {out_dir} exists and is not a folder")
+        raise InvalidInputError(f"--out {out_dir} exists and is not a folder")
     enable_float64()
     enable_compilation_cache()
     from memlab import numerics

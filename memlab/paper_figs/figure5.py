@@ -69,7 +69,7 @@ def run(args) -> int:
     import numpy as np
 
     from memlab import _sweep
-    from memlab._errors import UserInputError
+    from memlab._errors import InvalidInputError
     from memlab._io import save_figure, write_csv, write_json
     from memlab.numerics import schedule_coefficients, timestep_grid
     from memlab.paper_figs import _image_runs as runs
@@ -78,12 +78,12 @@ def run(args) -> int:
     preset = common.apply_preset(args)
     grid = timestep_grid()
     if args.t_index >= grid.size:
-        raise UserInputError(f"--t-index must be in [0, {grid.size - 1}], got {args.t_index}")
+        raise InvalidInputError(f"--t-index must be in [0, {grid.size - 1}], got {args.t_index}")
     ms = args.m_values if args.m_values is not None else default_ms(args.n)
     data = runs.dataset_config(args)
     dataset = runs.dataset_from_config(data)  # validates the data options before any training
     if dataset.n < 2:
-        raise UserInputError("need N >= 2 for the memorization criterion")
+        raise InvalidInputError("need N >= 2 for the memorization criterion")
     from memlab._jaxcfg import enable_compilation_cache, enable_float64
 
     enable_float64()  # after validating the data: bad input fails fast, before JAX starts

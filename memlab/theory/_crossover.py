@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.theory._closed_forms import (
     C,
     MEAN_WEIGHT,
@@ -40,10 +40,10 @@ __all__ = ["ExactCrossover", "crossover_exact", "crossover_integrands", "validat
 
 
 def validate_positive(value, what: str) -> sp.Expr:
-    """An exact positive number, else :class:`UserInputError`."""
+    """An exact positive number, else :class:`InvalidInputError`."""
     number = exact_number(value, what=what)
     if not number.is_positive:
-        raise UserInputError(f"{what} must be positive, got {value}")
+        raise InvalidInputError(f"{what} must be positive, got {value}")
     return number
 
 
@@ -105,7 +105,7 @@ def crossover_exact(
     sigma2_exact = validate_positive(sigma2, "sigma2")
     sched = get_schedule(schedule)
     if weights is not None and continuous:
-        raise UserInputError("user weights are given on the discrete grid; they cannot be used with continuous t")
+        raise InvalidInputError("user weights are given on the discrete grid; they cannot be used with continuous t")
     if continuous:
         validate_time_range(t_min, t_max)
         lam, weighted = crossover_integrands(weighting, sched)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = ["BACKENDS", "numeric_function", "numeric_function_cache_info"]
 
@@ -26,7 +26,7 @@ BACKENDS = ("numpy", "jax", "math")
 def numeric_function(expr, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy") -> Callable:
     """A cached ``lambdify(args, expr, backend)``; ``backend`` is ``numpy`` (default), ``jax`` or ``math``."""
     if backend not in BACKENDS:
-        raise UserInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise InvalidInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if isinstance(args, sp.Basic):
         args = (args,)
     expr = sp.sympify(expr)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = ["T", "Schedule", "SCHEDULES", "get_schedule", "timestep_grid", "DEFAULT_STEPS", "REPRESENTATIVE_T_INDEX"]
 
@@ -53,13 +53,13 @@ def get_schedule(name: str | Schedule) -> Schedule:
     try:
         return SCHEDULES[name]
     except KeyError:
-        raise UserInputError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}") from None
+        raise InvalidInputError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}") from None
 
 
 @functools.lru_cache(maxsize=32)
 def timestep_grid(steps: int = DEFAULT_STEPS) -> tuple[sp.Rational, ...]:
     """The exact discrete grid t_l = 999/1000 - (998/1000) l / L, l = 0..L (decreasing; L+1 values)."""
     if int(steps) != steps or steps < 1:
-        raise UserInputError(f"steps must be an integer >= 1, got {steps}")
+        raise InvalidInputError(f"steps must be an integer >= 1, got {steps}")
     steps = int(steps)
     return tuple(sp.Rational(999, 1000) - sp.Rational(998, 1000) * sp.Rational(ell, steps) for ell in range(steps + 1))

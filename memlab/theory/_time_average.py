@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.theory._schedules import DEFAULT_STEPS, T, timestep_grid
 
 __all__ = [
@@ -64,9 +64,9 @@ def validate_time_range(t_min, t_max) -> tuple[float, float]:
     lo = float(exact_number(t_min, what="t_min"))
     hi = float(exact_number(t_max, what="t_max"))
     if not (0.0 < lo <= 1.0 and 0.0 < hi <= 1.0):
-        raise UserInputError(f"t_min and t_max must lie in (0, 1], got t_min={t_min}, t_max={t_max}")
+        raise InvalidInputError(f"t_min and t_max must lie in (0, 1], got t_min={t_min}, t_max={t_max}")
     if lo >= hi:
-        raise UserInputError(f"t_min must be smaller than t_max, got t_min={t_min}, t_max={t_max}")
+        raise InvalidInputError(f"t_min must be smaller than t_max, got t_min={t_min}, t_max={t_max}")
     return lo, hi
 
 
@@ -79,7 +79,7 @@ def grid_average(expr, steps: int = DEFAULT_STEPS, *, weights=None) -> TimeAvera
     grid = timestep_grid(steps)
     expr = sp.sympify(expr)
     if weights is not None and len(weights) != len(grid):
-        raise UserInputError(f"weights must have {len(grid)} values for L={steps}, got {len(weights)}")
+        raise InvalidInputError(f"weights must have {len(grid)} values for L={steps}, got {len(weights)}")
     w = weights if weights is not None else (sp.Integer(1),) * len(grid)
     total = sp.Add(*[wl * expr.subs(T, tl) for wl, tl in zip(w, grid) if wl != 0])
     value = total / len(grid)
@@ -124,7 +124,7 @@ def continuous_average(expr, t_min=DEFAULT_T_MIN, t_max=DEFAULT_T_MAX) -> TimeAv
     expr = sp.sympify(expr)
     extra = expr.free_symbols - {T}
     if extra:
-        raise UserInputError(f"substitute the parameters {sorted(map(str, extra))} before time-averaging")
+        raise InvalidInputError(f"substitute the parameters {sorted(map(str, extra))} before time-averaging")
     width = hi - lo
     if _integrates_exactly(expr):
         raw = sp.integrate(sp.cancel(expr), (T, lo, hi))

@@ -37,7 +37,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.theory._schedules import DEFAULT_STEPS, Schedule, T, get_schedule
 
 __all__ = [
@@ -78,7 +78,7 @@ def derive_weighting_factor(name: str) -> sp.Expr:
     with ``k = d target / d y`` (checked to be free of ``y`` and ``x``); the MSE ratio is ``k^2``.
     """
     if name not in _TARGETS:
-        raise UserInputError(f"no parametrisation named {name!r}; choose one of {', '.join(_TARGETS)}")
+        raise InvalidInputError(f"no parametrisation named {name!r}; choose one of {', '.join(_TARGETS)}")
     target = _TARGETS[name](_Y)
     k = sp.diff(target, _Y)
     assert not k.has(_Y) and not k.has(_X), "target must be affine in the estimate"
@@ -103,7 +103,7 @@ def _weighting_cached(name: str, sched: Schedule) -> sp.Expr:
     elif name in _TARGETS:
         expr = derive_weighting_factor(name).subs({_ALPHA: sched.alpha, _SIGMA: sched.sigma})
     else:
-        raise UserInputError(f"unknown weighting {name!r}; choose one of {', '.join(WEIGHTING_NAMES)}")
+        raise InvalidInputError(f"unknown weighting {name!r}; choose one of {', '.join(WEIGHTING_NAMES)}")
     expr = sp.simplify(expr)
     if expr.is_rational_function(T):
         expr = sp.cancel(expr)
@@ -116,10 +116,10 @@ def exact_number(value, *, what: str = "value") -> sp.Expr:
     ``int``/``Fraction``/SymPy rationals stay exact; a ``float`` (or NumPy float) becomes the
     shortest decimal that round-trips (``0.3`` -> ``3/10``), i.e. the number the user typed;
     a string is parsed as a decimal or fraction (``"3/10"``, ``"1e-3"``). Anything else, NaN or
-    an infinity is a :class:`UserInputError`.
+    an infinity is a :class:`InvalidInputError`.
     """
     if isinstance(value, bool):
-        raise UserInputError(f"{what} must be a number, got {value!r}")
+        raise InvalidInputError(f"{what} must be a number, got {value!r}")
     if isinstance(value, sp.Basic):
         number = value
     elif isinstance(value, numbers.Integral):
@@ -130,20 +130,20 @@ def exact_number(value, *, what: str = "value") -> sp.Expr:
         try:
             as_float = float(value)
         except (TypeError, ValueError):
-            raise UserInputError(f"{what} must be a number, got {value!r}") from None
+            raise InvalidInputError(f"{what} must be a number, got {value!r}") from None
         if not math.isfinite(as_float):
-            raise UserInputError(f"{what} must be finite, got {as_float}")
+            raise InvalidInputError(f"{what} must be finite, got {as_float}")
         number = sp.Rational(repr(as_float))
     elif isinstance(value, str):
         try:
             fraction = Fraction(value.strip())
         except (ValueError, ZeroDivisionError):
-            raise UserInputError(f"{what} must be a finite number, got {value!r}") from None
+            raise InvalidInputError(f"{what} must be a finite number, got {value!r}") from None
         number = sp.Rational(fraction.numerator, fraction.denominator)
     else:
-        raise UserInputError(f"{what} must be a number, got {type(value).__name__}")
+        raise InvalidInputError(f"{what} must be a number, got {type(value).__name__}")
     if not (number.is_number and number.is_real and number.is_finite):
-        raise UserInputError(f"{what} must be a finite real number, got {value!r}")
+        raise InvalidInputError(f"{what} must be a finite real number, got {value!r}")
     return number
 
 
@@ -162,24 +162,24 @@ def grid_weights(values, steps: int = DEFAULT_STEPS) -> GridWeights:
     """Validate user weights: exactly ``steps + 1`` finite, non-negative numbers, not all zero.
 
     ``values`` is any sequence (list, tuple, 1-D NumPy array) of numbers or numeric strings;
-    they are kept exact (see :func:`exact_number`). Raises :class:`UserInputError` otherwise.
+    they are kept exact (see :func:`exact_number`). Raises :class:`InvalidInputError` otherwise.
     """
     if int(steps) != steps or steps < 1:
-        raise UserInputError(f"steps must be an integer >= 1, got {steps}")
+        raise InvalidInputError(f"steps must be an integer >= 1, got {steps}")
     steps = int(steps)
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise UserInputError("weights must be a sequence of numbers (one per timestep)")
+        raise InvalidInputError("weights must be a sequence of numbers (one per timestep)")
     if hasattr(values, "ndim") and values.ndim != 1:
-        raise UserInputError(f"weights must be one-dimensional, got shape {values.shape}")
+        raise InvalidInputError(f"weights must be one-dimensional, got shape {values.shape}")
     if len(values) != steps + 1:
-        raise UserInputError(
+        raise InvalidInputError(
             f"weights must have one value per timestep: {steps + 1} for L={steps} steps, got {len(values)}")
     exact = []
     for i, v in enumerate(values):
         number = exact_number(v, what=f"weight {i}")
         if number.is_negative:
-            raise UserInputError(f"weights must be non-negative; weight {i} is {float(number)}")
+            raise InvalidInputError(f"weights must be non-negative; weight {i} is {float(number)}")
         exact.append(number)
     if all(v.is_zero for v in exact):
-        raise UserInputError("weights are all zero; at least one timestep needs a positive weight")
+        raise InvalidInputError("weights are all zero; at least one timestep needs a positive weight")
     return GridWeights(tuple(exact), steps)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 
 __all__ = [
     "SymbolicProof",
@@ -88,9 +88,9 @@ def woodbury_logdet(c, D, alpha, sigma_c, sigma_t, norm2):
 
 def _check_sizes(c, D) -> tuple[int, int]:
     if int(c) != c or int(D) != D or c < 1 or D < 1:
-        raise UserInputError(f"c and D must be positive integers, got c={c}, D={D}")
+        raise InvalidInputError(f"c and D must be positive integers, got c={c}, D={D}")
     if c * D > _MAX_EXPLICIT_SIZE:
-        raise UserInputError(f"explicit symbolic check limited to c*D <= {_MAX_EXPLICIT_SIZE}, got {c * D}")
+        raise InvalidInputError(f"explicit symbolic check limited to c*D <= {_MAX_EXPLICIT_SIZE}, got {c * D}")
     return int(c), int(D)
 
 

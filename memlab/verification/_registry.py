@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from memlab._errors import UserInputError
+from memlab._errors import InvalidInputError
 from memlab.verification._claim import CheckFunction, Claim
 
 __all__ = ["register_claim", "all_claims", "get_claim", "select_claims"]
@@ -35,22 +35,22 @@ def get_claim(claim_id: str) -> Claim:
     try:
         return _CLAIMS[claim_id]
     except KeyError:
-        raise UserInputError(f"unknown claim id {claim_id!r}; known ids: {', '.join(_CLAIMS)}") from None
+        raise InvalidInputError(f"unknown claim id {claim_id!r}; known ids: {', '.join(_CLAIMS)}") from None
 
 
 def select_claims(ids: Iterable[str] | None) -> list[Claim]:
     """The claims named in ``ids`` (report order, duplicates dropped), or all when ``ids`` is None.
 
-    An unknown id is a :class:`~memlab.UserInputError` naming it.
+    An unknown id is a :class:`~memlab.InvalidInputError` naming it.
     """
     if ids is None:
         return all_claims()
     wanted = [i.strip() for i in ids if i.strip()]
     if not wanted:
-        raise UserInputError("--only needs at least one claim id")
+        raise InvalidInputError("--only needs at least one claim id")
     unknown = [i for i in wanted if i not in _CLAIMS]
     if unknown:
-        raise UserInputError(f"unknown claim id(s) {', '.join(map(repr, unknown))}; "
+        raise InvalidInputError(f"unknown claim id(s) {', '.join(map(repr, unknown))}; "
                              f"see `memlab verify --list` for the known ids")
     keep = set(wanted)
     return [c for c in _CLAIMS.values() if c.id in keep]

@@ -78,3 +78,26 @@ def test_pmem_apply_matches_reference_for_every_m_without_retracing():
         ref = numerics.partial_memorizing_denoiser(x, alpha=0.8, sigma=0.6, train=ds.x_train, m=m)
         np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-12, atol=1e-12)
     assert fn._cache_size() == 1
+
+
+@pytest.mark.parametrize("alpha, sigma, variance", [(0.9, 0.4, 0.8), (0.2, 0.98, 1e-6), (0.9990, 0.0447, 1e-6),
+                                                    (0.5, 0.87, 3.0)])
+def test_fused_loss_and_gradient_match_autodiff(alpha, sigma, variance):
+    # float64, fresh random inputs: value and gradient of sum_i w_i |D(alpha x0_i + sigma z_i) - x0_i|^2 from the
+    # hand-written backward pass against jax.value_and_grad through gmm_apply (zero weights mask points).
+    rng = np.random.default_rng(np.random.SeedSequence().entropy)
+    n_points, m, d = 41, 13, 6
+    params = gpu_kernels.gmm_params(rng.standard_normal((m, d)) * 2, variance)
+    x0, noise = jnp.asarray(rng.standard_normal((n_points, d)) * 1.5), jnp.asarray(rng.standard_normal((n_points, d)))
+    weights = jnp.asarray(rng.random(n_points) * (rng.random(n_points) > 0.2))
+
+    def plain(p):
+        err = gpu_kernels.gmm_apply(p, alpha * x0 + sigma * noise, alpha, sigma) - x0
+        return jnp.sum(weights * jnp.sum(err * err, axis=-1))
+
+    want_value, want_grad = jax.value_and_grad(plain)(params)
+    value, grad = gpu_kernels.gmm_loss_and_grad(params, x0, noise, alpha, sigma, weights)
+    assert float(value) == pytest.approx(float(want_value), rel=1e-13)
+    for name in ("means", "log_variance"):
+        np.testing.assert_allclose(np.asarray(grad[name]), np.asarray(want_grad[name]), rtol=1e-10,
+                                   atol=1e-12 * float(np.abs(np.asarray(want_grad[name])).max()), err_msg=name)

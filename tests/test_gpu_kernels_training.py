@@ -190,3 +190,29 @@ def test_model_initialised_at_memorizing_denoiser_keeps_memorizing():
     x_init = jax.random.normal(jax.random.key(17), (50, ds.d), jnp.float64)
     samples = gpu_kernels.ddim_sample_model(APPLY, result.params, x_init, alphas=alphas, sigmas=sigmas)
     assert numerics.memorization_ratio(np.asarray(samples), ds.x_train).ratio == 1.0
+
+
+def _autodiff_apply(params, x, alpha, sigma):
+    """gmm_apply under another name: the trainer differentiates it with autodiff (no fused path)."""
+    return gpu_kernels.gmm_apply(params, x, alpha, sigma)
+
+
+def test_fused_gmm_gradient_is_the_autodiff_gradient(monkeypatch):
+    # float64: the trainer's fused value-and-gradient of eq. 11 against jax.value_and_grad through gmm_apply, on the
+    # BASE layout (27 points per t in chunks of 5, the last padded) and with passes of 2 points (the last pass
+    # of each chunk overlaps the previous one and masks the points already counted).
+    ds, params = _problem(seed=3, variance=0.3)
+    config = gpu_kernels.TrainConfig(**BASE)
+    key = jax.random.key(5)
+    noise = jnp.asarray(_training._host_noise(key, _training._layout(config, ds.n), ds.d, np.float64))
+    x = jnp.asarray(ds.x_train)
+    assert _training._FUSED_LOSS_AND_GRAD.get(APPLY) is gpu_kernels.gmm_loss_and_grad
+    reference = _training._loss_and_grad(_autodiff_apply, config, params, x, key, noise)
+    for pass_points in (5, 2):
+        monkeypatch.setattr(_training, "_CPU_PASS_POINTS", pass_points)
+        for apply in (APPLY, _autodiff_apply):
+            loss, grad = _training._loss_and_grad(apply, config, params, x, key, noise)
+            assert float(loss) == pytest.approx(float(reference[0]), rel=1e-13)
+            for got, want in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(reference[1])):
+                np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-11,
+                                           atol=1e-12 * np.abs(np.asarray(want)).max())

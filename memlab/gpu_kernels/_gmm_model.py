@@ -15,8 +15,8 @@ from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits
 from memlab.gpu_kernels._host_random import host_generator
 
-__all__ = ["PMEM_INIT_VARIANCE", "gmm_apply", "gmm_params", "gmm_variance", "partial_memorization_init",
-           "partial_memorization_indices", "pmem_apply", "pmem_params"]
+__all__ = ["PMEM_INIT_VARIANCE", "gmm_apply", "gmm_loss_and_grad", "gmm_params", "gmm_variance",
+           "partial_memorization_init", "partial_memorization_indices", "pmem_apply", "pmem_params"]
 
 PMEM_INIT_VARIANCE = 1e-6  # App. H.1: the "partial memorization" initial variance
 
@@ -36,6 +36,51 @@ def gmm_variance(params: dict) -> jax.Array:
 def gmm_apply(params: dict, x: jax.Array, alpha, sigma) -> jax.Array:
     """Eq. 11 denoiser with trainable params: x (B, d), scalars alpha, sigma -> (B, d)."""
     return isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=params["means"], variance=gmm_variance(params))
+
+
+def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigma,
+                      weights: jax.Array) -> tuple[jax.Array, dict]:
+    """``sum_i weights_i |gmm_apply(params, alpha x0_i + sigma z_i) - x0_i|^2`` and its gradient in ``params``.
+
+    x0, noise (P, d); weights (P,) (0 masks a point); alpha, sigma scalars. The same value and gradient as
+    ``jax.value_and_grad`` of the plain formula, written out so that one pass shares the forward's softmax
+    with the backward (the trainer's hot loop, :mod:`._training`). With v = alpha^2 s^2 + sigma^2,
+    D = (alpha s^2 / v) x + (sigma^2 / v) sum_k p_k mu_k and logits l_k = (alpha x.mu_k - alpha^2 |mu_k|^2 / 2) / v,
+    for the cotangent e = dL/dD (P, d):
+
+        dL/dl_k  = (sigma^2 / v) p_k (e.mu_k - e.mean),   mean = sum_k p_k mu_k,
+        dL/dmu_k = (sigma^2 / v) sum_i p_ik e_i + (alpha / v) sum_i (dL/dl_ik) x_i - (alpha^2 / v) (sum_i dL/dl_ik) mu_k,
+        dL/ds^2  = sum_i [alpha sigma^2 e_i.x_i - alpha^2 sigma^2 e_i.mean_i] / v^2 - (alpha^2 / v) sum_ik (dL/dl_ik) l_ik,
+
+    where the last sum is ``(alpha / v) sum_k mu_k.(sum_i dL/dl_ik x_i) - (alpha^2 / 2v) sum_k |mu_k|^2 sum_i dL/dl_ik``
+    (the per-point shift of the logits drops out since sum_k dL/dl_ik = 0). Six plain matmuls of P x M x d.
+    """
+    means = params["means"]
+    variance = gmm_variance(params)
+    total_var = alpha**2 * variance + sigma**2
+    c_x, c_mean = alpha * variance / total_var, sigma**2 / total_var
+    x = alpha * x0 + sigma * noise  # (P, d)
+    mean_sq = jnp.sum(means * means, axis=-1)  # (M,)
+    logits = (alpha * (x @ means.T) - 0.5 * alpha**2 * mean_sq[None, :]) / total_var  # (P, M)
+    weights_unnormalised = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+    inv_total = 1.0 / jnp.sum(weights_unnormalised, axis=-1)  # (P,)
+    mean = (weights_unnormalised @ means) * inv_total[:, None]  # (P, d) posterior mean of the components
+    err = c_x * x + c_mean * mean - x0
+    loss = jnp.sum(weights * jnp.sum(err * err, axis=-1))
+    cotangent = (2 * weights)[:, None] * err  # dL/dD (P, d)
+    projected = cotangent @ means.T  # (P, M) e . mu_k
+    along_mean = jnp.sum(cotangent * mean, axis=-1)  # (P,) e . mean
+    d_logits = weights_unnormalised * (c_mean * inv_total)[:, None] * (projected - along_mean[:, None])
+    # Contractions over the points with the small (P, d) operand transposed: (d, P) @ (P, M), then (M, d).
+    d_logits_x = (x.T @ d_logits).T  # (M, d) sum_i dL/dl_ik x_i
+    d_logits_sum = jnp.sum(d_logits, axis=0)  # (M,)
+    d_means = (c_mean * ((cotangent * inv_total[:, None]).T @ weights_unnormalised).T + (alpha / total_var) * d_logits_x
+               - (alpha**2 / total_var) * d_logits_sum[:, None] * means)
+    logit_sum = (alpha / total_var) * jnp.sum(means * d_logits_x) - (0.5 * alpha**2 / total_var) * jnp.sum(
+        mean_sq * d_logits_sum)
+    d_variance = (alpha * sigma**2 * jnp.sum(cotangent * x) - alpha**2 * sigma**2 * jnp.sum(along_mean)) \
+        / total_var**2 - (alpha**2 / total_var) * logit_sum
+    return loss, {"means": d_means, "log_variance": variance * d_variance}
 
 
 def pmem_params(train, m) -> dict:

@@ -76,7 +76,10 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 1024  # (sample, draw) rows per device and tile
-DEFAULT_BLOCK_SIZE = 8  # training points per block of the all-M kernel
+DEFAULT_BLOCK_SIZE = 8  # training points per block of the all-M kernel's XLA path
+# The native kernel sums a tile's samples in this many groups (its parallel tasks are (group, t) pairs); fixed,
+# so that the numbers do not depend on the number of threads.
+_NATIVE_GROUPS = 8
 
 # LLVM's -O1 instead of -O3 for the (long, mostly elementwise) tile kernel: compiles about twice as fast
 # on CPU with the same run time here; ignored by backends that do not know the option.
@@ -313,7 +316,7 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
 
 
 @functools.lru_cache(maxsize=64)
-def _tile_function(devices: tuple, layout: "TileLayout", dtype_name: str, native: bool):
+def _tile_function(devices: tuple, layout: "TileLayout", dtype_name: str, native: bool, threads: int):
     """The jitted, sharded tile kernel for a device set and static configuration (cached: no retracing).
 
     ``native``: use the C++ kernel (CPU devices only, when it could be built), else the portable XLA path.
@@ -321,9 +324,8 @@ def _tile_function(devices: tuple, layout: "TileLayout", dtype_name: str, native
     mesh = Mesh(np.array(devices, dtype=object), ("samples",))
     target = native_kernel(dtype_name) if native and devices[0].platform == "cpu" else None
     if target is not None:
-        threads = native_threads(len(devices))
         kernel = functools.partial(_tile_stats_native, target=target, n_pad=layout.n_pad,
-                                   groups=min(layout.samples, 4 * threads), threads=threads)
+                                   groups=min(layout.samples, _NATIVE_GROUPS), threads=threads)
     else:
         kernel = functools.partial(_tile_stats, block=layout.block, n_pad=layout.n_pad)
     replicated, by_sample = P(), P("samples")
@@ -400,7 +402,7 @@ def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = 
     itemsize = jnp.dtype(dtype).itemsize
     layout = tile_layout(n, draws, chunk_size=chunk_size, devices=devices, block_size=block_size)
     rows, n_pad = layout.rows, layout.n_pad
-    groups = min(layout.samples, 4 * threads) if native else 1
+    groups = min(layout.samples, _NATIVE_GROUPS) if native else 1
     io = n * d + k * d + 2 * times + 2 * times * (n_pad + 2) * groups
     if native:
         lanes, d_pad = 8, -(-d // 8) * 8
@@ -486,11 +488,12 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     devices = tuple(jax.devices() if devices is None else devices)
     n_dev = len(devices)
     limit = available_memory(devices[0]) if memory_limit is None else int(memory_limit)
+    threads = native_threads(n_dev)
     while True:
         layout = tile_layout(n, draws, chunk_size=chunk_size, devices=n_dev, block_size=int(block_size))
-        mesh, tile_fn, is_native = _tile_function(devices, layout, dtype.name, bool(native))
+        mesh, tile_fn, is_native = _tile_function(devices, layout, dtype.name, bool(native), threads)
         needed = mc_memory_estimate(n, d, means_np.shape[0], draws=draws, chunk_size=chunk_size, dtype=dtype,
-                                    devices=n_dev, native=is_native, threads=native_threads(n_dev),
+                                    devices=n_dev, native=is_native, threads=threads,
                                     block_size=int(block_size), times=alphas_np.shape[0])
         if limit is None or needed <= limit:
             break

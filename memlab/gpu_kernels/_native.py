@@ -101,7 +101,11 @@ def native_kernel_status() -> str:
 
 
 def native_threads(devices: int) -> int:
-    """Threads per device for the native kernel: the CPUs this process may use, shared among the devices."""
+    """Threads per device for the native kernel: ``$MEMLAB_NATIVE_THREADS``, else the CPUs this process may use,
+    shared among the devices. The numbers do not depend on it."""
+    setting = os.environ.get("MEMLAB_NATIVE_THREADS", "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

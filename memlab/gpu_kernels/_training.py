@@ -37,6 +37,7 @@ import optax
 
 from memlab._errors import InvalidInputError
 from memlab._progress import progress
+from memlab.gpu_kernels._gmm_model import gmm_apply, gmm_loss_and_grad
 from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
 from memlab.numerics import loss_weighting_values, schedule_coefficients, timestep_grid
@@ -44,6 +45,11 @@ from memlab.numerics import loss_weighting_values, schedule_coefficients, timest
 __all__ = ["TrainConfig", "TrainResult", "train", "train_runs", "weighted_loss", "training_noise"]
 
 _STORED_NOISE_LIMIT_BYTES = 1 << 30  # store_noise=None: store the draws when they fit in 1 GiB (all runs)
+
+# Models with a hand-written value-and-gradient of the chunk objective ``sum_i w_i |apply(alpha x0_i + sigma z_i) - x0_i|^2``
+# (the same numbers as autodiff up to rounding; one pass shares the softmax between forward and backward).
+_FUSED_LOSS_AND_GRAD = {gmm_apply: gmm_loss_and_grad}
+_CPU_PASS_POINTS = 2048  # points per loss/gradient pass on CPU (see _pass_points)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,9 +205,20 @@ def _host_noise(key: jax.Array, layout: _Layout, d: int, dtype) -> np.ndarray:
     return noise
 
 
+def _pass_points(chunk: int) -> int:
+    """Points per pass of the loss/gradient: on CPU at most ``_CPU_PASS_POINTS`` (a pass's (points x M) arrays
+    stay in cache: ~1.5x faster there), elsewhere the whole chunk (GPUs want large matmuls)."""
+    return min(chunk, _CPU_PASS_POINTS) if jax.default_backend() == "cpu" else chunk
+
+
 def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Array, noise_key: jax.Array,
                    noise: jax.Array | None, *, with_grad: bool = True):
-    """Objective (and its gradient) for one run, accumulated over chunks with ``lax.scan``."""
+    """Objective (and its gradient) for one run, accumulated over chunks with ``lax.scan``.
+
+    A chunk's draws are made (or sliced) as before; its points then go through the model in passes of
+    :func:`_pass_points` (an inner scan; the last pass overlaps the previous one and masks the points already
+    counted), so the numbers do not depend on the pass size beyond summation order.
+    """
     n, d = x_train.shape
     dtype = x_train.dtype
     layout = _layout(config, n)
@@ -209,28 +226,42 @@ def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Ar
     alphas = jnp.asarray(alphas, dtype)
     sigmas = jnp.asarray(sigmas, dtype)
     scales = jnp.asarray(weights / (layout.n_times * layout.points), dtype)
-    offsets = jnp.arange(layout.chunk)
+    size = _pass_points(layout.chunk)
+    n_passes = -(-layout.chunk // size)
+    offsets = jnp.arange(size)
+    fused = _FUSED_LOSS_AND_GRAD.get(apply) if with_grad else None
 
     def chunk_body(carry, index):
         t = index // layout.n_chunks
         start = (index % layout.n_chunks) * layout.chunk
-        points = start + offsets
-        valid = points < layout.points
-        x0 = x_train[jnp.minimum(points // layout.draws, n - 1)]
-        if noise is None:
-            z = _chunk_noise(noise_key, index, layout, d, dtype)
-        else:
-            z = jax.lax.dynamic_slice_in_dim(noise[t], start, layout.chunk, axis=0)
+        # Regenerated draws: the chunk's (chunk, d) block; stored draws: sliced per pass from (T, padded, d).
+        z_chunk = _chunk_noise(noise_key, index, layout, d, dtype) if noise is None else None
         alpha, sigma = alphas[t], sigmas[t]
 
-        def chunk_loss(p):
-            err = apply(p, alpha * x0 + sigma * z, alpha, sigma) - x0
-            return scales[t] * jnp.sum(jnp.where(valid, jnp.sum(err * err, axis=-1), 0.0))
+        def pass_body(carry, j):
+            first = jnp.minimum(j * size, layout.chunk - size)  # the last pass is shifted back to fit
+            local = first + offsets
+            points = start + local
+            point_weights = jnp.where((points < layout.points) & (local >= j * size), scales[t], 0.0)
+            x0 = x_train[jnp.minimum(points // layout.draws, n - 1)]
+            if noise is None:
+                z = jax.lax.dynamic_slice_in_dim(z_chunk, first, size, axis=0)
+            else:
+                z = jax.lax.dynamic_slice(noise, (t, start + first, 0), (1, size, d))[0]
 
-        if with_grad:
-            value, grad = jax.value_and_grad(chunk_loss)(params)
+            def pass_loss(p):
+                err = apply(p, alpha * x0 + sigma * z, alpha, sigma) - x0
+                return jnp.sum(point_weights * jnp.sum(err * err, axis=-1))
+
+            if not with_grad:
+                return (carry[0] + pass_loss(params), carry[1]), None
+            if fused is not None:
+                value, grad = fused(params, x0, z, alpha, sigma, point_weights)
+            else:
+                value, grad = jax.value_and_grad(pass_loss)(params)
             return (carry[0] + value, jax.tree_util.tree_map(jnp.add, carry[1], grad)), None
-        return (carry[0] + chunk_loss(params), carry[1]), None
+
+        return jax.lax.scan(pass_body, carry, jnp.arange(n_passes))
 
     init = (jnp.zeros((), dtype), jax.tree_util.tree_map(jnp.zeros_like, params) if with_grad else None)
     (loss, grad), _ = jax.lax.scan(chunk_body, init, jnp.arange(layout.n_times * layout.n_chunks))

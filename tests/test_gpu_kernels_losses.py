@@ -236,10 +236,12 @@ def _buffer_bytes(n, d, k, times, draws, chunk, native_engine, dtype=jnp.float32
             jax.random.key(0))
     analysis = tile_fn.lower(*args).compile().memory_analysis()
     total = analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes
-    if native_engine:
+    if native_engine:  # mc_tile.cc: the padded points (shared) and one thread's Scratch
         d_pad, lanes = -(-d // 8) * 8, 8
-        total += jnp.dtype(dtype).itemsize * (layout.n_pad * d_pad + layout.draws * layout.n_pad
-                                              + 5 * lanes * layout.n_pad + lanes * d_pad + d + k + 3 * layout.draws)
+        group_samples = -(-layout.samples // min(layout.samples, 8))
+        total += jnp.dtype(dtype).itemsize * (layout.n_pad * d_pad + 5 * lanes * layout.n_pad + lanes * d_pad + d + k
+                                              + group_samples * layout.draws * (layout.n_pad + 2) + 2 * layout.n_pad
+                                              + group_samples * layout.n_pad)
     return total
 
 

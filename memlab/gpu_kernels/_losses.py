@@ -68,6 +68,7 @@ __all__ = [
     "ExcessLosses",
     "TileLayout",
     "available_memory",
+    "default_chunk_size",
     "excess_pmem_single_m",
     "mc_excess_losses",
     "mc_memory_estimate",
@@ -75,7 +76,8 @@ __all__ = [
     "tile_layout",
 ]
 
-DEFAULT_CHUNK_SIZE = 1024  # (sample, draw) rows per device and tile
+DEFAULT_CHUNK_SIZE = 1024  # (sample, draw) rows per device and tile on CPUs (cache-sized tiles are fastest there)
+_ACCELERATOR_CHUNK_SIZE = 32768  # on GPUs/TPUs: large tiles keep the device busy (shrunk to fit its memory)
 DEFAULT_BLOCK_SIZE = 8  # training points per block of the all-M kernel's XLA path
 # The native kernel sums a tile's samples in this many groups (its parallel tasks are (group, t) pairs); fixed,
 # so that the numbers do not depend on the number of threads.
@@ -288,9 +290,10 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
                        key, *, target: str, n_pad: int, groups: int, threads: int):
     """:func:`_tile_stats` with the per-row work in the native CPU kernel (``csrc/mc_tile.cc``).
 
-    XLA does the t-independent projections (noise, z . Y_j, z . V_k: plain matmuls); the native loop runs, per
-    timestep and row, the prefix recursion of u_M in d-vectors (exact |u_M - r|^2, no Gram expansion), x_*,
-    and the draw statistics, summed over ``groups`` groups of the tile's samples (then over the groups here).
+    XLA does the t-independent projections (noise, z . Y_j, z . V_k: plain matmuls); the native loop computes the
+    exact squared distances |x^j - x^s|^2 and runs, per timestep and row, the prefix recursion of u_M in
+    d-vectors (exact |u_M - r|^2, no Gram expansion), x_*, and the draw statistics, summed over ``groups``
+    groups of the tile's samples (then over the groups here).
     """
     TRACE_COUNTS["mc_excess_losses"] += 1
     dtype = x_train.dtype
@@ -298,7 +301,6 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
     n_samples = sample_idx.shape[0]
     centers = x_train[sample_idx]  # (S, d)
     x_pad = jnp.pad(x_train, ((0, n_pad - n), (0, 0)))  # (Np, d)
-    dist2 = jnp.sum((centers[:, None, :] - x_pad[None]) ** 2, axis=-1)  # (S, Np) exact |x^j - x^s|^2
     z = noise_draws(key, sample_idx, draw_idx, d=d, dtype=dtype)  # (S, R, d)
     zx = jnp.einsum("srd,nd->srn", z, x_pad)
     zy = zx - zx[jnp.arange(n_samples), :, sample_idx][:, :, None]  # (S, R, Np) z . Y_j, exactly 0 at j = s
@@ -308,7 +310,7 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
     shapes = [jax.ShapeDtypeStruct((t_count, groups, n_pad), dtype)] * 2 + [
         jax.ShapeDtypeStruct((t_count, groups), dtype)] * 4
     pmem_mean, pmem_m2, gen_mean, gen_m2, mem_mean, mem_m2 = jax.ffi.ffi_call(target, shapes)(
-        zy, dist2, x_pad, centers, z, zv, vdist2, means, alphas, sigmas, jnp.reshape(sigma2, ()), sample_weights,
+        zy, x_pad, centers, z, zv, vdist2, means, alphas, sigmas, jnp.reshape(sigma2, ()), sample_weights,
         draw_weights, n=np.int64(n), threads=np.int64(threads))
     sums = ((pmem_mean.sum(axis=1)[:, :n], pmem_m2.sum(axis=1)[:, :n]), (gen_mean.sum(axis=1), gen_m2.sum(axis=1)),
             (mem_mean.sum(axis=1), mem_m2.sum(axis=1)))
@@ -382,6 +384,12 @@ def tile_layout(n: int, draws: int, *, chunk_size: int, devices: int, block_size
                       n_pad=math.ceil(n / block_size) * block_size)
 
 
+def default_chunk_size(platform: str) -> int:
+    """The engine's default (sample, draw) rows per device and tile: :data:`DEFAULT_CHUNK_SIZE` on CPUs, larger on
+    accelerators (either is halved until :func:`mc_memory_estimate` fits the device's memory)."""
+    return DEFAULT_CHUNK_SIZE if platform == "cpu" else _ACCELERATOR_CHUNK_SIZE
+
+
 def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
                        dtype=jnp.float32, devices: int = 1, native: bool = True, threads: int = 1,
                        block_size: int = DEFAULT_BLOCK_SIZE, times: int = 26) -> int:
@@ -389,15 +397,17 @@ def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = 
     K mixture means, R draws and T timesteps: its inputs plus the working set of one tile.
 
     With B the bytes per number, C = S x R_t <= chunk_size the tile's rows (S samples x R_t draws per device),
-    Np = N rounded up to whole blocks of b points and L = 8 SIMD lanes:
+    Np = N rounded up to whole blocks of b points, d' = d rounded up to 8, L = 8 SIMD lanes, G = min(S, 8) sample
+    groups and C_g = ceil(S / G) R_t rows per group:
 
-    - native kernel:  B [3 C Np + 8 C d + 3 C K] + threads B [Np d + R_t Np + 6 L Np + 2 L d + 2 d + K + 3 R_t]
+    - native kernel:  B [3 C Np + 8 C d + 3 C K + Np d'] + threads B [(5 L + 2) Np + L d' + d + K + C_g (Np + 2)
+                      + S_g Np]  (S_g = ceil(S / G))
     - XLA path:       B [(12 + 2 (b + 1)) C Np + 8 C d + 3 C K]
 
-    plus the inputs and outputs, B [N d + K d + 2 T + 2 T (Np + 2) G] (G = min(S, 4 threads) sample groups for
-    the native kernel, 1 for XLA). Nothing else grows
-    with N, d, R or T: the bound is linear in the chunk size and checked against XLA's own buffer assignment
-    in the tests.
+    plus the inputs and outputs, B [N d + K d + 2 T + 2 T (Np + 2) G'] (G' = G for the native kernel, 1 for XLA).
+    Nothing else grows with N, d, R or T: the bound is linear in the chunk size (the one-sample-per-tile case
+    R > chunk_size included) and is checked against XLA's own buffer assignment in the tests. The process
+    itself adds the Python/JAX runtime and, while compiling, the compiler's memory.
     """
     itemsize = jnp.dtype(dtype).itemsize
     layout = tile_layout(n, draws, chunk_size=chunk_size, devices=devices, block_size=block_size)
@@ -406,9 +416,10 @@ def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = 
     io = n * d + k * d + 2 * times + 2 * times * (n_pad + 2) * groups
     if native:
         lanes, d_pad = 8, -(-d // 8) * 8
-        tile = 3 * rows * n_pad + 8 * rows * d + 3 * rows * k
-        scratch = threads * (n_pad * d_pad + layout.draws * n_pad + 6 * lanes * n_pad + 2 * lanes * d_pad + 2 * d + k
-                             + 3 * layout.draws)
+        group_rows = -(-layout.samples // groups) * layout.draws
+        tile = 3 * rows * n_pad + 8 * rows * d + 3 * rows * k + n_pad * d_pad
+        scratch = threads * ((5 * lanes + 2) * n_pad + lanes * d_pad + d + k + group_rows * (n_pad + 2)
+                             + -(-layout.samples // groups) * n_pad)
         return itemsize * (tile + scratch + io)
     return itemsize * ((12 + 2 * (block_size + 1)) * rows * n_pad + 8 * rows * d + 3 * rows * k + io)
 
@@ -453,7 +464,7 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     x_train: (N, d) training set; means: (K, d) and sigma2 > 0: the true mixture pi_* (for x_*);
     alphas, sigmas: (T,) schedule values (sigma > 0); draws: noise draws R per sample; key: PRNG key
     (draw r of sample i uses ``fold_in(fold_in(key, i), r)``, see :func:`noise_draws`).
-    chunk_size: (sample, draw) rows per device and tile (default :data:`DEFAULT_CHUNK_SIZE`): a tile holds
+    chunk_size: (sample, draw) rows per device and tile (default :func:`default_chunk_size`): a tile holds
     whole samples (all R draws) when R <= chunk_size, else one sample and chunk_size of its draws per device;
     devices: the devices to shard samples over (default all of ``jax.devices()``); block_size: points per
     block of the portable XLA path (speed/memory knob only); native: on CPU devices, run the per-row work in the
@@ -479,13 +490,13 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     if int(draws) < 1:
         raise InvalidInputError(f"draws must be >= 1, got {draws}")
     draws = int(draws)
+    devices = tuple(jax.devices() if devices is None else devices)
     chunk_given = chunk_size is not None
-    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
+    chunk_size = default_chunk_size(devices[0].platform) if chunk_size is None else int(chunk_size)
     if chunk_size < 1 or block_size < 1:
         raise InvalidInputError("chunk_size and block_size must be >= 1")
 
     n, d = x_np.shape
-    devices = tuple(jax.devices() if devices is None else devices)
     n_dev = len(devices)
     limit = available_memory(devices[0]) if memory_limit is None else int(memory_limit)
     threads = native_threads(n_dev)

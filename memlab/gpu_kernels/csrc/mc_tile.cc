@@ -7,15 +7,16 @@
 //     u_M = sum_{j <= M} p^(M)_j Y_j,   p^(M) = softmax of w_1..w_M,
 //
 // follow the online (running-max) recursion m_k = max(m_{k-1}, w_k), Z_k = e^{m_{k-1} - m_k} Z_{k-1} +
-// e^{w_k - m_k}, u_k = u_{k-1} + (e^{w_k - m_k} / Z_k) (Y_k - u_k-1): every weight is <= 1, nothing
-// overflows, and a term only underflows when it is negligible next to the running maximum. A first
-// pass gives r = u_N = x_mem(X) - x^s; a second pass repeats the same recursion (bit for bit) and
-// writes excess_M = |u_M - r|^2 (so excess_N = 0 exactly). The row also yields |r|^2 (the loss of
-// x_mem) and |x_*(X) - x_mem(X)|^2 for the true mixture's denoiser (eq. 11).
+// e^{w_k - m_k}, u_k = u_{k-1} + (e^{w_k - m_k} / Z_k) (Y_k - u_{k-1}): every weight is <= 1, nothing
+// overflows, and a term only underflows when it is negligible next to the running maximum. The kernel runs
+// it in absolute coordinates (u_k + x^s, a convex combination of the x^j; the differences below are the same),
+// 8 rows at a time, one per SIMD lane. A first pass gives r = u_N (x_mem(X)); a second pass repeats the same
+// recursion (bit for bit) and writes excess_M = |u_M - r|^2 (so excess_N = 0 exactly). The row also yields
+// |x_mem(X) - x^s|^2 (the loss of x_mem) and |x_*(X) - x_mem(X)|^2 for the true mixture's denoiser (eq. 11).
 //
 // Per (t, group of samples) the kernel reduces over the draws (weighted mean and centred sum of squares)
-// and sums over the group's samples (weights 0 for padding), so its outputs are (T, G, ...) and its
-// scratch memory is O(N d + R N) per thread: independent of the tile's size.
+// and sums over the group's samples (weights 0 for padding), so its outputs are (T, G, ...) and its scratch
+// memory per thread is O(N d' + group rows x N), d' = d rounded up to 8.
 //
 // Built at first use by memlab/gpu_kernels/_native.py with the system C++ compiler.
 
@@ -90,34 +91,37 @@ inline double exp_nonpositive(double x) {
   return x < lowest ? 0.0 : value;
 }
 
-constexpr int64_t kLanes = 8;  // draws processed together, one per SIMD lane
+constexpr int64_t kLanes = 8;  // rows (sample, draw) processed together, one per SIMD lane
 constexpr int64_t kDims = 8;   // coordinates of u kept in registers across the points
-
-// Everything one thread needs, sized once per call. Per-lane arrays are (count, kLanes), lane fastest.
-template <typename T>
-struct Scratch {
-  int64_t d_pad;
-  std::vector<T> centred;     // (n, d_pad) Y_j = x^j - x^s of the current sample, zero-padded coordinates
-  std::vector<T> logits;      // (n, L)
-  std::vector<T> run_max;     // (n, L) m_k
-  std::vector<T> norm;        // (n, L) e^{m_{k-1} - m_k}, then Z_k
-  std::vector<T> step;        // (n, L) e^{w_k - m_k} / Z_k: the weight of Y_k in u_k
-  std::vector<T> r;           // (d_pad, L) u_N = x_mem(X) - x^s
-  std::vector<T> distance;    // (n, L) |u_k - r|^2
-  std::vector<T> gen;         // (d,)
-  std::vector<T> gen_logits;  // (K,)
-  std::vector<T> excess;      // (R, n) per draw
-  std::vector<T> excess_gen;  // (R,)
-  std::vector<T> loss_mem;    // (R,)
-
-  Scratch(int64_t n, int64_t d, int64_t k, int64_t draws)
-      : d_pad((d + kDims - 1) / kDims * kDims), centred(n * d_pad, T(0)), logits(n * kLanes), run_max(n * kLanes),
-        norm(n * kLanes), step(n * kLanes), r(d_pad * kLanes), distance(n * kLanes), gen(d), gen_logits(k),
-        excess(draws * n), excess_gen(draws), loss_mem(draws) {}
-};
 
 struct Shapes {
   int64_t times, samples, draws, n_pad, n, d, k, groups;
+};
+
+// Everything one thread needs, sized once per call. Per-lane arrays are (count, kLanes), lane fastest. The
+// recursion runs in absolute coordinates (u_k is a weighted mean of the x^j): lanes may hold rows of different
+// samples, and |u_k - r|^2 is the same as in the centred frame.
+template <typename T>
+struct Scratch {
+  std::vector<T> logits;      // (n, L)
+  std::vector<T> run_max;     // (n, L) m_k
+  std::vector<T> norm;        // (n, L) e^{m_{k-1} - m_k}, then Z_k
+  std::vector<T> step;        // (n, L) e^{w_k - m_k} / Z_k: the weight of x^k in u_k
+  std::vector<T> r;           // (d_pad, L) u_N = x_mem(X)
+  std::vector<T> distance;    // (n, L) |u_k - r|^2
+  std::vector<T> gen;         // (d,)
+  std::vector<T> gen_logits;  // (K,)
+  std::vector<T> excess;      // (rows of a group, n)
+  std::vector<T> excess_gen;  // (rows of a group,)
+  std::vector<T> loss_mem;    // (rows of a group,)
+  std::vector<T> mean, m2;    // (n,) draw statistics
+  std::vector<T> dist2;       // (samples of a group, n) |x^j - x^s|^2, exact (differences first)
+
+  Scratch(const Shapes& sh, int64_t d_pad, int64_t group_samples)
+      : logits(sh.n * kLanes), run_max(sh.n * kLanes), norm(sh.n * kLanes), step(sh.n * kLanes), r(d_pad * kLanes),
+        distance(sh.n * kLanes), gen(sh.d), gen_logits(sh.k), excess(group_samples * sh.draws * sh.n),
+        excess_gen(group_samples * sh.draws), loss_mem(group_samples * sh.draws), mean(sh.n), m2(sh.n),
+        dist2(group_samples * sh.n) {}
 };
 
 // The prefix recursion's weights for kLanes rows: step_k = e^{w_k - m_k} / Z_k, from s.logits (n, L).
@@ -156,13 +160,17 @@ void prefix_weights(Scratch<T>& s, int64_t n) {
   }
 }
 
-// u_k = u_{k-1} + step_k (Y_k - u_{k-1}) for k < n and kLanes rows, kDims coordinates at a time (held in
-// registers over the points). Without `distances`: writes u_N into s.r. With it: distances[k, l] = |u_k - r|^2.
+// u_k = u_{k-1} + step_k (x^k - u_{k-1}) for k < n and kLanes rows, kBlock coordinates at a time (held in vector
+// registers over the points). x: the points in column groups of kGroup coordinates, (d_pad / kGroup, n, kGroup),
+// so that every block streams through contiguous memory. Without `distances`: writes u_N into s.r. With it:
+// s.distance[k, l] = |u_k - r|^2.
+constexpr int64_t kGroup = 4;
+
 template <typename T, bool kDistances>
-void run_means(Scratch<T>& s, int64_t n) {
-  // u and r of kBlock coordinates x kLanes rows stay in vector registers (16 on AVX2): 8 + 8 or 4 + 4 + acc.
+void run_means(Scratch<T>& s, const T* x, int64_t n, int64_t d_pad) {
+  // u and r of kBlock coordinates x kLanes rows stay in registers (16 on AVX2): 8 + 8, or 4 + 4 + acc.
   constexpr int64_t kBlock = kDistances ? kDims / 2 : kDims;
-  const int64_t d_pad = s.d_pad;
+  static_assert(kBlock % kGroup == 0, "a block is whole column groups");
   const T* step = s.step.data();
   T* dist = s.distance.data();
   if (kDistances) std::fill(s.distance.begin(), s.distance.end(), T(0));
@@ -171,15 +179,16 @@ void run_means(Scratch<T>& s, int64_t n) {
     T r[kBlock][kLanes];
     for (int64_t c = 0; c < kBlock; ++c)
       for (int64_t l = 0; l < kLanes; ++l) r[c][l] = s.r[(block + c) * kLanes + l];
+    const T* columns = x + (block / kGroup) * n * kGroup;
     for (int64_t k = 0; k < n; ++k) {
-      const T* y = s.centred.data() + k * d_pad + block;
       const T* beta = step + k * kLanes;
       if (kDistances) {
         T acc[kLanes] = {};
         for (int64_t c = 0; c < kBlock; ++c) {
+          const T y = columns[(c / kGroup) * n * kGroup + k * kGroup + c % kGroup];
 #pragma omp simd
           for (int64_t l = 0; l < kLanes; ++l) {
-            u[c][l] += beta[l] * (y[c] - u[c][l]);
+            u[c][l] += beta[l] * (y - u[c][l]);
             const T diff = u[c][l] - r[c][l];
             acc[l] += diff * diff;
           }
@@ -188,8 +197,9 @@ void run_means(Scratch<T>& s, int64_t n) {
         for (int64_t l = 0; l < kLanes; ++l) dist[k * kLanes + l] += acc[l];
       } else {
         for (int64_t c = 0; c < kBlock; ++c) {
+          const T y = columns[(c / kGroup) * n * kGroup + k * kGroup + c % kGroup];
 #pragma omp simd
-          for (int64_t l = 0; l < kLanes; ++l) u[c][l] += beta[l] * (y[c] - u[c][l]);
+          for (int64_t l = 0; l < kLanes; ++l) u[c][l] += beta[l] * (y - u[c][l]);
         }
       }
     }
@@ -202,7 +212,6 @@ void run_means(Scratch<T>& s, int64_t n) {
 template <typename T>
 struct Inputs {
   const T* zy;        // (S, R, Np)   z . Y_j
-  const T* dist2;     // (S, Np)      |Y_j|^2
   const T* x;         // (Np, d)
   const T* centers;   // (S, d)
   const T* z;         // (S, R, d)
@@ -226,101 +235,135 @@ struct Outputs {
   T* mem_m2;
 };
 
-// Weighted mean and centred sum of squares over the draws of values[r * stride + j], accumulated (times
-// `weight`) into mean_out[j], m2_out[j] for j < count.
+// Weighted mean and centred sum of squares over the draws of values[r * stride + j] (r < draws, j < count),
+// added (times `weight`) to mean_out[j], m2_out[j].
 template <typename T>
 void draw_stats(const T* values, int64_t stride, int64_t count, const T* draw_weights, int64_t draws, T weight,
-                T* mean_out, T* m2_out, std::vector<T>& tmp) {
+                T* mean_out, T* m2_out, Scratch<T>& s) {
   T total = 0;
   for (int64_t r = 0; r < draws; ++r) total += draw_weights[r];
-  tmp.assign(count, T(0));
+  T* mean = s.mean.data();
+  T* m2 = s.m2.data();
+  std::fill(mean, mean + count, T(0));
+  std::fill(m2, m2 + count, T(0));
   for (int64_t r = 0; r < draws; ++r) {
     const T w = draw_weights[r];
     const T* v = values + r * stride;
 #pragma omp simd
-    for (int64_t j = 0; j < count; ++j) tmp[j] += w * v[j];
+    for (int64_t j = 0; j < count; ++j) mean[j] += w * v[j];
   }
-  for (int64_t j = 0; j < count; ++j) tmp[j] /= total;
-  std::vector<T> m2(count, T(0));
+  for (int64_t j = 0; j < count; ++j) mean[j] /= total;
   for (int64_t r = 0; r < draws; ++r) {
     const T w = draw_weights[r];
     const T* v = values + r * stride;
 #pragma omp simd
     for (int64_t j = 0; j < count; ++j) {
-      const T diff = v[j] - tmp[j];
+      const T diff = v[j] - mean[j];
       m2[j] += w * diff * diff;
     }
   }
   for (int64_t j = 0; j < count; ++j) {
-    mean_out[j] += weight * tmp[j];
+    mean_out[j] += weight * mean[j];
     m2_out[j] += weight * m2[j];
   }
 }
 
-// One sample at one timestep: every draw (kLanes at a time), then its statistics added to the group's outputs.
+// x_* - x_mem for one row (eq. 11 with the true means): x_* = x^s + (sigma^2 / v)(sum_k pi_k mu_k - x^s)
+// + (alpha sigma2 sigma / v) z; returns |x_* - x_mem|^2 with x_mem = r (lane l of s.r).
 template <typename T>
-void sample_at_time(const Shapes& sh, const Inputs<T>& in, const Outputs<T>& out, Scratch<T>& s, int64_t t,
-                    int64_t sample, int64_t group, std::vector<T>& tmp) {
-  const int64_t n = sh.n, d = sh.d, np = sh.n_pad, kk = sh.k, draws = sh.draws;
+T generalizing_excess(const Shapes& sh, const Inputs<T>& in, Scratch<T>& s, int64_t sample, int64_t row, int64_t l,
+                      T alpha, T sigma, T sigma2) {
+  const int64_t d = sh.d, kk = sh.k;
+  const T total_var = alpha * alpha * sigma2 + sigma * sigma;
+  const T* zv = in.zv + row * kk;
+  const T* vdist2 = in.vdist2 + sample * kk;
+  T top = -std::numeric_limits<T>::infinity();
+  for (int64_t c = 0; c < kk; ++c) {
+    s.gen_logits[c] = (alpha * sigma * zv[c] - T(0.5) * alpha * alpha * vdist2[c]) / total_var;
+    top = std::max(top, s.gen_logits[c]);
+  }
+  T norm = 0;
+  for (int64_t c = 0; c < kk; ++c) {
+    s.gen_logits[c] = exp_nonpositive(s.gen_logits[c] - top);
+    norm += s.gen_logits[c];
+  }
+  std::fill(s.gen.begin(), s.gen.end(), T(0));
+  for (int64_t c = 0; c < kk; ++c) {
+    const T weight = s.gen_logits[c] / norm;
+    const T* mu = in.means + c * d;
+#pragma omp simd
+    for (int64_t i = 0; i < d; ++i) s.gen[i] += weight * mu[i];
+  }
+  const T mean_coef = sigma * sigma / total_var, noise_coef = alpha * sigma2 * sigma / total_var;
+  const T* center = in.centers + sample * d;
+  const T* zrow = in.z + row * d;
+  T total = 0;
+  for (int64_t i = 0; i < d; ++i) {
+    const T diff = mean_coef * (s.gen[i] - center[i]) + noise_coef * zrow[i] - (s.r[i * kLanes + l] - center[i]);
+    total += diff * diff;
+  }
+  return total;
+}
+
+// Task (group, t): every row of the group's samples at timestep t, kLanes rows at a time (across samples), then
+// each sample's draw statistics added to the group's output slot.
+template <typename T>
+void group_at_time(const Shapes& sh, const Inputs<T>& in, const Outputs<T>& out, const T* x, int64_t d_pad,
+                   Scratch<T>& s, int64_t group, int64_t t, int64_t first_sample, int64_t last_sample) {
+  const int64_t n = sh.n, d = sh.d, np = sh.n_pad, draws = sh.draws;
   const T alpha = in.alphas[t], sigma = in.sigmas[t], sigma2 = in.sigma2[0];
   const T quad = -(alpha * alpha) / (2 * sigma * sigma), lin = alpha / sigma;
-  const T total_var = alpha * alpha * sigma2 + sigma * sigma;
-  const T* center = in.centers + sample * d;
-  const T* dist2 = in.dist2 + sample * np;
-  for (int64_t first = 0; first < draws; first += kLanes) {
-    const int64_t lanes = std::min(kLanes, draws - first);
-    for (int64_t l = 0; l < kLanes; ++l) {  // logits, lane-major; unused lanes repeat the last draw
-      const T* zy = in.zy + (sample * draws + first + std::min(l, lanes - 1)) * np;
+  const int64_t first_row = first_sample * draws, rows = (last_sample - first_sample) * draws;
+  for (int64_t sample = first_sample; sample < last_sample; ++sample) {  // |x^j - x^s|^2, differences first
+    const T* center = in.centers + sample * d;
+    T* dist2 = s.dist2.data() + (sample - first_sample) * n;
+    for (int64_t j = 0; j < n; ++j) {
+      const T* xj = in.x + j * d;
+      T total = 0;
+#pragma omp simd reduction(+ : total)
+      for (int64_t i = 0; i < d; ++i) {
+        const T diff = xj[i] - center[i];
+        total += diff * diff;
+      }
+      dist2[j] = total;
+    }
+  }
+  for (int64_t pack = 0; pack < rows; pack += kLanes) {
+    const int64_t lanes = std::min(kLanes, rows - pack);
+    for (int64_t l = 0; l < kLanes; ++l) {  // logits, lane-major; unused lanes repeat the last row
+      const int64_t row = first_row + pack + std::min(l, lanes - 1);
+      const T* zy = in.zy + row * np;
+      const T* dist2 = s.dist2.data() + (row / draws - first_sample) * n;
       for (int64_t j = 0; j < n; ++j) s.logits[j * kLanes + l] = quad * dist2[j] + lin * zy[j];
     }
     prefix_weights(s, n);
-    run_means<T, false>(s, n);  // r = u_N
-    run_means<T, true>(s, n);   // the same recursion again, with |u_k - r|^2 (0 exactly at k = N)
+    run_means<T, false>(s, x, n, d_pad);  // r = u_N = x_mem(X)
+    run_means<T, true>(s, x, n, d_pad);   // the same recursion again, with |u_k - r|^2 (0 exactly at k = N)
     for (int64_t l = 0; l < lanes; ++l) {
-      const int64_t r = first + l;
-      T* excess = s.excess.data() + r * n;
+      const int64_t local = pack + l, row = first_row + local, sample = row / draws;
+      T* excess = s.excess.data() + local * n;
       for (int64_t k = 0; k < n; ++k) excess[k] = s.distance[k * kLanes + l];
+      const T* center = in.centers + sample * d;
       T loss = 0;
-      for (int64_t i = 0; i < d; ++i) loss += s.r[i * kLanes + l] * s.r[i * kLanes + l];
-      s.loss_mem[r] = loss;
-
-      // x_* - x^s = (sigma^2 / v) (sum_k pi_k mu_k - x^s) + (alpha sigma2 sigma / v) z  (eq. 11, true means)
-      const int64_t row = sample * draws + r;
-      const T* zv = in.zv + row * kk;
-      const T* vdist2 = in.vdist2 + sample * kk;
-      T top = -std::numeric_limits<T>::infinity();
-      for (int64_t c = 0; c < kk; ++c) {
-        s.gen_logits[c] = (alpha * sigma * zv[c] - T(0.5) * alpha * alpha * vdist2[c]) / total_var;
-        top = std::max(top, s.gen_logits[c]);
-      }
-      T norm = 0;
-      for (int64_t c = 0; c < kk; ++c) {
-        s.gen_logits[c] = exp_nonpositive(s.gen_logits[c] - top);
-        norm += s.gen_logits[c];
-      }
-      std::fill(s.gen.begin(), s.gen.end(), T(0));
-      for (int64_t c = 0; c < kk; ++c) {
-        const T weight = s.gen_logits[c] / norm;
-        const T* mu = in.means + c * d;
-#pragma omp simd
-        for (int64_t i = 0; i < d; ++i) s.gen[i] += weight * mu[i];
-      }
-      const T mean_coef = sigma * sigma / total_var, noise_coef = alpha * sigma2 * sigma / total_var;
-      const T* zrow = in.z + row * d;
-      T gen_excess = 0;
       for (int64_t i = 0; i < d; ++i) {
-        const T diff = mean_coef * (s.gen[i] - center[i]) + noise_coef * zrow[i] - s.r[i * kLanes + l];
-        gen_excess += diff * diff;
+        const T diff = s.r[i * kLanes + l] - center[i];
+        loss += diff * diff;
       }
-      s.excess_gen[r] = gen_excess;
+      s.loss_mem[local] = loss;
+      s.excess_gen[local] = generalizing_excess(sh, in, s, sample, row, l, alpha, sigma, sigma2);
     }
   }
-  const T weight = in.sample_weights[sample];
   const int64_t slot = t * sh.groups + group;
-  draw_stats(s.excess.data(), n, n, in.draw_weights, draws, weight, out.pmem_mean + slot * np,
-             out.pmem_m2 + slot * np, tmp);
-  draw_stats(s.excess_gen.data(), 1, 1, in.draw_weights, draws, weight, out.gen_mean + slot, out.gen_m2 + slot, tmp);
-  draw_stats(s.loss_mem.data(), 1, 1, in.draw_weights, draws, weight, out.mem_mean + slot, out.mem_m2 + slot, tmp);
+  for (int64_t sample = first_sample; sample < last_sample; ++sample) {
+    const int64_t local = (sample - first_sample) * draws;
+    const T weight = in.sample_weights[sample];
+    draw_stats(s.excess.data() + local * n, n, n, in.draw_weights, draws, weight, out.pmem_mean + slot * np,
+               out.pmem_m2 + slot * np, s);
+    draw_stats(s.excess_gen.data() + local, 1, 1, in.draw_weights, draws, weight, out.gen_mean + slot,
+               out.gen_m2 + slot, s);
+    draw_stats(s.loss_mem.data() + local, 1, 1, in.draw_weights, draws, weight, out.mem_mean + slot,
+               out.mem_m2 + slot, s);
+  }
 }
 
 template <typename T>
@@ -329,30 +372,22 @@ void run_tile(const Shapes& sh, const Inputs<T>& in, const Outputs<T>& out, int6
   std::fill(out.pmem_mean, out.pmem_mean + sh.times * sh.groups * np, T(0));
   std::fill(out.pmem_m2, out.pmem_m2 + sh.times * sh.groups * np, T(0));
   for (T* p : {out.gen_mean, out.gen_m2, out.mem_mean, out.mem_m2}) std::fill(p, p + sh.times * sh.groups, T(0));
+  // The training points in column groups, (d_pad / kGroup, n, kGroup), coordinates zero-padded to whole register
+  // blocks; shared by the threads.
+  const int64_t d_pad = (d + kDims - 1) / kDims * kDims;
+  std::vector<T> x(sh.n * d_pad, T(0));
+  for (int64_t j = 0; j < sh.n; ++j)
+    for (int64_t i = 0; i < d; ++i) x[(i / kGroup) * sh.n * kGroup + j * kGroup + i % kGroup] = in.x[j * d + i];
   // Task (group, t): the group's samples at timestep t; each task writes only its own output slot.
   const int64_t tasks = sh.groups * sh.times;
   const int64_t per_group = (sh.samples + sh.groups - 1) / sh.groups;
   std::atomic<int64_t> next(0);
   auto worker = [&]() {
-    Scratch<T> s(sh.n, d, sh.k, sh.draws);
-    std::vector<T> tmp;
-    int64_t centred_for = -1;
+    Scratch<T> s(sh, d_pad, per_group);
     for (int64_t task = next++; task < tasks; task = next++) {
       const int64_t group = task / sh.times, t = task % sh.times;
-      const int64_t first = group * per_group, last = std::min(sh.samples, first + per_group);
-      for (int64_t sample = first; sample < last; ++sample) {
-        if (centred_for != sample) {  // Y_j = x^j - x^s (exact differences), reused across timesteps
-          const T* center = in.centers + sample * d;
-          for (int64_t j = 0; j < sh.n; ++j) {
-            const T* xj = in.x + j * d;
-            T* yj = s.centred.data() + j * s.d_pad;
-#pragma omp simd
-            for (int64_t i = 0; i < d; ++i) yj[i] = xj[i] - center[i];
-          }
-          centred_for = sample;
-        }
-        sample_at_time(sh, in, out, s, t, sample, group, tmp);
-      }
+      const int64_t first = std::min(sh.samples, group * per_group), last = std::min(sh.samples, first + per_group);
+      group_at_time(sh, in, out, x.data(), d_pad, s, group, t, first, last);
     }
   };
   const int64_t count = std::max<int64_t>(1, std::min(threads, tasks));
@@ -363,7 +398,7 @@ void run_tile(const Shapes& sh, const Inputs<T>& in, const Outputs<T>& out, int6
 }
 
 template <ffi::DataType DT>
-ffi::Error McTile(ffi::Buffer<DT> zy, ffi::Buffer<DT> dist2, ffi::Buffer<DT> x, ffi::Buffer<DT> centers,
+ffi::Error McTile(ffi::Buffer<DT> zy, ffi::Buffer<DT> x, ffi::Buffer<DT> centers,
                   ffi::Buffer<DT> z, ffi::Buffer<DT> zv, ffi::Buffer<DT> vdist2, ffi::Buffer<DT> means,
                   ffi::Buffer<DT> alphas, ffi::Buffer<DT> sigmas, ffi::Buffer<DT> sigma2,
                   ffi::Buffer<DT> sample_weights, ffi::Buffer<DT> draw_weights, ffi::ResultBuffer<DT> pmem_mean,
@@ -382,7 +417,7 @@ ffi::Error McTile(ffi::Buffer<DT> zy, ffi::Buffer<DT> dist2, ffi::Buffer<DT> x, 
       sh.groups < 1 || sh.groups > std::max<int64_t>(sh.samples, 1)) {
     return ffi::Error::InvalidArgument("memlab_mc_tile: inconsistent shapes");
   }
-  Inputs<T> in{zy.typed_data(), dist2.typed_data(), x.typed_data(), centers.typed_data(), z.typed_data(),
+  Inputs<T> in{zy.typed_data(), x.typed_data(), centers.typed_data(), z.typed_data(),
                zv.typed_data(), vdist2.typed_data(), means.typed_data(), alphas.typed_data(), sigmas.typed_data(),
                sigma2.typed_data(), sample_weights.typed_data(), draw_weights.typed_data()};
   Outputs<T> out{pmem_mean->typed_data(), pmem_m2->typed_data(), gen_mean->typed_data(), gen_m2->typed_data(),
@@ -393,12 +428,12 @@ ffi::Error McTile(ffi::Buffer<DT> zy, ffi::Buffer<DT> dist2, ffi::Buffer<DT> x, 
 
 }  // namespace
 
-// 13 input buffers, 6 results, attributes n (real training points) and threads.
+// 12 input buffers, 6 results, attributes n (real training points) and threads.
 #define MEMLAB_IN(DT) .Arg<ffi::Buffer<DT>>()
 #define MEMLAB_OUT(DT) .Ret<ffi::Buffer<DT>>()
 #define MEMLAB_BIND(DT)                                                                                    \
   ffi::Ffi::Bind() MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT)     \
-      MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT)    \
+      MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT) MEMLAB_IN(DT)                  \
       MEMLAB_OUT(DT) MEMLAB_OUT(DT) MEMLAB_OUT(DT) MEMLAB_OUT(DT) MEMLAB_OUT(DT) MEMLAB_OUT(DT)            \
       .Attr<int64_t>("n")                                                                                  \
       .Attr<int64_t>("threads")

@@ -20,7 +20,7 @@ from memlab._errors import InvalidInputError
 
 __all__ = ["main", "build_parser", "ArgumentParser"]
 
-_SUBCOMMAND_MODULES = ("_crossover", "_figure", "_verify")
+_SUBCOMMAND_MODULES = ("_crossover", "_figure", "_verify", "_report")
 
 
 class ArgumentParser(argparse.ArgumentParser):

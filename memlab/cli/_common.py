@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
+
+from memlab._errors import InvalidInputError
 
 
 def positive_int(text: str) -> int:
@@ -85,3 +89,19 @@ def add_executor_arguments(group) -> None:
     group.add_argument("--submitit-param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                        help="submitit executor parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, "
                             "gpus_per_node=1)")
+
+
+def check_output_path(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output file ``path`` (given as ``flag``) that cannot be written: a directory,
+    a parent that is a file, a folder without write permission. ``None`` (option not given) passes."""
+    if path is None:
+        return
+    if path.exists() and path.is_dir():
+        raise InvalidInputError(f"{flag} {path}: is a directory")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")

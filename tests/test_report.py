@@ -176,6 +176,24 @@ def test_figures_show_images_settings_and_links_to_their_files(results):
     assert PAPER_FIGURES[1][1][:40] in html
 
 
+def test_settings_and_run_time_from_nested_json_layouts(tmp_path):
+    figures = tmp_path / "figures"
+    folder = figures / "figure4"
+    folder.mkdir(parents=True)
+    (folder / "figure4.png").write_bytes(png_bytes())
+    (folder / "figure4.json").write_text(json.dumps({
+        "settings": {"data": {"k": 8, "seed": 0, "color_mean": [0.0]}, "recipe": {"epochs": 500, "chunk_size": None},
+                     "preset": "cpu"},
+        "data": {"k": 8, "color_mean": [0.0, 0.0, 0.0]}, "seed": 0,
+        "timings": {"training": 4.0, "sampling": 0.25}}), encoding="utf-8")
+    (entry,) = collect_report(figures, tmp_path / "v.json", link_from=figures).figures
+    settings = dict(entry.settings)
+    assert settings["k"] == "8" and settings["epochs"] == "500" and settings["preset"] == "cpu"
+    assert settings["color_mean"] == "[0]" and settings["data.color_mean"] == "[0, 0, 0]"
+    assert "chunk_size" not in settings  # null: not set
+    assert entry.run_time == "4.2 s (sum of training, sampling)"
+
+
 def test_links_are_relative_to_where_the_page_is_written(results, tmp_path):
     figures, verify_json = results
     out = tmp_path / "elsewhere" / "deep" / "page.html"
@@ -195,7 +213,7 @@ def test_headline_numbers_from_figure1_beside_the_paper(results):
     assert f"{200 * m_star_over_n(PSI16, 2.0):.5g} for C = 2" in crossing.paper
     assert f"{200 * m_star_over_n(PSI16, 1.0):.5g} for C = 1" in crossing.paper
     assert crossing.measured.startswith("188:")
-    assert crossing.error_bar.startswith("M ∈ [187, 188]")
+    assert crossing.error_bar.startswith("M ∈ [187, 188]:")
     assert transition.measured.startswith("0.85 (M_pt = 170, N = 200)")
     assert "[0.75, 0.85]" in transition.error_bar
     assert "≈ 0.8" in transition.paper

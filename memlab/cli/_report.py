@@ -29,10 +29,10 @@ and the environment of each run. Parts not computed yet are listed with the comm
 example: memlab verify --quick --json figures/verify/verify.json && memlab figure 1 && memlab report"""
 
 
-def register(sub) -> None:
+def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
         "report", help="write one HTML page: the paper's claims and figures beside memlab's results",
-        description="Assemble one self-contained HTML page (no network access) from the results the other "
+        description="Assemble one self-contained HTML page (no network access) from the results the other\n"
                     "commands wrote: verification verdicts, headline numbers, figures, environment.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--figures", type=Path, default=DEFAULT_FIGURES, metavar="DIR",

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from memlab import __version__
+from memlab._version import __version__
 from memlab.report._figures import FigureEntry, run_time
 from memlab.report._format import MISSING, compact, format_seconds
 from memlab.report._sources import lookup

@@ -139,6 +139,23 @@ def _panel(png: Path, link_from: Path) -> Panel:
     return Panel(png.name, "data:image/png;base64," + base64.b64encode(data).decode("ascii"))
 
 
+def _flatten(values: dict, rows: dict[str, str], path: str, depth: int) -> None:
+    """Add ``values`` to ``rows``: a key under its own name when new (or equal), else under its dotted path;
+    nested objects are spelled out ``depth`` levels deep."""
+    for key, value in values.items():
+        if value is None or key in _NOT_SETTINGS:
+            continue
+        dotted = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and depth > 0:
+            _flatten(value, rows, dotted, depth - 1)
+            continue
+        text = compact(value)
+        if key not in rows or rows[key] == text:
+            rows.setdefault(key, text)
+        else:
+            rows.setdefault(dotted, text)
+
+
 def _settings(data: Any) -> tuple[tuple[str, str], ...]:
     """(name, value) pairs from the setting groups of a figure's JSON, then its top-level scalars."""
     if not isinstance(data, dict):
@@ -148,14 +165,9 @@ def _settings(data: Any) -> tuple[tuple[str, str], ...]:
         values = data.get(group)
         if not isinstance(values, dict):
             continue
-        for key, value in values.items():
-            if value is None or key in _NOT_SETTINGS:
-                continue
-            text = compact(value)
-            if group == "options" and key in rows:  # the raw command-line flags: the resolved value is shown
-                continue
-            name = key if key not in rows or rows[key] == text else f"{group}.{key}"
-            rows.setdefault(name, text)
+        if group == "options":  # the raw command-line flags: only what the resolved settings do not show
+            values = {k: v for k, v in values.items() if k not in rows}
+        _flatten(values, rows, group, depth=2)
     for key, value in data.items():
         short_list = isinstance(value, list) and len(value) <= 30 and all(isinstance(v, (int, float)) for v in value)
         if key in _NOT_SETTINGS or key in rows or not (isinstance(value, (str, int, float)) or short_list):
@@ -179,11 +191,19 @@ def _results(data: Any) -> tuple[tuple[str, str], ...]:
 
 
 def run_time(data: Any) -> str:
-    """The run time a figure's JSON records (its key differs between figures)."""
-    for keys in (("timings", "total_s"), ("timings", "wall_seconds"), ("timings_s", "total"), ("timings", "total")):
-        value = lookup(data, *keys)
-        if value is not None:
-            return format_seconds(value)
+    """The run time a figure's JSON records: its total, or else the sum of its timed parts."""
+    for group in ("timings", "timings_s"):
+        timings = lookup(data, group)
+        if not isinstance(timings, dict):
+            continue
+        for key in ("total_s", "total", "wall_seconds"):
+            if isinstance(timings.get(key), (int, float)):
+                return format_seconds(timings[key])
+        # the parts of this run; "sum_of_*" entries add up the runs behind it (some possibly from a cache)
+        parts = {k: v for k, v in timings.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("sum_of")}
+        if parts:
+            return f"{format_seconds(sum(parts.values()))} (sum of {', '.join(parts)})"
     return format_seconds(None)
 
 

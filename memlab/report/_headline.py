@@ -221,7 +221,12 @@ def _crossover_at_t(fig1: FigureEntry) -> _Reading:
     measured = (f"{first}: first M with x̂_pmem,M below x̂_* (Monte Carlo)" if first is not None
                 else "none: x̂_pmem,M stays above x̂_* for every M")
     window = crossing_window(fig1.folder / f"{fig1.key}.csv", t)
-    error_bar = f"M ∈ [{window[0]}, {window[1]}] within 2 SE of each other" if window else MISSING
+    if window is None:
+        error_bar = MISSING
+    elif window[0] == window[1]:
+        error_bar = f"sharp: the curves are more than 2 SE apart at every M but {window[0]}"
+    else:
+        error_bar = f"M ∈ [{window[0]}, {window[1]}]: the curves are within 2 SE of each other (or cross) there"
     setting = (f"Figure 1: N = {format_number(n)}, d = {compact(lookup(data, 'config', 'd'))}, "
                f"σ*² = {format_number(sigma2)}, t = {format_number(t, 5)}; M* from memlab.numerics.crossover with λ "
                f"on that t alone")
@@ -240,7 +245,8 @@ def _time_averaged_m_star(n: float, sigma2: float) -> str:
         eps = crossover(n, c=2, sigma2=sigma2, weighting="eps").m_star_over_n
     except InvalidInputError:
         return ""
-    return f"; eq. 14 (C = 2, 26-step grid): M*/N = {format_number(x0)} for λ = 1, {format_number(eps)} for λ = ψ_t"
+    return (f"; eq. 14 (C = 2, 26-step grid): M*/N = {format_number(x0, 5)} for λ = 1, {format_number(eps, 5)} "
+            f"for λ = ψ_t")
 
 
 def _transition_ratio(transition: Any, n: float) -> tuple[str, str]:
@@ -260,10 +266,16 @@ def _transition_ratio(transition: Any, n: float) -> tuple[str, str]:
     return measured, MISSING
 
 
+def _first(data: Any, *paths: tuple[str, ...]) -> Any:
+    """The value at the first of ``paths`` that the JSON has (layouts differ between versions and figures)."""
+    return next((value for path in paths if (value := lookup(data, *path)) is not None), None)
+
+
 def _training_setting(figure: str, settings: Any) -> str:
-    parts = [f"{name} = {compact(lookup(settings, key))}" for name, key in
-             (("N", "n"), ("d", "d"), ("K", "k"), ("epochs", "epochs"), ("preset", "preset"), ("seeds", "seeds"))
-             if lookup(settings, key) is not None]
+    parts = [f"{name} = {compact(value)}" for name, keys in
+             (("N", ("n", "ns")), ("d", ("d", "ds")), ("K", ("k", "ks")), ("epochs", ("epochs",)),
+              ("preset", ("preset",)), ("seeds", ("seeds", "seed")))
+             if (value := _first(settings, *((key,) for key in keys), *(("recipe", key) for key in keys))) is not None]
     return f"{figure}: " + ", ".join(parts)
 
 
@@ -321,7 +333,8 @@ def _image_transition(fig5: FigureEntry) -> _Reading:
     end = lookup(transition, "m_end")
     setting = (f"Figure 5: N = {format_number(n)}, K = {compact(lookup(data, 'data', 'k'))}, "
                f"c = {compact(lookup(data, 'data', 'channels'))}, {compact(lookup(data, 'data', 'side'))}² "
-               f"templates, preset {compact(lookup(data, 'options', 'preset'))}; transition from M = "
+               f"templates, preset {compact(_first(data, ('settings', 'preset'), ('options', 'preset')))}; "
+               f"transition from M = "
                f"{compact(lookup(transition, 'm_start'))} to {compact(end) if end is not None else 'beyond the sweep'}")
     return _Reading(*_transition_ratio(transition, n), setting)
 

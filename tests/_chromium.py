@@ -13,10 +13,12 @@ every connection, so even a request the page should not make goes nowhere.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -103,6 +105,42 @@ class PageLoad:
         self.browser.call("Target.closeTarget", {"targetId": self.browser.targets.pop(self.session)})
 
 
+class _Process:
+    """A child started by ``os.posix_spawn`` in its own session, with chosen descriptors; poll / wait / kill."""
+
+    def __init__(self, argv: list[str], *, log: int, descriptors: dict[int, int]):
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, log, 1),
+                   (os.POSIX_SPAWN_DUP2, log, 2)]
+        actions += [(os.POSIX_SPAWN_DUP2, source, target) for target, source in descriptors.items()]
+        self.pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"process {self.pid} still running after {timeout} s")
+            time.sleep(0.05)
+        return self.returncode
+
+    def kill_group(self) -> None:
+        """If the child still runs: SIGKILL to the session it leads (only processes this driver started)."""
+        if self.poll() is not None:  # exited and reaped: its id may belong to someone else by now
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.wait(timeout=10)
+
+
 class Chromium:
     """A headless Chromium process driven through ``--remote-debugging-pipe``. Use as a context manager."""
 
@@ -116,18 +154,19 @@ class Chromium:
         self._log = open(log or os.devnull, "wb")  # noqa: SIM115 - closed in close()
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
-
-        def descriptors_3_and_4() -> None:  # in the child, before exec
-            read_end, write_end = os.dup(to_browser_read), os.dup(from_browser_write)
-            os.dup2(read_end, 3)
-            os.dup2(write_end, 4)
-
-        self.process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, close_fds=False,
-            preexec_fn=descriptors_3_and_4)
-        os.close(to_browser_read)
-        os.close(from_browser_write)
+        # posix_spawn puts the pipe ends on the child's descriptors 3 and 4 with no Python code between fork
+        # and exec (safe beside JAX's threads); copies at >= 10 cannot collide with 3 and 4 while doing so.
+        child_read, child_write = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+                                   for fd in (to_browser_read, from_browser_write))
+        for fd in (to_browser_read, from_browser_write):
+            os.close(fd)
+        try:
+            self.process = _Process(
+                [executable, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"],
+                log=self._log.fileno(), descriptors={3: child_read, 4: child_write})
+        finally:
+            os.close(child_read)
+            os.close(child_write)
 
     # -- protocol ------------------------------------------------------------------------------------
 
@@ -215,9 +254,9 @@ class Chromium:
                 try:
                     self._send("Browser.close", None, None)
                     self.process.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    self.process.kill()
-                    self.process.wait(timeout=10)
+                except (OSError, TimeoutError):
+                    pass
+            self.process.kill_group()  # whatever of its own process group is left (renderers, zygote)
         finally:
             for fd in (self._to_browser, self._from_browser):
                 try:

@@ -151,7 +151,7 @@ class Chromium:
         self._buffer = b""
         self._events: list[dict] = []
         self._profile = tempfile.mkdtemp(prefix="memlab-chromium-")
-        self._log = open(log or os.devnull, "wb")  # noqa: SIM115 - closed in close()
+        self._log = open(log or os.devnull, "wb")
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
         # posix_spawn puts the pipe ends on the child's descriptors 3 and 4 with no Python code between fork

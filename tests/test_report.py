@@ -9,12 +9,31 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_fixtures import (FIG1_APPROX, FIG1_EXCESS, FIG1_SE, HOSTILE, PSI16, T16, claims, m_star_over_n,
-                             png_bytes, write_figure1, write_figure2, write_verify_json)
+from report_fixtures import (
+    FIG1_APPROX,
+    FIG1_EXCESS,
+    FIG1_SE,
+    HOSTILE,
+    PSI16,
+    claims,
+    m_star_over_n,
+    png_bytes,
+    write_figure1,
+    write_figure2,
+    write_verify_json,
+)
 
 import memlab.cli
-from memlab.report import (PAPER_FIGURES, collect_report, default_verify_json, figure_command, render_report,
-                           section_of, verify_command, write_report)
+from memlab.report import (
+    PAPER_FIGURES,
+    collect_report,
+    default_verify_json,
+    figure_command,
+    render_report,
+    section_of,
+    verify_command,
+    write_report,
+)
 from memlab.report._headline import crossing_window
 
 REPORT_PACKAGE = Path(__file__).resolve().parents[1] / "memlab" / "report"
@@ -86,7 +105,7 @@ def _page(figures: Path, verify_json: Path) -> tuple[str, _Page]:
 
 def test_every_claim_gets_one_row_in_report_order_grouped_by_section(results):
     figures, verify_json = results
-    html, page = _page(figures, verify_json)
+    _, page = _page(figures, verify_json)
     ids = [c["id"] for c in claims()]
     rows = page.claim_rows
     assert sorted(r["data-claim"] for r in rows) == sorted(ids)
@@ -262,8 +281,9 @@ def test_unexpected_json_shapes_are_tolerated(tmp_path):
         folder = figures / f"figure{number}"
         folder.mkdir(parents=True)
         (folder / f"figure{number}.json").write_text(json.dumps(content), encoding="utf-8")
-    verify_json = write_verify_json(tmp_path / "v.json", [{"id": "x", "measured": [1, 2], "details": "text",
-                                                           "settings": None, "power": {"detectable_relative_error": "?"}}])
+    odd_claim = {"id": "x", "measured": [1, 2], "details": "text", "settings": None,
+                 "power": {"detectable_relative_error": "?"}}
+    verify_json = write_verify_json(tmp_path / "v.json", [odd_claim])
     page = collect_report(figures, verify_json, link_from=tmp_path)
     assert [r.id for r in page.verification.rows] == ["x"]
     assert render_report(page)

@@ -52,15 +52,17 @@ def _file_time(path: Path) -> str:
         stamp = path.stat().st_mtime
     except OSError:
         return MISSING
-    written = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+    written = datetime.datetime.fromtimestamp(stamp, datetime.UTC)
     return f"file written {written:%Y-%m-%d %H:%M} UTC"
 
 
-def _row(source: str, *, versions: Any, device: Any, machine: Any, seeds: Any, seconds: str, when: str) -> EnvironmentRow:
+def _row(source: str, *, versions: Any, device: Any, machine: Any, seeds: Any, seconds: str,
+         when: str) -> EnvironmentRow:
     versions = versions if isinstance(versions, dict) else {}
     other = ", ".join(f"{k} {v}" for k, v in versions.items() if k not in _MAIN_VERSIONS)
-    return EnvironmentRow(source, *(compact(versions.get(k)) for k in _MAIN_VERSIONS), other or MISSING,
-                          _device(device, machine), compact(seeds), seconds, when)
+    memlab, python, jax, numpy = (compact(versions.get(k)) for k in _MAIN_VERSIONS)
+    return EnvironmentRow(source, memlab, python, jax, numpy, other or MISSING, _device(device, machine),
+                          compact(seeds), seconds, when)
 
 
 def _seeds(data: Any) -> Any:
@@ -83,7 +85,7 @@ def environment_rows(verification: Verification, figures: Sequence[FigureEntry])
                          else _file_time(verification.path)))
     for entry in figures:
         data = entry.data
-        if data is None:
+        if data is None or entry.source is None:
             continue
         rows.append(_row(f"Figure {entry.number}" if entry.number is not None else entry.key,
                          versions=lookup(data, "versions"), device=lookup(data, "device"),

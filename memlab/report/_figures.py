@@ -180,7 +180,7 @@ def _results(data: Any) -> tuple[tuple[str, str], ...]:
     """(name, value) pairs of the result summaries in a figure's JSON, one level of nesting spelled out."""
     if not isinstance(data, dict):
         return ()
-    rows = []
+    rows: list[tuple[str, str]] = []
     for key in _RESULT_KEYS:
         value = data.get(key)
         if isinstance(value, dict):
@@ -229,7 +229,8 @@ def _sort_key(entry: FigureEntry) -> tuple:
     return (entry.number is None, entry.number or 0, entry.key)
 
 
-def scan_figures(figures_dir: str | os.PathLike, *, link_from: str | os.PathLike) -> tuple[list[FigureEntry], list[Missing]]:
+def scan_figures(figures_dir: str | os.PathLike, *,
+                 link_from: str | os.PathLike) -> tuple[list[FigureEntry], list[Missing]]:
     """Every figure folder under ``figures_dir`` (a folder holding a PNG, or a ``figure<N>`` folder holding its
     ``figure<N>.json``), and the paper's figures that are absent, with their commands."""
     root = Path(figures_dir)

@@ -24,7 +24,7 @@ from memlab.report._format import MISSING, compact, format_interval, format_numb
 from memlab.report._sources import Missing, lookup
 from memlab.report._verdicts import VERDICT_ORDER, Verification, verify_command
 
-__all__ = ["HeadlineRow", "PAPER_M_PT_OVER_N", "headline_rows"]
+__all__ = ["PAPER_M_PT_OVER_N", "HeadlineRow", "headline_rows"]
 
 #: Section 4.1: "the recovered M_pt is always a linear function of N, namely (4/5) N".
 PAPER_M_PT_OVER_N = 0.8
@@ -144,7 +144,7 @@ def _claim_row(verification: Verification, missing: Missing, *, claim_id: str, p
     if claim is None:
         return HeadlineRow(quantity, paper_ref, paper, MISSING, MISSING,
                            f"the verify report has no claim {claim_id}", str(verification.path))
-    measured = claim.get("measured") if isinstance(claim.get("measured"), dict) else {}
+    measured: dict = claim["measured"] if isinstance(claim.get("measured"), dict) else {}
     verdict, verdict_class = _verdict(claim)
     by_d = _by_d(measured.get(per_d_key), per_d)
     value = by_d or format_with_se(measured.get("value"), measured.get("se"))
@@ -256,7 +256,7 @@ def _transition_ratio(transition: Any, n: float) -> tuple[str, str]:
         return f"not reached within the sweep (N = {format_number(n)})", MISSING
     measured = f"{format_number(m_pt / n)} (M_pt = {format_number(m_pt)}, N = {format_number(n)})"
     if isinstance(ci, list) and len(ci) == 2:
-        lo, hi = (None if _number(v) is None else _number(v) / n for v in ci)
+        lo, hi = (None if (value := _number(v)) is None else value / n for v in ci)
         confidence = _number(lookup(transition, "confidence")) or 0.95
         error_bar = f"{format_number(100 * confidence, 3)} % bootstrap CI {format_interval(lo, hi)}"
         bracket = lookup(transition, "m_pt_grid_bracket")

@@ -45,7 +45,7 @@ def collect_report(figures_dir: str | os.PathLike, verify_json: str | os.PathLik
     command that makes them) or ``problems`` (unreadable files, with the reason).
     """
     figures_dir, verify_json = Path(figures_dir), Path(verify_json)
-    generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    generated = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     verification = read_verification(load_json_source(verify_json))
     figures, missing_figures = scan_figures(figures_dir, link_from=Path(link_from))
     by_number = {entry.number: entry for entry in figures if entry.number is not None}
@@ -66,6 +66,6 @@ def collect_report(figures_dir: str | os.PathLike, verify_json: str | os.PathLik
         figures_dir=figures_dir, verify_json=verify_json, generated=generated, verification=verification,
         figures=tuple(figures),
         headline=tuple(headline_rows(verification, by_number, figures_dir=figures_dir, verify_json=verify_json)),
-        environment=tuple(environment_rows(verification, figures)) + (page_environment(generated),),
+        environment=(*environment_rows(verification, figures), page_environment(generated)),
         missing=tuple(missing), problems=tuple(problems))
 

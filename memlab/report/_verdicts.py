@@ -161,7 +161,7 @@ def _settings(settings: Any) -> str:
 
 
 def _row(claim: dict, order: int) -> ClaimRow:
-    details = claim.get("details") if isinstance(claim.get("details"), dict) else {}
+    details: dict = claim["details"] if isinstance(claim.get("details"), dict) else {}
     paper_ref = str(claim.get("paper_ref") or MISSING)
     rank, section = section_of(paper_ref)
     verdict = str(claim.get("verdict") or "unknown")
@@ -171,12 +171,13 @@ def _row(claim: dict, order: int) -> ClaimRow:
     expected, expected_what = _quantity(claim.get("expected"))
     tolerance, tolerance_why = _tolerance(claim.get("tolerance"))
     power, power_method, power_value = _power(claim)
-    counterexample = claim.get("counterexample")
-    if counterexample is not None:
-        items = counterexample.items() if isinstance(counterexample, dict) else [("value", counterexample)]
+    found = claim.get("counterexample")
+    counterexample = None
+    if found is not None:
+        items = found.items() if isinstance(found, dict) else [("value", found)]
         counterexample = tuple((str(k), compact(v, limit=300)) for k, v in items)
-    elapsed = details.get("elapsed_s")
-    elapsed = float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None
+    seconds = details.get("elapsed_s")
+    elapsed = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
     return ClaimRow(
         id=str(claim.get("id") or f"claim {order + 1}"), paper_ref=paper_ref, section=section, section_rank=rank,
         statement=str(claim.get("statement") or ""), kind=str(claim.get("kind") or ""),

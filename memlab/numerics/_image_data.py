@@ -1,4 +1,4 @@
-"""The simple image model's data (Section 4.2, App. H.1/H.4, SPEC §2 and §5).
+"""The simple image model's data (Section 4.2, App. H.1/H.4).
 
 A monochrome template ``x_k`` (an ``s x s`` image flattened row-major to ``D = s^2`` pixels) and a
 colour ``col ~ N(mu_c, sigma_c^2 I_c)`` give the coloured image ``y = col ⊗ x_k`` (Kronecker product).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from memlab._errors import InvalidInputError
-from memlab._io import load_npz
+from memlab._io import input_errors, load_npz
 
 __all__ = [
     "DEFAULT_SIDE",
@@ -144,14 +144,8 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
+    with input_errors(path, "template file"):
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -227,6 +221,7 @@ def load_template_images(source: str | os.PathLike = "digits") -> tuple[np.ndarr
     1/255, other dtypes used as given).
     """
     if isinstance(source, str) and source in BUILTIN_SOURCES:
+        # scikit-learn (about a second to import) is needed only for its bundled digits.
         from sklearn.datasets import load_digits
 
         return np.asarray(load_digits().images, dtype=np.float64) / 16.0, "sklearn.datasets.load_digits"

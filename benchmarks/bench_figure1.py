@@ -134,7 +134,7 @@ def main(argv=None) -> int:
                                                ("cold", cache_dir, None), ("warm", cache_dir, None)):
             env = dict(os.environ, **({"MEMLAB_NATIVE_CACHE": native_cache} if native_cache else {}))
             start = time.perf_counter()
-            proc = subprocess.run(child_cmd + ["--cache-dir", jax_cache], capture_output=True, text=True,
+            proc = subprocess.run([*child_cmd, "--cache-dir", jax_cache], capture_output=True, text=True,
                                   check=False, env=env)
             fresh[label] = time.perf_counter() - start
             if proc.returncode != 0:
@@ -167,7 +167,8 @@ def main(argv=None) -> int:
         native = engine == "native"
         if _full_grid(args, dataset, alphas, sigmas, native=native).engine != engine:
             continue  # the native kernel is unavailable here (no compiler, or not a CPU)
-        steady[engine] = _time(lambda: _full_grid(args, dataset, alphas, sigmas, native=native), args.repeats)
+        steady[engine] = _time(lambda native=native: _full_grid(args, dataset, alphas, sigmas, native=native),
+                               args.repeats)
     full_s = min(wall for wall, _ in steady.values())
 
     # 3. Per-M baseline: one jitted call per (t, M) on a spread of pairs, same noise layout.
@@ -224,7 +225,8 @@ def main(argv=None) -> int:
     print(f"| peak resident memory of that process | {report['fresh_process_peak_rss_mb']:.0f} MB |")
     for engine, (wall, cpu) in steady.items():
         print(f"| full grid, steady state, {engine} engine: wall / CPU time | {wall:.2f} s / {cpu:.2f} s |")
-    print(f"| all-M work count (matmul FLOPs of the blocked algorithm) | {flops['all_m_matmul_flop'] / 1e9:.1f} GFLOP |")
+    print(f"| all-M work count (matmul FLOPs of the blocked algorithm) | "
+          f"{flops['all_m_matmul_flop'] / 1e9:.1f} GFLOP |")
     print(f"| native kernel's own arithmetic | {flops['native_kernel_flop'] / 1e9:.1f} GFLOP |")
     print(f"| achieved rate (work count / best steady wall time) | {all_m_gflops:.1f} GFLOP/s |")
     print(f"| plain {args.dtype} matmul ({rows}x{d} @ {d}x{n}) | {matmul_gflops:.1f} GFLOP/s |")

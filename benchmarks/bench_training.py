@@ -45,7 +45,7 @@ N, D, K, DRAWS = 200, 50, 12, 100
 # ------------------------------------------------------------------------------------------------------------
 
 def _baseline_loss_and_grad(apply, config, params, x_train, noise, *, with_grad=True):
-    n, d = x_train.shape
+    n, _ = x_train.shape
     dtype = x_train.dtype
     layout = _training._layout(config, n)
     _, alphas, sigmas, weights = config.grid()
@@ -188,7 +188,8 @@ def accuracy_m(m: int, *, epochs: int) -> dict:
                              dtype=np.float64)
         ratio = numerics.memorization_ratio(samples, ds.x_train, seed=0)
         name = jnp.dtype(dtype).name
-        out[name] = {"loss_history": np.asarray(trained.loss_history, np.float64), "final_loss": float(trained.final_loss),
+        out[name] = {"loss_history": np.asarray(trained.loss_history, np.float64),
+                     "final_loss": float(trained.final_loss),
                      "variance": float(np.exp(float(trained.params["log_variance"]))),
                      "memorization_ratio": float(ratio.ratio), "flags": np.asarray(ratio.flags)}
     f32, f64 = out["float32"], out["float64"]
@@ -236,7 +237,8 @@ def main() -> None:
             rows.append(r)
             gflops = r["flop_per_step"] / r["now_wall_s"] / 1e9
             print(f"| {m} | {r['flop_per_step'] / 1e9:.1f} | {r['before_wall_s']:.3f} / {r['before_cpu_s']:.3f} | "
-                  f"{r['now_wall_s']:.3f} / {r['now_cpu_s']:.3f} | {r['speedup_wall']:.2f}x / {r['speedup_cpu']:.2f}x | "
+                  f"{r['now_wall_s']:.3f} / {r['now_cpu_s']:.3f} | "
+                  f"{r['speedup_wall']:.2f}x / {r['speedup_cpu']:.2f}x | "
                   f"{gflops:.1f}, {gflops * 1e9 / rate:.2f} | {r['max_rel_loss_difference']:.1e} |", flush=True)
         report["speed"] = rows
     if args.accuracy:

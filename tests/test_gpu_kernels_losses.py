@@ -66,12 +66,14 @@ def _reference(ds, alphas, sigmas, noise):
     out = {name: ([], []) for name in ("pmem", "gen", "mem")}
     for alpha, sigma in zip(alphas, sigmas):
         pmem = numerics.excess_losses_pmem(ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
-        gen = numerics.excess_loss(
-            lambda x: numerics.isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=ds.means, variance=ds.sigma2),
-            ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
-        mem = numerics.per_time_loss(lambda x: numerics.memorizing_denoiser(x, alpha=alpha, sigma=sigma,
-                                                                             train=ds.x_train),
-                                     ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
+        def star(x, alpha=alpha, sigma=sigma):
+            return numerics.isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=ds.means, variance=ds.sigma2)
+
+        def mem_denoiser(x, alpha=alpha, sigma=sigma):
+            return numerics.memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=ds.x_train)
+
+        gen = numerics.excess_loss(star, ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
+        mem = numerics.per_time_loss(mem_denoiser, ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
         for name, ests in (("pmem", pmem), ("gen", [gen]), ("mem", [mem])):
             out[name][0].append([e.mean for e in ests])
             out[name][1].append([e.se for e in ests])
@@ -230,10 +232,10 @@ def _buffer_bytes(n, d, k, times, draws, chunk, native_engine, dtype=jnp.float32
     layout = gpu_kernels.tile_layout(n, draws, chunk_size=chunk, devices=1, block_size=gpu_kernels.DEFAULT_BLOCK_SIZE)
     _, tile_fn, is_native = _losses._tile_function(tuple(device), layout, jnp.dtype(dtype).name, native_engine, 1)
     assert is_native == native_engine
-    spec = lambda *shape: jax.ShapeDtypeStruct(shape, dtype)  # noqa: E731
-    args = (spec(n, d), spec(k, d), spec(), spec(times), spec(times), jax.ShapeDtypeStruct((layout.samples,), jnp.int32),
-            spec(layout.samples), jax.ShapeDtypeStruct((layout.draws,), jnp.int32), spec(layout.draws),
-            jax.random.key(0))
+    spec = lambda *shape: jax.ShapeDtypeStruct(shape, dtype)
+    index = lambda size: jax.ShapeDtypeStruct((size,), jnp.int32)
+    args = (spec(n, d), spec(k, d), spec(), spec(times), spec(times), index(layout.samples), spec(layout.samples),
+            index(layout.draws), spec(layout.draws), jax.random.key(0))
     analysis = tile_fn.lower(*args).compile().memory_analysis()
     total = analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes
     if native_engine:  # mc_tile.cc: the padded points (shared) and one thread's Scratch

@@ -49,8 +49,10 @@ def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigm
     for the cotangent e = dL/dD (P, d):
 
         dL/dl_k  = (sigma^2 / v) p_k (e.mu_k - e.mean),   mean = sum_k p_k mu_k,
-        dL/dmu_k = (sigma^2 / v) sum_i p_ik e_i + (alpha / v) sum_i (dL/dl_ik) x_i - (alpha^2 / v) (sum_i dL/dl_ik) mu_k,
-        dL/ds^2  = sum_i [alpha sigma^2 e_i.x_i - alpha^2 sigma^2 e_i.mean_i] / v^2 - (alpha^2 / v) sum_ik (dL/dl_ik) l_ik,
+        dL/dmu_k = (sigma^2 / v) sum_i p_ik e_i + (alpha / v) sum_i (dL/dl_ik) x_i
+                   - (alpha^2 / v) (sum_i dL/dl_ik) mu_k,
+        dL/ds^2  = sum_i [alpha sigma^2 e_i.x_i - alpha^2 sigma^2 e_i.mean_i] / v^2
+                   - (alpha^2 / v) sum_ik (dL/dl_ik) l_ik,
 
     where the last sum is ``(alpha / v) sum_k mu_k.(sum_i dL/dl_ik x_i) - (alpha^2 / 2v) sum_k |mu_k|^2 sum_i dL/dl_ik``
     (the per-point shift of the logits drops out since sum_k dL/dl_ik = 0). Six plain matmuls of P x M x d.

@@ -1,4 +1,4 @@
-"""Monte Carlo excess losses for every model size M = 1..N in one pass (SPEC §3, eq. 13; Figure 1).
+"""Monte Carlo excess losses for every model size M = 1..N in one pass (eq. 13; Figure 1).
 
 For a training set ``x^1..x^N`` (N, d), R noise draws per sample and T timesteps, estimate
 
@@ -7,7 +7,7 @@ For a training set ``x^1..x^N`` (N, d), R noise draws per sample and T timesteps
 - ``excess_gen[t]``       = (1/N) sum_i E |x_*(X) - x_mem(X)|^2,
 
 with ``X = alpha_t x^i + sigma_t Z`` and common random numbers (the same Z for every M, both denoisers
-and every t), each with its standard error ``sqrt(sum_i s_i^2 / R) / N`` (SPEC §3).
+and every t), each with its standard error ``sqrt(sum_i s_i^2 / R) / N`` (Section 2).
 
 Both paths work per noisy point ("row") in the frame centred at the row's own training sample s:
 ``Y_j = x^j - x^s`` (``Y_s = 0`` exactly), logits ``w_j = -alpha^2 |Y_j|^2 / (2 sigma^2) + (alpha/sigma) z.Y_j``
@@ -42,12 +42,8 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
-
-try:
-    import resource  # POSIX: the address-space limit (ulimit -v) bounds what the engine may allocate
-except ImportError:  # Windows
-    resource = None
 
 import jax
 import jax.numpy as jnp
@@ -57,10 +53,13 @@ from jax.sharding import PartitionSpec as P
 
 from memlab._errors import InvalidInputError
 from memlab._progress import progress
-
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 from memlab.gpu_kernels._native import native_kernel, native_threads
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
+from memlab.numerics import standard_error_from_variance_sum
+
+if sys.platform != "win32":
+    import resource  # POSIX: the address-space limit (ulimit -v) bounds what the engine may allocate
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -197,7 +196,8 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
     dist2 = jnp.sum((x_pad[:, None, :] - centers[None]) ** 2, axis=-1)  # (Np, S) |x^j - x^s|^2
     pair_dist2 = jnp.sum((x_blocks[:, :, None, :] - x_blocks[:, None, :, :]) ** 2, axis=-1)  # (nb, b, b)
     dist2_blocks = dist2.reshape(n_blocks, block, n_samples)
-    gram_blocks = 0.5 * (dist2_blocks[:, :, None, :] + dist2_blocks[:, None, :, :] - pair_dist2[..., None])  # (nb,b,b,S)
+    # (nb, b, b, S)
+    gram_blocks = 0.5 * (dist2_blocks[:, :, None, :] + dist2_blocks[:, None, :, :] - pair_dist2[..., None])
     # Per position k of a block: the block's Gram column G[j, k] for j < k (0 for j >= k): (b, b, nb, S) [k, j].
     gram_cols = jnp.where((jnp.arange(block)[:, None] > jnp.arange(block)[None, :])[:, :, None, None],
                           jnp.transpose(gram_blocks, (2, 1, 0, 3)), 0)
@@ -234,14 +234,14 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
         w = jnp.where(valid[:, None, None], -(alpha**2 / (2 * sigma**2)) * dist2[..., None] + (alpha / sigma) * zy,
                       neg_inf)  # (Np, S, R)
         rows = w.shape[1:]
-        w_blocks = w.reshape((n_blocks, block) + rows)
+        w_blocks = w.reshape((n_blocks, block, *rows))
         (_, z_total, p_total), (p_dot_y, p_norm2, z_start, m_start, block_weights, decays) = jax.lax.scan(
-            block_step, (jnp.full(rows, neg_inf), jnp.zeros(rows, dtype), jnp.zeros((d,) + rows, dtype)),
+            block_step, (jnp.full(rows, neg_inf), jnp.zeros(rows, dtype), jnp.zeros((d, *rows), dtype)),
             (w_blocks, x_blocks))
         r = p_total / z_total[None]  # (d, S, R): x_mem(X) - x^s, the full softmax mean
         loss_mem = _sum0(r * r)  # (S, R)
         rx = jnp.einsum("nd,dsr->nsr", x_pad, r)
-        lin_blocks = (rx - rx[own][None]).reshape((n_blocks, block) + rows)  # Y_j . r
+        lin_blocks = (rx - rx[own][None]).reshape((n_blocks, block, *rows))  # Y_j . r
         _, l_start = jax.lax.scan(lin_step, jnp.zeros(rows, dtype),
                                   (decays, _fold_blocks(block_weights * lin_blocks, jnp.add)))
 
@@ -262,11 +262,11 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
             own_weights = own_weights + onehot[:, None, None, None] * a[None]
             return (m_k, run_z, run_l, run_q, earlier_scale, own_weights), run_q / run_z**2 - 2 * run_l / run_z
 
-        init = (m_start, z_start, l_start, p_norm2, jnp.ones_like(z_start), jnp.zeros((block,) + z_start.shape, dtype))
+        init = (m_start, z_start, l_start, p_norm2, jnp.ones_like(z_start), jnp.zeros((block, *z_start.shape), dtype))
         _, values = jax.lax.scan(position_step, init, (
             jnp.moveaxis(w_blocks, 1, 0), jnp.moveaxis(p_dot_y, 1, 0), jnp.moveaxis(lin_blocks, 1, 0), gram_cols,
             jnp.moveaxis(dist2_blocks, 1, 0), jnp.eye(block, dtype=dtype)))
-        values = jnp.moveaxis(values, 0, 1).reshape((n_pad,) + rows)  # (Np, S, R)
+        values = jnp.moveaxis(values, 0, 1).reshape((n_pad, *rows))  # (Np, S, R)
         excess_pmem = jnp.maximum(values[:n] + loss_mem[None], 0)  # (N, S, R); a squared norm: clip rounding below 0
 
         # Generalizing denoiser x_* (eq. 11 with the true means): x_* - x^s = B sum_k pi_k V_k + A sigma z.
@@ -318,7 +318,7 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
 
 
 @functools.lru_cache(maxsize=64)
-def _tile_function(devices: tuple, layout: "TileLayout", dtype_name: str, native: bool, threads: int):
+def _tile_function(devices: tuple, layout: TileLayout, dtype_name: str, native: bool, threads: int):
     """The jitted, sharded tile kernel for a device set and static configuration (cached: no retracing).
 
     ``native``: use the C++ kernel (CPU devices only, when it could be built), else the portable XLA path.
@@ -345,7 +345,8 @@ def _check_dtype(dtype) -> jnp.dtype:
     if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}")
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-        raise InvalidInputError("float64 requested but JAX's x64 mode is off: call memlab._jaxcfg.enable_float64() first")
+        raise InvalidInputError("float64 requested but JAX's x64 mode is off: "
+                                "call memlab._jaxcfg.enable_float64() first")
     return dtype
 
 
@@ -440,7 +441,7 @@ def available_memory(device) -> int | None:
                     limits.append(int(line.split()[1]) * 1024)
     except OSError:
         pass
-    if resource is not None:
+    if sys.platform != "win32":
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY:
             limits.append(soft // 2)  # the address-space limit also covers the interpreter and XLA
@@ -452,7 +453,7 @@ def _estimate(sum_mean: np.ndarray, sum_m2: np.ndarray, n: int, draws: int) -> t
     mean = sum_mean / n
     if draws < 2:
         return mean, np.full(mean.shape, np.nan)
-    return mean, np.sqrt(sum_m2 / (draws - 1) / draws) / n
+    return mean, standard_error_from_variance_sum(sum_m2 / (draws - 1), n, draws)
 
 
 def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key: jax.Array,
@@ -484,7 +485,8 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     if means_np.ndim != 2 or means_np.shape[1] != x_np.shape[1] or means_np.shape[0] < 1:
         raise InvalidInputError(f"means must have shape (K, {x_np.shape[1]}), got {means_np.shape}")
     if alphas_np.shape != sigmas_np.shape or alphas_np.ndim != 1:
-        raise InvalidInputError(f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, {sigmas_np.shape}")
+        raise InvalidInputError(f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, "
+                                f"{sigmas_np.shape}")
     if not np.all(sigmas_np > 0) or not np.all(np.isfinite(alphas_np)) or not float(sigma2) > 0:
         raise InvalidInputError("sigmas and sigma2 must be positive and alphas finite")
     if int(draws) < 1:
@@ -536,12 +538,13 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
 
     t_count = alphas_np.shape[0]
     names = ("pmem", "gen", "mem")
-    totals = {name: [np.zeros((t_count,) + extra), np.zeros((t_count,) + extra)]
+    totals = {name: [np.zeros((t_count, *extra)), np.zeros((t_count, *extra))]
               for name, extra in zip(names, ((n,), (), ()))}
     tiles = [(s0, r0) for s0 in range(0, n, group) for r0 in range(0, draws, layout.draws)]
     bar = progress(total=len(tiles), desc="Monte Carlo tiles") if show_progress else None
     pending = dispatch(*tiles[0])
-    group_stats, seen = None, 0
+    group_stats: list[tuple[np.ndarray, np.ndarray]] = []
+    seen = 0
     for index, (_, r0) in enumerate(tiles):
         out, count = pending
         if index + 1 < len(tiles):  # queue the next tile before waiting for this one's numbers
@@ -562,9 +565,9 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     if bar is not None:
         bar.close()
 
-    loss_mem, loss_mem_se = _estimate(*totals["mem"], n, draws)
-    excess_pmem, excess_pmem_se = _estimate(*totals["pmem"], n, draws)
-    excess_gen, excess_gen_se = _estimate(*totals["gen"], n, draws)
+    loss_mem, loss_mem_se = _estimate(totals["mem"][0], totals["mem"][1], n, draws)
+    excess_pmem, excess_pmem_se = _estimate(totals["pmem"][0], totals["pmem"][1], n, draws)
+    excess_gen, excess_gen_se = _estimate(totals["gen"][0], totals["gen"][1], n, draws)
     return ExcessLosses(loss_mem=loss_mem, loss_mem_se=loss_mem_se, excess_pmem=excess_pmem,
                         excess_pmem_se=excess_pmem_se, excess_gen=excess_gen, excess_gen_se=excess_gen_se,
                         alphas=alphas_np, sigmas=sigmas_np, draws=draws, dtype=str(dtype), chunk_size=chunk_size,
@@ -576,7 +579,7 @@ def excess_pmem_single_m(x_train: jax.Array, noise: jax.Array, m, alpha, sigma) 
     """One M at a time, the straightforward way: excess loss of x_pmem,M over x_mem and its standard error.
 
     x_train (N, d); noise (N, R, d); m, alpha, sigma scalars (traced: one compilation for every M and t).
-    Builds the N R noisy points, runs both denoisers on them, reduces as SPEC §3. For tests and the
+    Builds the N R noisy points, runs both denoisers on them, reduces as in Section 2. For tests and the
     per-M baseline of ``benchmarks/bench_figure1.py``.
     """
     TRACE_COUNTS["excess_pmem_single_m"] += 1

@@ -27,7 +27,8 @@ __all__ = ["NATIVE_TARGETS", "native_kernel", "native_kernel_status", "native_th
 _SOURCE = Path(__file__).with_name("csrc") / "mc_tile.cc"
 NATIVE_TARGETS = {"float32": "memlab_mc_tile_f32", "float64": "memlab_mc_tile_f64"}
 _SYMBOLS = {"float32": "MemlabMcTileF32", "float64": "MemlabMcTileF64"}
-_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-pthread")
+_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared",
+          "-fPIC", "-pthread")
 
 _lock = threading.Lock()
 _state: dict = {"loaded": None, "reason": "not tried yet", "library": None}
@@ -72,7 +73,7 @@ def _build(compiler: str, include_dir: str) -> Path:
 
 
 def native_kernel(dtype_name: str) -> str | None:
-    """The registered FFI target for ``dtype_name`` ("float32"/"float64"), building it if needed; None if unavailable."""
+    """The registered FFI target for ``dtype_name`` ("float32"/"float64"), built if needed; None if unavailable."""
     with _lock:
         if _state["loaded"] is None:
             _state["loaded"] = False
@@ -90,8 +91,8 @@ def native_kernel(dtype_name: str) -> str | None:
                                                         platform="cpu")
                         _state.update(loaded=True, reason="ready", library=library)
                     except (OSError, subprocess.SubprocessError, AttributeError) as error:
-                        detail = getattr(error, "stderr", None) or str(error)
-                        _state["reason"] = f"build failed: {detail.strip().splitlines()[-1] if detail.strip() else error}"
+                        detail = (getattr(error, "stderr", None) or str(error)).strip()
+                        _state["reason"] = f"build failed: {detail.splitlines()[-1] if detail else error}"
         return NATIVE_TARGETS[dtype_name] if _state["loaded"] else None
 
 

@@ -46,7 +46,8 @@ __all__ = ["TrainConfig", "TrainResult", "train", "train_runs", "weighted_loss",
 
 _STORED_NOISE_LIMIT_BYTES = 1 << 30  # store_noise=None: store the draws when they fit in 1 GiB (all runs)
 
-# Models with a hand-written value-and-gradient of the chunk objective ``sum_i w_i |apply(alpha x0_i + sigma z_i) - x0_i|^2``
+# Models with a hand-written value-and-gradient of the pass objective
+# ``sum_i w_i |apply(alpha x0_i + sigma z_i) - x0_i|^2``
 # (the same numbers as autodiff up to rounding; one pass shares the softmax between forward and backward).
 _FUSED_LOSS_AND_GRAD = {gmm_apply: gmm_loss_and_grad}
 _CPU_PASS_POINTS = 2048  # points per loss/gradient pass on CPU (see _pass_points)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["within_sample_standard_error"]
+__all__ = ["standard_error_from_variance_sum", "within_sample_standard_error"]
 
 
 def within_sample_standard_error(per_sample_variance: Any, draws: int) -> Any:
@@ -23,5 +23,10 @@ def within_sample_standard_error(per_sample_variance: Any, draws: int) -> Any:
     (NumPy or JAX arrays — only array methods are used, so it also runs inside ``jax.jit``).
     Returns the standard errors, shape (...).
     """
-    n = per_sample_variance.shape[-1]
-    return (per_sample_variance.sum(axis=-1) / draws) ** 0.5 / n
+    return standard_error_from_variance_sum(per_sample_variance.sum(axis=-1), per_sample_variance.shape[-1], draws)
+
+
+def standard_error_from_variance_sum(variance_sum: Any, n: int, draws: int) -> Any:
+    """The same standard error from ``sum_i s_i^2`` already summed over the N samples (engines that reduce over
+    samples as they go): ``sqrt(variance_sum / R) / N``."""
+    return (variance_sum / draws) ** 0.5 / n

@@ -22,23 +22,23 @@ import numpy as np
 
 from memlab import gpu_kernels, numerics
 from memlab._jaxcfg import device_summary
-from memlab.paper_figs._phase_transition import PRESETS
+from memlab.paper_figs import preset
 
 
 def main() -> None:
-    preset = PRESETS["paper"]
+    settings = preset(2, "paper")
+    recipe = settings.recipe
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--m", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=preset["epochs"])
+    parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     load = os.getloadavg()
-    ds = numerics.make_gmm_dataset(d=preset["d"], k=preset["k"], n=preset["n"], sigma2=preset["sigma2"],
-                                   seed=args.seed)
-    config = gpu_kernels.TrainConfig(epochs=args.epochs, draws=preset["draws"], peak_lr=preset["peak_lr"],
-                                     final_lr=preset["final_lr"], warmup_fraction=preset["warmup_fraction"],
-                                     adam_b2=preset["adam_b2"], chunk_size=preset["chunk_size"])
+    ds = numerics.make_gmm_dataset(d=settings.d, k=settings.k, n=settings.n, sigma2=settings.sigma2, seed=args.seed)
+    config = gpu_kernels.TrainConfig(epochs=args.epochs, draws=recipe.draws, peak_lr=recipe.peak_lr,
+                                     final_lr=recipe.final_lr, warmup_fraction=recipe.warmup_fraction,
+                                     adam_b2=recipe.adam_b2, chunk_size=recipe.chunk_size)
     init_key, noise_key, sample_key = jax.random.split(jax.random.key(args.seed), 3)
     params = gpu_kernels.partial_memorization_init(ds.x_train, args.m, key=init_key, dtype=jnp.float32)
     start = time.perf_counter()
@@ -46,13 +46,13 @@ def main() -> None:
                                 key=noise_key, desc=f"paper preset, M={args.m}")
     train_s = time.perf_counter() - start
     _, alphas, sigmas, _ = config.grid()
-    x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((preset["n_eval"], ds.d)), jnp.float32)
+    x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((recipe.n_eval, ds.d)), jnp.float32)
     start = time.perf_counter()
     samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
                                                        sigmas=sigmas), dtype=np.float64)
     sample_s = time.perf_counter() - start
     ratio = numerics.memorization_ratio(samples, ds.x_train, seed=args.seed)
-    flop_per_step = 10.0 * args.m * ds.d * ds.n * preset["draws"] * (config.steps + 1)
+    flop_per_step = 10.0 * args.m * ds.d * ds.n * recipe.draws * (config.steps + 1)
     report = {"device": device_summary(), "load_before": load, "m": args.m, "epochs": args.epochs,
               "train_s": train_s, "s_per_step": train_s / args.epochs,
               "gflops": flop_per_step * args.epochs / train_s / 1e9, "sample_s": sample_s,

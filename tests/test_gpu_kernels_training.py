@@ -216,3 +216,27 @@ def test_fused_gmm_gradient_is_the_autodiff_gradient(monkeypatch):
             for got, want in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(reference[1])):
                 np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-11,
                                            atol=1e-12 * np.abs(np.asarray(want)).max())
+
+
+@pytest.mark.parametrize("m", [12, 40])
+def test_fused_gradient_in_float32_is_as_accurate_as_autodiff(m):
+    # The App. H.1 initialisation (means on training points, variance 1e-6): the posterior is one-hot at small t,
+    # where rounding residues in dL/dl are amplified by alpha / v ~ 10^3. Against the float64 gradient, the fused
+    # float32 gradient must be as accurate as float32 autodiff (both round the same forward pass; a factor 2 and
+    # 100 eps of slack for different summation orders).
+    ds = numerics.make_gmm_dataset(d=10, k=3, n=40, seed=11)
+    config = gpu_kernels.TrainConfig(epochs=1, draws=4, warmup_fraction=0.0)
+    key = jax.random.key(9)
+    noise = jnp.asarray(_training._host_noise(key, _training._layout(config, ds.n), ds.d, np.float64))
+    params = gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(4), dtype=jnp.float64)
+    _, reference = _training._loss_and_grad(_autodiff_apply, config, params, jnp.asarray(ds.x_train), key, noise)
+    as32 = lambda tree: jax.tree_util.tree_map(lambda leaf: leaf.astype(jnp.float32), tree)  # noqa: E731
+    errors = {}
+    for name, apply in (("fused", APPLY), ("autodiff", _autodiff_apply)):
+        _, grad = _training._loss_and_grad(apply, config, as32(params), jnp.asarray(ds.x_train, jnp.float32), key,
+                                           noise.astype(jnp.float32))
+        errors[name] = {leaf: float(np.linalg.norm(np.asarray(grad[leaf], np.float64) - np.asarray(reference[leaf]))
+                                    / np.linalg.norm(np.asarray(reference[leaf]))) for leaf in reference}
+    eps = float(np.finfo(np.float32).eps)
+    for leaf in reference:
+        assert errors["fused"][leaf] <= 2 * errors["autodiff"][leaf] + 100 * eps, (leaf, errors)

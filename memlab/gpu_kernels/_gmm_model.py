@@ -54,8 +54,9 @@ def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigm
         dL/ds^2  = sum_i [alpha sigma^2 e_i.x_i - alpha^2 sigma^2 e_i.mean_i] / v^2
                    - (alpha^2 / v) sum_ik (dL/dl_ik) l_ik,
 
-    where the last sum is ``(alpha / v) sum_k mu_k.(sum_i dL/dl_ik x_i) - (alpha^2 / 2v) sum_k |mu_k|^2 sum_i dL/dl_ik``
-    (the per-point shift of the logits drops out since sum_k dL/dl_ik = 0). Six plain matmuls of P x M x d.
+    where the last sum takes the max-shifted logits (the shift drops out since sum_k dL/dl_ik = 0). Five plain
+    matmuls of P x M x d; e.mean and that sum are taken elementwise over (P, M), as autodiff does, which keeps
+    float32 as accurate as autodiff's (a one-hot posterior must give dL/dl = 0, not a rounding residue).
     """
     means = params["means"]
     variance = gmm_variance(params)
@@ -64,22 +65,28 @@ def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigm
     x = alpha * x0 + sigma * noise  # (P, d)
     mean_sq = jnp.sum(means * means, axis=-1)  # (M,)
     logits = (alpha * (x @ means.T) - 0.5 * alpha**2 * mean_sq[None, :]) / total_var  # (P, M)
-    weights_unnormalised = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+    shifted = logits - jnp.max(logits, axis=-1, keepdims=True)  # <= 0
+    weights_unnormalised = jnp.exp(shifted)
     inv_total = 1.0 / jnp.sum(weights_unnormalised, axis=-1)  # (P,)
-    mean = (weights_unnormalised @ means) * inv_total[:, None]  # (P, d) posterior mean of the components
+    posterior = weights_unnormalised * inv_total[:, None]  # (P, M)
+    mean = posterior @ means  # (P, d) posterior mean of the components
     err = c_x * x + c_mean * mean - x0
     loss = jnp.sum(weights * jnp.sum(err * err, axis=-1))
     cotangent = (2 * weights)[:, None] * err  # dL/dD (P, d)
     projected = cotangent @ means.T  # (P, M) e . mu_k
-    along_mean = jnp.sum(cotangent * mean, axis=-1)  # (P,) e . mean
-    d_logits = weights_unnormalised * (c_mean * inv_total)[:, None] * (projected - along_mean[:, None])
+    # As in the softmax's own backward pass: sum_k p_k (e . mu_k) from the same (P, M) numbers, so that a
+    # one-hot posterior (tiny variance, small t) gives dL/dl = 0 exactly instead of a rounding residue that
+    # alpha / v (up to ~10^3) would amplify.
+    along_mean = jnp.sum(posterior * projected, axis=-1)  # (P,) e . mean
+    d_logits = c_mean * posterior * (projected - along_mean[:, None])  # (P, M)
     # Contractions over the points with the small (P, d) operand transposed: (d, P) @ (P, M), then (M, d).
     d_logits_x = (x.T @ d_logits).T  # (M, d) sum_i dL/dl_ik x_i
     d_logits_sum = jnp.sum(d_logits, axis=0)  # (M,)
-    d_means = (c_mean * ((cotangent * inv_total[:, None]).T @ weights_unnormalised).T + (alpha / total_var) * d_logits_x
+    d_means = (c_mean * (cotangent.T @ posterior).T + (alpha / total_var) * d_logits_x
                - (alpha**2 / total_var) * d_logits_sum[:, None] * means)
-    logit_sum = (alpha / total_var) * jnp.sum(means * d_logits_x) - (0.5 * alpha**2 / total_var) * jnp.sum(
-        mean_sq * d_logits_sum)
+    # sum_ik dL/dl_ik l_ik with the max-shifted logits (the shift drops out since sum_k dL/dl_ik = 0): elementwise,
+    # not expanded into alpha x.mu_k and alpha^2 |mu_k|^2 / 2, which cancel to a few digits in float32.
+    logit_sum = jnp.sum(d_logits * shifted)
     d_variance = (alpha * sigma**2 * jnp.sum(cotangent * x) - alpha**2 * sigma**2 * jnp.sum(along_mean)) \
         / total_var**2 - (alpha**2 / total_var) * logit_sum
     return loss, {"means": d_means, "log_variance": variance * d_variance}

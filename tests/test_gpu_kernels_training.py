@@ -230,7 +230,7 @@ def test_fused_gradient_in_float32_is_as_accurate_as_autodiff(m):
     noise = jnp.asarray(_training._host_noise(key, _training._layout(config, ds.n), ds.d, np.float64))
     params = gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(4), dtype=jnp.float64)
     _, reference = _training._loss_and_grad(_autodiff_apply, config, params, jnp.asarray(ds.x_train), key, noise)
-    as32 = lambda tree: jax.tree_util.tree_map(lambda leaf: leaf.astype(jnp.float32), tree)  # noqa: E731
+    as32 = lambda tree: jax.tree_util.tree_map(lambda leaf: leaf.astype(jnp.float32), tree)
     errors = {}
     for name, apply in (("fused", APPLY), ("autodiff", _autodiff_apply)):
         _, grad = _training._loss_and_grad(apply, config, as32(params), jnp.asarray(ds.x_train, jnp.float32), key,

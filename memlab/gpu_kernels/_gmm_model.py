@@ -15,8 +15,17 @@ from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._denoisers import isotropic_gmm_denoiser, isotropic_gmm_logits
 from memlab.gpu_kernels._host_random import host_generator
 
-__all__ = ["PMEM_INIT_VARIANCE", "gmm_apply", "gmm_loss_and_grad", "gmm_params", "gmm_variance",
-           "partial_memorization_init", "partial_memorization_indices", "pmem_apply", "pmem_params"]
+__all__ = [
+    "PMEM_INIT_VARIANCE",
+    "gmm_apply",
+    "gmm_loss_and_grad",
+    "gmm_params",
+    "gmm_variance",
+    "partial_memorization_indices",
+    "partial_memorization_init",
+    "pmem_apply",
+    "pmem_params",
+]
 
 PMEM_INIT_VARIANCE = 1e-6  # App. H.1: the "partial memorization" initial variance
 

@@ -9,10 +9,13 @@ Cache layout (plain files only, no pickles)::
     <cache_dir>/<hash>/config.json   {"function": ..., "config": ...}     written before the run
     <cache_dir>/<hash>/*.npz          whatever the run function writes      (atomic writes)
     <cache_dir>/<hash>/result.json    {"function", "config", "result", "seconds"}  written last, atomically
+    <cache_dir>/<hash>/checkpoint.npz a long run's mid-training state (optional; removed after result.json)
 
 ``hash`` = first 16 hex digits of SHA-256 of the canonical JSON of ``{"function": name, "config": config}``
 (keys sorted, no whitespace). A run is finished iff its ``result.json`` exists: finished runs are
-skipped, so an interrupted sweep resumes where it stopped and never reads a half-written result.
+skipped, so an interrupted sweep resumes where it stopped and never reads a half-written result. A run
+function that trains for long may keep a checkpoint at ``run_dir / CHECKPOINT_FILE`` and resume from it
+(``memlab.gpu_kernels.resumable``): a run killed half-way then continues where it stopped.
 
 Executors: ``"local"`` (sequential, in this process), ``"pool"`` (a spawn-based process pool) and
 ``"submitit"`` (``submitit.AutoExecutor`` job arrays on Slurm; ``submitit_cluster="local"`` or ``"debug"``
@@ -40,6 +43,7 @@ from memlab._io import read_json, to_jsonable, write_csv, write_json
 from memlab._progress import progress
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "EXECUTORS",
     "SweepError",
     "SweepOutcome",
@@ -59,6 +63,8 @@ __all__ = [
 EXECUTORS = ("local", "pool", "submitit")
 _RESULT = "result.json"
 _CONFIG = "config.json"
+#: A run's mid-training checkpoint in its folder; ``execute_run`` deletes it once the result is written.
+CHECKPOINT_FILE = "checkpoint.npz"
 
 
 class SweepError(RuntimeError):
@@ -156,6 +162,7 @@ def execute_run(function: str, config: dict, cache_dir: str) -> dict:
     record = {"function": name, "config": config, "result": to_jsonable(dict(result)),
               "seconds": time.perf_counter() - started}
     write_json(directory / _RESULT, record)
+    (directory / CHECKPOINT_FILE).unlink(missing_ok=True)  # the finished result supersedes it
     return record
 
 

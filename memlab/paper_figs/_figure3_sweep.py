@@ -44,12 +44,16 @@ _TRAINING_FIELDS = ("sigma2", "epochs", "draws", "peak_lr", "final_lr", "warmup_
 
 #: ``paper``: App. H.1's 64 tuples and training budget (meant for GPUs / a cluster); ``cpu``: 12 small
 #: tuples, the phase-transition experiment's CPU recipe (1,000 epochs, lr 5e-2, b2 0.9, 1 draw), a grid
-#: of 12 multiples of floor(N/10) (the transition sits near 0.8 N) and 6 refinement sizes.
+#: of 12 multiples of floor(N/10) (the transition sits near 0.8 N) and 6 refinement sizes; ``paper-small``:
+#: the CPU tuples and grid with App. H.1's training recipe (100 draws, 50,000 epochs, lr 1e-3, b2 0.999;
+#: ~0.5-2 h per model on one CPU core, so meant for a pool, a cluster or a GPU; docs/convergence.md).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(ns=(50, 100, 150, 200), ds=(30, 40, 50, 60), ks=(3, 6, 9, 12), multiples=20, refine=10,
                   exact_draws=100, exact_dtype="float32", training="paper"),
     "cpu": dict(ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12, refine=6, exact_draws=20,
                 exact_dtype="float64", training="cpu"),
+    "paper-small": dict(ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12, refine=6, exact_draws=20,
+                        exact_dtype="float64", training="paper-small"),
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from memlab._errors import InvalidInputError
+from memlab._sweep import CHECKPOINT_FILE
 from memlab.cli._common import (add_executor_arguments, int_list, nonnegative_int, positive_float, positive_int,
                                 positive_int_set)
 
@@ -58,6 +59,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu": dict(n=200, d=50, k=12, sigma2=1.0, epochs=1000, draws=1, peak_lr=5e-2, final_lr=1e-6,
                 warmup_fraction=0.1, adam_b2=0.9, m_values=[40, 80, 120, 150, 170, 190, 210, 260], refine=0,
                 n_eval=50, eval_draws=20, chunk_size=None, dtype="float32"),
+    # App. H.1's recipe exactly (100 draws, 50,000 epochs, lr 0 -> 1e-3 -> 1e-6, b2 0.999, eps weighting)
+    # at the smallest Figure 3 CPU tuple (N = 20, d = 20, K = 2), M = 2, 4, ..., 24: the paper's optimizer
+    # and budget at a size a CPU trains in ~0.5 h per model (docs/convergence.md).
+    "paper-small": dict(n=20, d=20, k=2, sigma2=1.0, epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6,
+                        warmup_fraction=0.1, adam_b2=0.999, m_values=[2 * j for j in range(1, 13)], refine=6,
+                        n_eval=50, eval_draws=20, chunk_size=None, dtype="float32"),
 }
 EVAL_T_INDEX = 16
 
@@ -157,8 +164,19 @@ def _losses(params, ds, noise_train, noise_test, alpha, sigma, apply=None) -> di
     return {"train_loss": train, "train_loss_se": train_se, "test_loss": test, "test_loss_se": test_se}
 
 
+def _record_log_variance(params) -> dict[str, Any]:
+    """The learned log-variance after every training block (the training curves of the convergence study)."""
+    return {"log_variance": params["log_variance"]}
+
+
 def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
-    """Sweep run function: train one M-component model, sample, measure. Writes ``model.npz`` in ``run_dir``."""
+    """Sweep run function: train one M-component model, sample, measure. Writes ``model.npz`` in ``run_dir``.
+
+    Training checkpoints to ``run_dir / memlab._sweep.CHECKPOINT_FILE`` every ``gpu_kernels.checkpoint_seconds()`` of work
+    and resumes from it, so a killed run (preempted job, interrupted sweep) continues where it stopped and
+    ends with the result of an uninterrupted run. ``model.npz`` also holds the learned log-variance after
+    every training block (``log_variance_history`` at ``log_variance_epochs``).
+    """
     import jax
     import jax.numpy as jnp
 
@@ -173,8 +191,10 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
         adam_eps=config["adam_eps"], steps=config["steps"], schedule=config["schedule"],
         weighting=config["weighting"], chunk_size=config["chunk_size"])
     params = gpu_kernels.partial_memorization_init(ds.x_train, config["m"], key=init_key, dtype=dtype)
+    checkpoint = run_dir / CHECKPOINT_FILE  # a killed run resumes here; the sweep removes it once finished
     trained = gpu_kernels.train(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_train, dtype), config=train_config,
-                                key=noise_key, desc=f"train M={config['m']}")
+                                key=noise_key, desc=f"train M={config['m']}", record=_record_log_variance,
+                                **gpu_kernels.resumable(checkpoint))
     x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((config["n_eval"], ds.d)), dtype)
     samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
                                                        sigmas=sigmas), dtype=np.float64)
@@ -187,7 +207,8 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     losses = _losses(params64, ds, noise_train, noise_test, alphas[t_index], sigmas[t_index])
     write_npz(run_dir / "model.npz", means=means, log_variance=log_variance, samples=samples,
               memorized=memorization.flags, loss_history=trained.loss_history,
-              history_epochs=trained.history_epochs)
+              history_epochs=trained.history_epochs, log_variance_history=trained.records["log_variance"],
+              log_variance_epochs=trained.record_epochs)
     return {
         "memorization_ratio": memorization.ratio,
         "memorization_ci_low": memorization.ci_low,
@@ -257,8 +278,9 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, figure: int, de
     exp = parser.add_argument_group("experiment (defaults come from --preset)")
     exp.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
                      help="'cpu': minutes on a laptop (reduced epochs/draws/M grid, faster optimizer settings); "
-                          "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU). "
-                          "Default: cpu")
+                          "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU); "
+                          "'paper-small': App. H.1's optimizer and budget at N=20, d=20, K=2 (~0.5 h per model "
+                          "on a CPU core). Default: cpu")
     exp.add_argument("--n", type=positive_int, help="training samples N")
     exp.add_argument("--d", type=positive_int, help="dimension d")
     exp.add_argument("--k", type=positive_int, help="true mixture components K")

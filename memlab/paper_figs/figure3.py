@@ -1,7 +1,7 @@
 """Figure 3: the memorization phase transition M_pt across (N, d, K), predicted by the crossover of the
 lambda-integrated training losses (App. H.3's loss-weighting regression), tested against fixed weightings.
 
-``memlab figure 3 [--preset cpu|paper] [...]`` trains the models of every tuple through the cached sweep
+``memlab figure 3 [--preset cpu|paper|paper-small] [...]`` trains the models of every tuple through the cached sweep
 (:mod:`memlab.paper_figs._figure3_sweep`), locates M_pt with a bootstrap interval, fits lambda on a
 training subset of the tuples (approximate losses and exact Monte Carlo losses), and predicts every tuple
 with the fitted and the fixed (x0, eps) weightings (:mod:`memlab.paper_figs._figure3_analysis`).
@@ -53,12 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                     positive_int_set)
 
     sweep = parser.add_argument_group("sweep (defaults come from --preset)")
-    sweep.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
+    sweep.add_argument("--preset", choices=("cpu", "paper", "paper-small"), default="cpu",
                        help="'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid "
                             "sizes + up to 6 refinements per tuple (15-21 min cold on a shared 2-core machine, "
                             "seconds when cached); 'paper': the 64 tuples "
-                            "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster). "
-                            "Default: cpu")
+                            "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster); "
+                            "'paper-small': the cpu tuples and grid with the paper's training recipe (100 draws, "
+                            "50,000 epochs, lr 1e-3, b2 0.999; ~0.5-2 h per model on a CPU core). Default: cpu")
     sweep.add_argument("--ns", type=positive_int_set, help="training set sizes N, comma-separated")
     sweep.add_argument("--ds", type=positive_int_set, help="dimensions d, comma-separated")
     sweep.add_argument("--ks", type=positive_int_set, help="mixture components K, comma-separated")

@@ -92,6 +92,27 @@ def test_configs_are_shared_with_the_phase_transition_experiment():
     assert config["n_eval"] == 20  # the override reached the training recipe
 
 
+def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
+    """paper-small: App. H.1's training recipe as the paper states it (50,000 full-batch epochs, 100 noise draws
+    per sample, warm-up over N_epochs / 10 from 0 to 1e-3 then linear decay to 1e-6, eps weighting; Adam with
+    optax's defaults b1 0.9, b2 0.999, eps 1e-8, which the paper does not override) on the CPU preset's tuples,
+    grid and evaluation, so that only the training differs from the CPU preset."""
+    from memlab.paper_figs._phase_transition import PRESETS, run_config
+
+    app_h1 = dict(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.999)
+    small, cpu = f3.Figure3Settings.from_preset("paper-small"), f3.Figure3Settings.from_preset("cpu")
+    assert {key: small.training[key] for key in app_h1} == app_h1
+    assert (small.ns, small.ds, small.ks, small.multiples, small.refine) == (cpu.ns, cpu.ds, cpu.ks, cpu.multiples,
+                                                                             cpu.refine)
+    for key in set(small.training) - set(app_h1):
+        assert small.training[key] == cpu.training[key], key
+    config = run_config(f3.tuple_experiment(small, 20, 20, 2, [16]), m=16, seed=0)
+    assert (config["weighting"], config["adam_b1"], config["adam_eps"], config["steps"]) == ("eps", 0.9, 1e-8, 25)
+    figure2 = PRESETS["paper-small"]  # Figure 2's paper-small: the smallest CPU tuple
+    assert {key: figure2[key] for key in app_h1} == app_h1
+    assert (figure2["n"], figure2["d"], figure2["k"]) == (min(cpu.ns), min(cpu.ds), min(cpu.ks))
+
+
 @pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
                                        {"refine": -1}])
 def test_bad_settings(overrides):

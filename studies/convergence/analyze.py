@@ -1,0 +1,326 @@
+"""Convergence study (issue 15): tables, summary and figures from the cached runs of ``run_gmm.py`` / ``run_image.py``.
+
+Reads only finished runs (sweep caches), trains nothing. Writes into ``--out`` (default studies/convergence):
+
+- ``gmm_models.csv``: one row per (tuple, recipe, M): memorization ratio with its bootstrap interval, learned
+  variance, t_16 train / held-out losses (same evaluation noise for both recipes) with standard errors,
+  and for every model the convergence measures of its training curve;
+- ``gmm_transitions.csv``: per tuple and recipe, M_start / M_pt / M_end with bootstrap intervals over the
+  sizes tried (for the CPU recipe also restricted to the paper-settings sizes);
+- ``gmm_curves.csv``: the training curves (objective and learned variance vs epoch) of every paper-settings model;
+- ``image_models.csv``, ``image_curves.csv``: the same for the image model;
+- ``convergence.json``: everything above in one file plus the settings; ``convergence_gmm.png/.pdf`` and
+  ``convergence_image.png/.pdf``: the figures.
+
+    .venv/bin/python studies/convergence/analyze.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import run_gmm
+import run_image
+from memlab import _sweep, numerics
+from memlab._io import load_npz, save_figure, write_csv, write_json
+from memlab.paper_figs import _image_runs
+from memlab.paper_figs._phase_transition import RUN_FUNCTION
+
+RECIPES = ("cpu", "paper-small")
+
+
+def _at(epochs: np.ndarray, values: np.ndarray, epoch: float) -> float:
+    """The value at the recorded epoch nearest to ``epoch``."""
+    return float(values[int(np.argmin(np.abs(epochs - epoch)))])
+
+
+def curve_measures(loss_epochs, losses, var_epochs, variances, total_epochs: int) -> dict:
+    """How much the objective and the learned variance still moved late in training."""
+    loss_epochs, losses = np.asarray(loss_epochs, float), np.asarray(losses, float)
+    var_epochs, variances = np.asarray(var_epochs, float), np.asarray(variances, float)
+    out = {}
+    for name, fraction in (("half", 0.5), ("last10", 0.9)):
+        start = _at(loss_epochs, losses, fraction * total_epochs)
+        end = float(losses[-1])
+        out[f"objective_rel_change_{name}"] = (start - end) / abs(end)
+        v_start = _at(var_epochs, variances, fraction * total_epochs)
+        out[f"variance_rel_change_{name}"] = (float(variances[-1]) - v_start) / float(variances[-1])
+    out["objective_at_half"] = _at(loss_epochs, losses, 0.5 * total_epochs)
+    out["objective_last_recorded"] = float(losses[-1])
+    out["variance_at_half"] = _at(var_epochs, variances, 0.5 * total_epochs)
+    out["variance_at_10pct"] = _at(var_epochs, variances, 0.1 * total_epochs)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# GMM
+# ----------------------------------------------------------------------------------------------------
+
+
+def gmm_records(cache_dir: Path) -> dict:
+    """{(tuple, recipe): {M: (result, model arrays)}} for every finished run of the study's grids."""
+    found: dict = {}
+    for tup in run_gmm.TUPLES:
+        for recipe in RECIPES:
+            runs = {}
+            for m in range(1, tup[0] + 8):
+                config = run_gmm.config(recipe, *tup, m)
+                record = _sweep.load_result(cache_dir, config, RUN_FUNCTION)
+                if record is not None:
+                    arrays = load_npz(_sweep.run_dir(cache_dir, config, RUN_FUNCTION) / "model.npz")
+                    runs[m] = (record["result"], arrays, config)
+            found[(tup, recipe)] = runs
+    return found
+
+
+def transition_fields(ms, flags) -> dict:
+    t = numerics.phase_transition(ms, flags, seed=run_gmm.SEED)
+    return {"m_start": t.m_start, "m_start_ci": list(t.m_start_ci), "m_pt": t.m_pt, "m_pt_ci": list(t.m_pt_ci),
+            "m_end": t.m_end, "m_end_ci": list(t.m_end_ci), "m_values": [int(m) for m in ms]}
+
+
+def analyze_gmm(cache_dir: Path):
+    found = gmm_records(cache_dir)
+    model_rows, transitions, curves = [], [], []
+    for tup in run_gmm.TUPLES:
+        n, d, k = tup
+        paper = found[(tup, "paper-small")]
+        for recipe in RECIPES:
+            runs = found[(tup, recipe)]
+            if not runs:
+                continue
+            ms = sorted(runs)
+            entry = {"n": n, "d": d, "k": k, "recipe": recipe,
+                     **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms])}
+            if recipe == "cpu" and paper:
+                same = [m for m in sorted(paper) if m in runs]
+                if same:
+                    entry["on_paper_sizes"] = transition_fields(same, [runs[m][0]["memorized_flags"] for m in same])
+            transitions.append(entry)
+            for m in ms:
+                result, arrays, config = runs[m]
+                variances = np.exp(np.asarray(arrays["log_variance_history"], float))
+                measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
+                                          arrays["log_variance_epochs"], variances, config["epochs"])
+                model_rows.append({"n": n, "d": d, "k": k, "recipe": recipe, "m": m, "epochs": config["epochs"],
+                                   "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
+                                   "ratio": result["memorization_ratio"], "ratio_ci_low": result["memorization_ci_low"],
+                                   "ratio_ci_high": result["memorization_ci_high"],
+                                   "learned_variance": result["learned_variance"],
+                                   "train_loss_t16": result["train_loss"], "train_loss_t16_se": result["train_loss_se"],
+                                   "test_loss_t16": result["test_loss"], "test_loss_t16_se": result["test_loss_se"],
+                                   "dist_nearest_train": result["dist_nearest_train"],
+                                   "final_objective": result["final_objective"],
+                                   "train_seconds": result["train_seconds"], **measures})
+                if recipe == "paper-small":
+                    for epoch, loss in zip(arrays["history_epochs"], arrays["loss_history"]):
+                        curves.append([n, d, k, m, "objective", int(epoch), float(loss)])
+                    for epoch, variance in zip(arrays["log_variance_epochs"], variances):
+                        curves.append([n, d, k, m, "variance", int(epoch), float(variance)])
+    return found, model_rows, transitions, curves
+
+
+def plot_gmm(found, transitions, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tuples = run_gmm.TUPLES
+    fig, axes = plt.subplots(len(tuples), 3, figsize=(15, 3.6 * len(tuples)), squeeze=False)
+    for row, tup in enumerate(tuples):
+        ax = axes[row, 0]
+        for recipe, color, marker in (("cpu", "tab:blue", "o"), ("paper-small", "tab:red", "s")):
+            runs = found[(tup, recipe)]
+            if not runs:
+                continue
+            ms = np.array(sorted(runs))
+            ratio = np.array([runs[m][0]["memorization_ratio"] for m in ms])
+            lo = ratio - np.array([runs[m][0]["memorization_ci_low"] for m in ms])
+            hi = np.array([runs[m][0]["memorization_ci_high"] for m in ms]) - ratio
+            t = next(t for t in transitions if (t["n"], t["d"], t["k"]) == tup and t["recipe"] == recipe)
+            label = {"cpu": "CPU preset (1k epochs, 1 draw, lr 5e-2, b2 0.9)",
+                     "paper-small": "paper settings (50k epochs, 100 draws, lr 1e-3, b2 0.999)"}[recipe]
+            ax.errorbar(ms, ratio, yerr=[lo, hi], color=color, marker=marker, capsize=3, lw=1,
+                        label=f"{label}: M_pt = {t['m_pt']} [{t['m_pt_ci'][0]}, {t['m_pt_ci'][1]}]")
+        ax.axhline(0.5, color="gray", lw=0.6)
+        ax.set(xlabel="M", ylabel="memorization ratio", title=f"N={tup[0]}, d={tup[1]}, K={tup[2]}")
+        ax.legend(fontsize=7, loc="upper left")
+        paper = found[(tup, "paper-small")]
+        for col, (key, ylabel, log) in enumerate((("loss", "training objective", True),
+                                                  ("variance", "learned variance", True)), start=1):
+            ax = axes[row, col]
+            for m in sorted(paper):
+                arrays = paper[m][1]
+                if key == "loss":
+                    ax.plot(arrays["history_epochs"], arrays["loss_history"], label=f"M={m}")
+                else:
+                    ax.plot(arrays["log_variance_epochs"], np.exp(arrays["log_variance_history"]), label=f"M={m}")
+            if key == "variance":
+                cpu = found[(tup, "cpu")]
+                for m in sorted(paper):
+                    if m in cpu:
+                        ax.axhline(cpu[m][0]["learned_variance"], ls=":", lw=0.8, color="gray")
+                ax.axhline(1.0, color="k", lw=0.6, ls="--")
+            if log:
+                ax.set_yscale("log")
+            ax.set(xlabel="epoch", ylabel=ylabel,
+                   title=f"paper settings: {ylabel} vs epoch" + (" (dotted: CPU preset's final; dashed: true)"
+                                                                 if key == "variance" else ""))
+            if paper:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, out / "convergence_gmm")
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Image model
+# ----------------------------------------------------------------------------------------------------
+
+
+def analyze_image(cache_dir: Path, epochs: int):
+    rows, curves, found, transitions, baselines = [], [], {}, [], {}
+    for source in run_image.SOURCES:
+        base = _sweep.load_result(cache_dir, run_image.baseline_config(source), _image_runs.evaluate_baselines)
+        if base is not None:
+            baselines[source] = base["result"]
+        for recipe in ("cpu", "paper-optimizer"):
+            runs = {}
+            for m in run_image.M_VALUES:
+                config = run_image.model_config(source, recipe, m, epochs)
+                record = _sweep.load_result(cache_dir, config, _image_runs.train_and_evaluate)
+                if record is None:
+                    continue
+                arrays = load_npz(_sweep.run_dir(cache_dir, config, _image_runs.train_and_evaluate) / "model.npz")
+                runs[m] = (record["result"], arrays, config)
+            found[(source, recipe)] = runs
+            if runs:
+                ms = sorted(runs)
+                transitions.append({"source": source, "recipe": recipe,
+                                    **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms])})
+            for m, (result, arrays, config) in sorted(runs.items()):
+                variances = np.exp(np.asarray(arrays["log_color_var_history"], float))
+                measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
+                                          arrays["log_color_var_epochs"], variances, config["epochs"])
+                rows.append({"source": source, "recipe": recipe, "m": m, "epochs": config["epochs"],
+                             "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
+                             "ratio": result["ratio"], "ratio_ci_low": result["ratio_ci_low"],
+                             "ratio_ci_high": result["ratio_ci_high"], "learned_color_var": result["learned_color_var"],
+                             "train_loss_t16": result["train_loss"], "train_loss_t16_se": result["train_loss_se"],
+                             "test_loss_t16": result.get("test_loss"), "test_loss_t16_se": result.get("test_loss_se"),
+                             "final_objective": result["final_objective"], "train_seconds": result["train_seconds"],
+                             **measures})
+                if recipe == "paper-optimizer":
+                    for epoch, loss in zip(arrays["history_epochs"], arrays["loss_history"]):
+                        curves.append([source, m, "objective", int(epoch), float(loss)])
+                    for epoch, variance in zip(arrays["log_color_var_epochs"], variances):
+                        curves.append([source, m, "color_variance", int(epoch), float(variance)])
+    return found, rows, curves, transitions, baselines
+
+
+def plot_image(found, baselines, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sources = [s for s in run_image.SOURCES if found.get((s, "cpu")) or found.get((s, "paper-optimizer"))]
+    if not sources:
+        return
+    fig, axes = plt.subplots(len(sources), 3, figsize=(15, 3.6 * len(sources)), squeeze=False)
+    for row, source in enumerate(sources):
+        ax = axes[row, 0]
+        for recipe, color, marker in (("cpu", "tab:blue", "o"), ("paper-optimizer", "tab:red", "s")):
+            runs = found.get((source, recipe), {})
+            if not runs:
+                continue
+            ms = np.array(sorted(runs))
+            ratio = np.array([runs[m][0]["ratio"] for m in ms])
+            lo = ratio - np.array([runs[m][0]["ratio_ci_low"] for m in ms])
+            hi = np.array([runs[m][0]["ratio_ci_high"] for m in ms]) - ratio
+            epochs = runs[ms[0]][2]["epochs"]
+            ax.errorbar(ms, ratio, yerr=[lo, hi], color=color, marker=marker, capsize=3, lw=1,
+                        label=f"{recipe} ({epochs} epochs, lr {runs[ms[0]][2]['peak_lr']:g}, "
+                              f"b2 {runs[ms[0]][2]['adam_b2']:g})")
+        if source in baselines:
+            ax.axhline(baselines[source]["exact_ratio"], color="tab:green", ls=":", label="exact denoiser")
+        ax.axhline(0.5, color="gray", lw=0.6)
+        ax.set(xlabel="M", ylabel="memorization ratio", title=f"image model, {source} templates, N={run_image.N}")
+        ax.legend(fontsize=7, loc="upper left")
+        paper = found.get((source, "paper-optimizer"), {})
+        for col, key in ((1, "loss"), (2, "variance")):
+            ax = axes[row, col]
+            for m in sorted(paper):
+                arrays = paper[m][1]
+                if key == "loss":
+                    ax.plot(arrays["history_epochs"], arrays["loss_history"], label=f"M={m}")
+                else:
+                    ax.plot(arrays["log_color_var_epochs"], np.exp(arrays["log_color_var_history"]), label=f"M={m}")
+            if key == "variance":
+                ax.axhline(1.0, color="k", lw=0.6, ls="--")
+            ax.set_yscale("log")
+            ax.set(xlabel="epoch", ylabel="training objective" if key == "loss" else "learned colour variance",
+                   title="paper optimizer: " + ("objective" if key == "loss" else "colour variance (dashed: true)"))
+            if paper:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, out / "convergence_image")
+    plt.close(fig)
+
+
+def _table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    header = list(rows[0]) if rows else []
+    return header, [[r.get(h, "") for h in header] for r in rows]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gmm-cache", type=Path, default=Path("figures/cache/phase-transition"))
+    parser.add_argument("--image-cache", type=Path, default=Path("figures/cache/image-model"))
+    parser.add_argument("--image-epochs", type=int, default=6000)
+    parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
+    args = parser.parse_args(argv)
+    found, model_rows, transitions, curves = analyze_gmm(args.gmm_cache)
+    write_csv(args.out / "gmm_models.csv", *_table(model_rows))
+    flat = []
+    for t in transitions:
+        row = {k: v for k, v in t.items() if k not in ("on_paper_sizes", "m_values")}
+        for key in ("m_start_ci", "m_pt_ci", "m_end_ci"):
+            row[f"{key}_low"], row[f"{key}_high"] = row.pop(key)
+        row["m_values"] = " ".join(map(str, t["m_values"]))
+        sub = t.get("on_paper_sizes", {})
+        row["m_pt_on_paper_sizes"] = sub.get("m_pt", "")
+        row["m_pt_on_paper_sizes_ci"] = " ".join(map(str, sub.get("m_pt_ci", [])))
+        flat.append(row)
+    write_csv(args.out / "gmm_transitions.csv", *_table(flat))
+    write_csv(args.out / "gmm_curves.csv", ["n", "d", "k", "m", "quantity", "epoch", "value"], curves)
+    plot_gmm(found, transitions, args.out)
+    image_found, image_rows, image_curves, image_transitions, baselines = analyze_image(args.image_cache,
+                                                                                       args.image_epochs)
+    if image_rows:
+        write_csv(args.out / "image_models.csv", *_table(image_rows))
+        write_csv(args.out / "image_curves.csv", ["source", "m", "quantity", "epoch", "value"], image_curves)
+        plot_image(image_found, baselines, args.out)
+    write_json(args.out / "convergence.json", {
+        "gmm": {"tuples": [list(t) for t in run_gmm.TUPLES], "seed": run_gmm.SEED, "transitions": transitions,
+                "models": model_rows},
+        "image": {"n": run_image.N, "k": run_image.K, "channels": run_image.CHANNELS, "side": run_image.SIDE,
+                  "sources": run_image.SOURCES, "transitions": image_transitions, "models": image_rows,
+                  "baselines": {s: {k: v for k, v in b.items() if k.startswith(("exact_", "mem_"))}
+                                for s, b in baselines.items()}},
+    })
+    for t in transitions:
+        print(t["n"], t["d"], t["k"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "start", t["m_start"], "end",
+              t["m_end"], "tried", t["m_values"], "| on paper sizes:", t.get("on_paper_sizes", {}).get("m_pt"))
+    for t in image_transitions:
+        print(t["source"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "tried", t["m_values"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

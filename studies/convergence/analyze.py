@@ -282,7 +282,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gmm-cache", type=Path, default=Path("figures/cache/phase-transition"))
     parser.add_argument("--image-cache", type=Path, default=Path("figures/cache/image-model"))
-    parser.add_argument("--image-epochs", type=int, default=6000)
+    parser.add_argument("--image-epochs", type=int, default=8000)
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)
     found, model_rows, transitions, curves = analyze_gmm(args.gmm_cache)

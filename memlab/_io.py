@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,10 @@ import numpy as np
 from memlab._errors import InvalidInputError
 
 __all__ = [
+    "input_errors",
+    "result_set",
+    "ResultSetWriter",
+    "check_output_folder",
     "atomic_path",
     "write_bytes",
     "write_text",
@@ -33,6 +38,56 @@ __all__ = [
     "save_figure",
     "to_jsonable",
 ]
+
+
+@contextlib.contextmanager
+def input_errors(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
+    """Turn the OS errors of reading a user's input file into one-line :class:`InvalidInputError` s.
+
+    The one place where "file not found", "is a directory", "permission denied", ... get their text.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise InvalidInputError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{what} is a directory, expected a file: {path}") from None
+    except PermissionError:
+        raise InvalidInputError(f"{what} cannot be read (permission denied): {path}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{what} is not UTF-8 text: {path}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def check_output_folder(folder: str | os.PathLike, *, keep: bool = False) -> Path:
+    """Make sure results can be written into ``folder`` before any work starts.
+
+    Tries it — creates the missing folders and a probe file, then removes the probe — because permission
+    bits do not tell (root passes them). Folders it had to create are removed again unless ``keep``, so a
+    run that fails later leaves nothing behind. A failure is an :class:`InvalidInputError` naming the folder.
+    """
+    folder = Path(folder)
+    missing = []
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"output location {folder} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".memlab-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write into {folder}: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        if not keep:
+            for created in missing:
+                with contextlib.suppress(OSError):
+                    created.rmdir()
+    return folder
 
 
 @contextlib.contextmanager
@@ -98,30 +153,23 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> Path:
-    return write_text(path, json.dumps(to_jsonable(obj), indent=indent, sort_keys=False) + "\n")
+    return write_text(path, _json_text(obj, indent))
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing or malformed file is a ``InvalidInputError``."""
-    try:
+    """Read a JSON file; a missing or malformed file is an ``InvalidInputError``."""
+    with input_errors(path, "JSON file"):
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            text = fh.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidInputError(f"malformed JSON in {path}: {exc}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
     """Write a CSV with the given header; floats are written with full (repr) precision."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-    return write_text(path, buf.getvalue())
+    return write_text(path, _csv_text(header, rows))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -133,33 +181,109 @@ def _csv_cell(value: Any) -> Any:
 
 
 def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-    return path
+    return write_bytes(path, _npz_bytes(arrays))
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz`` file (``allow_pickle=False``); errors are ``InvalidInputError``."""
+    with input_errors(path, ".npz file"):
+        with open(path, "rb"):
+            pass
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"not a readable .npz file: {path} ({type(exc).__name__})") from None
+
+
+#: No creation date (or other run-specific field) in saved figures: the same numbers give the same bytes.
+_FIGURE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
+
+
+def _figure_bytes(fig: Any, ext: str, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight", metadata=_FIGURE_METADATA[ext])
+    return buf.getvalue()
 
 
 def save_figure(fig: Any, stem: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
     """Save a matplotlib figure as ``stem.png`` and ``stem.pdf`` (atomically); return both paths."""
     stem = Path(stem)
-    written = []
-    for ext in ("png", "pdf"):
-        target = stem.with_suffix(f".{ext}")
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight")
-        written.append(target)
-    return written
+    return [write_bytes(stem.with_suffix(f".{ext}"), _figure_bytes(fig, ext, dpi)) for ext in ("png", "pdf")]
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _npz_bytes(arrays: Mapping[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return buf.getvalue()
+
+
+def _json_text(obj: Any, indent: int = 2) -> str:
+    return json.dumps(to_jsonable(obj), indent=indent, sort_keys=False) + "\n"
+
+
+class ResultSetWriter:
+    """Collects the files of one result set in memory; :func:`result_set` writes them as a set.
+
+    ``json``, ``csv``, ``npz``, ``figure`` (PNG + PDF) each add files by name (relative to the folder)
+    and return the final paths.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._files: dict[str, bytes] = {}
+
+    def bytes(self, name: str, data: bytes) -> Path:
+        if name in self._files or Path(name).name != name:
+            raise ValueError(f"result set: bad or repeated file name {name!r}")
+        self._files[name] = data
+        return self.folder / name
+
+    def json(self, name: str, obj: Any) -> Path:
+        return self.bytes(name, _json_text(obj).encode("utf-8"))
+
+    def csv(self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+        return self.bytes(name, _csv_text(header, rows).encode("utf-8"))
+
+    def npz(self, name: str, **arrays: Any) -> Path:
+        return self.bytes(name, _npz_bytes(arrays))
+
+    def figure(self, stem: str, fig: Any, *, dpi: int = 150) -> list[Path]:
+        return [self.bytes(f"{stem}.{ext}", _figure_bytes(fig, ext, dpi)) for ext in ("png", "pdf")]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._files)
+
+
+@contextlib.contextmanager
+def result_set(folder: str | os.PathLike) -> Iterator[ResultSetWriter]:
+    """Write a set of result files into ``folder`` so that it changes as a whole or not at all.
+
+    Every file is first written in full into a staging folder inside ``folder`` (so a full disk or any
+    other failure happens before an old file is touched, and leaves the old set intact); then the files
+    are renamed into place, which needs no space and does not fail on a healthy file system. The JSON
+    files go last, so a reader that finds a new JSON finds the rest of its set beside it.
+    """
+    folder = check_output_folder(folder, keep=True)
+    writer = ResultSetWriter(folder)
+    yield writer
+    staging = Path(tempfile.mkdtemp(prefix=".memlab-staging-", dir=folder))
+    try:
+        for name, data in writer._files.items():
+            (staging / name).write_bytes(data)
+            os.chmod(staging / name, 0o666 & ~_current_umask())
+        ordered = sorted(writer._files, key=lambda name: name.endswith(".json"))
+        for name in ordered:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

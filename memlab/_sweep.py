@@ -1,8 +1,8 @@
 """Resumable, cached sweeps: a run is a JSON config -> a result folder keyed by a hash of the canonical config.
 
-A *run function* is a module-level function ``fn(config: dict, run_dir: pathlib.Path) -> dict`` referenced
-by its importable name ``"package.module:function"`` (so worker processes and cluster jobs can import
-it). It returns JSON-ready values and may write arrays into ``run_dir`` (``memlab._io.write_npz``).
+A *run function* is a module-level function ``fn(config: dict, run_dir: pathlib.Path) -> dict`` (so worker
+processes and cluster jobs can import it by reference). It returns JSON-ready values and may write arrays
+into ``run_dir`` (``memlab._io.write_npz``). Its ``"module:qualname"`` is part of the cache key.
 
 Cache layout (plain files only, no pickles)::
 
@@ -17,18 +17,18 @@ skipped, so an interrupted sweep resumes where it stopped and never reads a half
 function that trains for long may keep a checkpoint at ``run_dir / CHECKPOINT_FILE`` and resume from it
 (``memlab.gpu_kernels.resumable``): a run killed half-way then continues where it stopped.
 
-Executors: ``"local"`` (sequential, in this process), ``"pool"`` (a spawn-based process pool) and
-``"submitit"`` (``submitit.AutoExecutor`` job arrays on Slurm; ``submitit_cluster="local"`` or ``"debug"``
-run the same code path on this machine, which is how CI tests it). submitit's own pickled job files
-live in ``submitit_folder`` (default ``<cache_dir>-submitit``), outside the cache.
+Where and how runs execute is a :class:`SweepOptions`: ``"local"`` (sequential, in this process), ``"pool"``
+(a spawn-based process pool) and ``"submitit"`` (``submitit.AutoExecutor`` job arrays on Slurm;
+``submitit_cluster="local"`` or ``"debug"`` run the same code path on this machine, which is how the tests
+check it). submitit's own job files live in ``submitit_folder`` (default ``<cache_dir>-submitit``).
+A worker process (pool or submitit) turns on JAX's persistent compilation cache, as the CLI does.
 
-This module is a top-level utility: it imports nothing from theory/numerics/gpu_kernels.
+This module is a base utility: it imports nothing from theory/numerics/gpu_kernels.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -40,6 +40,7 @@ from typing import Any
 
 from memlab._errors import InvalidInputError
 from memlab._io import read_json, to_jsonable, write_csv, write_json
+from memlab._jaxcfg import enable_compilation_cache
 from memlab._progress import progress
 
 __all__ = [
@@ -47,13 +48,12 @@ __all__ = [
     "EXECUTORS",
     "SweepError",
     "SweepOutcome",
+    "SweepOptions",
     "canonical_json",
     "config_hash",
-    "demo_run",
     "execute_run",
     "function_name",
     "load_result",
-    "resolve_function",
     "run_dir",
     "run_sweep",
     "sweep_table",
@@ -76,35 +76,47 @@ class SweepError(RuntimeError):
 # ----------------------------------------------------------------------------------------------------
 
 
-def function_name(function: str | Callable) -> str:
-    """``"module:qualname"`` of a module-level function (strings are returned unchanged)."""
-    if isinstance(function, str):
-        return function
+RunFunction = Callable[[dict, Path], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """Where runs are cached and how they execute (the one definition; the CLI builds it from flags).
+
+    cache_dir: the run cache; executor: "local" | "pool" (``max_workers`` processes) | "submitit"
+    (``submitit_cluster`` None = auto-detect Slurm, else "slurm" | "local" | "debug";
+    ``submitit_parameters`` go to ``executor.update_parameters``, e.g. ``timeout_min``, ``slurm_partition``,
+    ``gpus_per_node``); submitit_folder: submitit's job files (default ``<cache_dir>-submitit``).
+    """
+
+    cache_dir: Path = Path("figures/cache")
+    executor: str = "local"
+    max_workers: int | None = None
+    submitit_cluster: str | None = None
+    submitit_parameters: Mapping[str, Any] = field(default_factory=dict)
+    submitit_folder: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if self.executor not in EXECUTORS:
+            raise InvalidInputError(f"unknown executor {self.executor!r}; use one of {', '.join(EXECUTORS)}")
+        if self.max_workers is not None and self.max_workers < 1:
+            raise InvalidInputError(f"max_workers must be >= 1, got {self.max_workers}")
+        object.__setattr__(self, "submitit_parameters", dict(self.submitit_parameters))
+
+    def with_cache(self, cache_dir: str | os.PathLike) -> SweepOptions:
+        """The same options with another cache folder."""
+        return SweepOptions(cache_dir=Path(cache_dir), executor=self.executor, max_workers=self.max_workers,
+                            submitit_cluster=self.submitit_cluster, submitit_parameters=self.submitit_parameters,
+                            submitit_folder=self.submitit_folder)
+
+
+def function_name(function: RunFunction) -> str:
+    """``"module:qualname"`` of a module-level run function (its identity in the cache key)."""
     module, qualname = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
-    if not module or "<" in qualname:
+    if not callable(function) or not module or "<" in qualname:
         raise InvalidInputError(f"a sweep run function must be a module-level function, got {function!r}")
     return f"{module}:{qualname}"
-
-
-def resolve_function(name: str) -> Callable:
-    """Import ``"package.module:function"`` (``"package.module.function"`` also accepted)."""
-    module_name, sep, attr = name.partition(":")
-    if not sep:
-        module_name, _, attr = name.rpartition(".")
-    if not module_name or not attr:
-        raise InvalidInputError(f"run function must be named 'package.module:function', got {name!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InvalidInputError(f"cannot import run function module {module_name!r}: {exc}") from None
-    target: Any = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise InvalidInputError(f"module {module_name!r} has no function {attr!r}")
-    if not callable(target):
-        raise InvalidInputError(f"{name!r} is not callable")
-    return target
 
 
 def _check_finite(obj: Any) -> None:
@@ -127,17 +139,17 @@ def canonical_json(obj: Any) -> str:
         raise InvalidInputError(f"sweep config is not plain JSON data: {exc}") from None
 
 
-def config_hash(config: Mapping[str, Any], function: str | Callable) -> str:
+def config_hash(config: Mapping[str, Any], function: RunFunction) -> str:
     """16 hex digits of SHA-256 over the canonical JSON of ``{"function", "config"}``."""
     payload = canonical_json({"function": function_name(function), "config": dict(config)})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def run_dir(cache_dir: str | os.PathLike, config: Mapping[str, Any], function: str | Callable) -> Path:
+def run_dir(cache_dir: str | os.PathLike, config: Mapping[str, Any], function: RunFunction) -> Path:
     return Path(cache_dir) / config_hash(config, function)
 
 
-def load_result(cache_dir: str | os.PathLike, config: Mapping[str, Any], function: str | Callable) -> dict | None:
+def load_result(cache_dir: str | os.PathLike, config: Mapping[str, Any], function: RunFunction) -> dict | None:
     """The cached result record of a finished run, or ``None`` if it has not finished."""
     path = run_dir(cache_dir, config, function) / _RESULT
     if not path.is_file():
@@ -145,18 +157,17 @@ def load_result(cache_dir: str | os.PathLike, config: Mapping[str, Any], functio
     return read_json(path)
 
 
-def execute_run(function: str, config: dict, cache_dir: str) -> dict:
+def execute_run(function: RunFunction, config: dict, cache_dir: str) -> dict:
     """Run one config (in whatever process this is called) and write its result record; return the record.
 
     Top-level and argument-only so process pools and submitit can ship it to workers.
     """
     name = function_name(function)
-    directory = run_dir(cache_dir, config, name)
+    directory = run_dir(cache_dir, config, function)
     directory.mkdir(parents=True, exist_ok=True)
     write_json(directory / _CONFIG, {"function": name, "config": config})
-    fn = resolve_function(name)
     started = time.perf_counter()
-    result = fn(dict(config), directory)
+    result = function(dict(config), directory)
     if not isinstance(result, Mapping):
         raise TypeError(f"run function {name} must return a dict, got {type(result).__name__}")
     record = {"function": name, "config": config, "result": to_jsonable(dict(result)),
@@ -164,6 +175,12 @@ def execute_run(function: str, config: dict, cache_dir: str) -> dict:
     write_json(directory / _RESULT, record)
     (directory / CHECKPOINT_FILE).unlink(missing_ok=True)  # the finished result supersedes it
     return record
+
+
+def _execute_in_worker(function: RunFunction, config: dict, cache_dir: str) -> dict:
+    """:func:`execute_run` in a pool or submitit worker: its own process, so it may set up JAX as the CLI does."""
+    enable_compilation_cache()
+    return execute_run(function, config, cache_dir)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -186,12 +203,12 @@ class SweepOutcome:
         return [None if r is None else r["result"] for r in self.records]
 
 
-def _distinct(configs: Iterable[Mapping[str, Any]], name: str) -> list[dict]:
+def _distinct(configs: Iterable[Mapping[str, Any]], function: RunFunction) -> list[dict]:
     seen, out = set(), []
     for config in configs:
         if not isinstance(config, Mapping):
             raise InvalidInputError(f"each sweep config must be a dict, got {type(config).__name__}")
-        key = config_hash(config, name)
+        key = config_hash(config, function)
         if key not in seen:
             seen.add(key)
             out.append(json.loads(canonical_json(dict(config))))
@@ -203,36 +220,36 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[-1] if text else ''}"
 
 
-def _run_local(name, todo, cache_dir, desc, failures):
+def _run_local(function, todo, cache_dir, desc, failures):
     for config in progress(todo, total=len(todo), desc=desc):
         try:
-            execute_run(name, config, str(cache_dir))
+            execute_run(function, config, str(cache_dir))
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded and reported after the sweep
             failures.append((config, _message(exc)))
 
 
-def _run_pool(name, todo, cache_dir, desc, failures, max_workers):
+def _run_pool(function, todo, cache_dir, desc, failures, max_workers):
     import concurrent.futures
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with concurrent.futures.ProcessPoolExecutor(max_workers=max_workers, mp_context=context) as pool:
-        futures = {pool.submit(execute_run, name, config, str(cache_dir)): config for config in todo}
+        futures = {pool.submit(_execute_in_worker, function, config, str(cache_dir)): config for config in todo}
         for future in progress(concurrent.futures.as_completed(futures), total=len(futures), desc=desc):
             exc = future.exception()
             if exc is not None:
                 failures.append((futures[future], _message(exc)))
 
 
-def _run_submitit(name, todo, cache_dir, desc, failures, folder, cluster, parameters):
+def _run_submitit(function, todo, cache_dir, desc, failures, folder, cluster, parameters):
     import submitit
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     if parameters:
         executor.update_parameters(**parameters)
-    jobs = executor.map_array(execute_run, [name] * len(todo), todo, [str(cache_dir)] * len(todo))
+    jobs = executor.map_array(_execute_in_worker, [function] * len(todo), todo, [str(cache_dir)] * len(todo))
     for job, config in progress(zip(jobs, todo), total=len(jobs), desc=desc):
         try:
             job.result()
@@ -242,40 +259,31 @@ def _run_submitit(name, todo, cache_dir, desc, failures, folder, cluster, parame
             failures.append((config, _message(exc)))
 
 
-def run_sweep(function: str | Callable, configs: Sequence[Mapping[str, Any]], *, cache_dir: str | os.PathLike,
-              executor: str = "local", max_workers: int | None = None,
-              submitit_folder: str | os.PathLike | None = None, submitit_cluster: str | None = None,
-              submitit_parameters: Mapping[str, Any] | None = None, desc: str = "sweep",
-              raise_on_failure: bool = True) -> SweepOutcome:
-    """Run every config not already in ``cache_dir`` with ``executor``; return all records in config order.
+def run_sweep(function: RunFunction, configs: Sequence[Mapping[str, Any]], *, options: SweepOptions,
+              desc: str = "sweep", raise_on_failure: bool = True) -> SweepOutcome:
+    """Run every config not already in ``options.cache_dir`` with ``options.executor``; return all records in
+    config order.
 
-    function: a module-level run function or its name ``"module:function"``; configs: JSON-ready dicts
-    (duplicates run once); executor: "local" | "pool" (``max_workers`` processes) | "submitit"
-    (``submitit_cluster`` None = auto-detect Slurm, else "slurm" | "local" | "debug";
-    ``submitit_parameters`` go to ``executor.update_parameters``, e.g. ``timeout_min``, ``slurm_partition``,
-    ``gpus_per_node``, ``slurm_array_parallelism``). Failed runs raise ``SweepError`` at the end (after
-    every other run finished) unless ``raise_on_failure=False``.
+    function: a module-level run function; configs: JSON-ready dicts (duplicates run once). Failed runs raise
+    ``SweepError`` at the end (after every other run finished) unless ``raise_on_failure=False``.
     """
-    if executor not in EXECUTORS:
-        raise InvalidInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
-    name = function_name(function)
-    resolve_function(name)  # fail early, in this process, on a bad name
-    cache_dir = Path(cache_dir)
+    function_name(function)  # fail early, in this process, on a function workers could not import
+    cache_dir = options.cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
-    configs = _distinct(configs, name)
-    todo = [c for c in configs if load_result(cache_dir, c, name) is None]
+    configs = _distinct(configs, function)
+    todo = [c for c in configs if load_result(cache_dir, c, function) is None]
     failures: list[tuple[dict, str]] = []
     if todo:
-        if executor == "local":
-            _run_local(name, todo, cache_dir, desc, failures)
-        elif executor == "pool":
-            _run_pool(name, todo, cache_dir, desc, failures, max_workers)
+        if options.executor == "local":
+            _run_local(function, todo, cache_dir, desc, failures)
+        elif options.executor == "pool":
+            _run_pool(function, todo, cache_dir, desc, failures, options.max_workers)
         else:
-            folder = Path(submitit_folder) if submitit_folder is not None else cache_dir.with_name(
-                cache_dir.name + "-submitit")
-            _run_submitit(name, todo, cache_dir, desc, failures, folder, submitit_cluster,
-                          dict(submitit_parameters or {}))
-    records = [load_result(cache_dir, c, name) for c in configs]
+            folder = (options.submitit_folder if options.submitit_folder is not None
+                      else cache_dir.with_name(cache_dir.name + "-submitit"))
+            _run_submitit(function, todo, cache_dir, desc, failures, folder, options.submitit_cluster,
+                          dict(options.submitit_parameters))
+    records = [load_result(cache_dir, c, function) for c in configs]
     outcome = SweepOutcome(records, executed=len(todo) - len(failures), cached=len(configs) - len(todo),
                            failures=failures)
     if failures and raise_on_failure:
@@ -314,13 +322,3 @@ def write_sweep_csv(path: str | os.PathLike, records: Sequence[dict | None]) -> 
     """Write :func:`sweep_table` as a CSV (atomically)."""
     header, rows = sweep_table(records)
     return write_csv(path, header, rows)
-
-
-def demo_run(config: dict, run_dir: Path) -> dict:
-    """A tiny run function for examples and tests: ``{"value": x}`` -> ``{"square": x*x, "cube": x**3}``,
-    and an NPZ beside the result. Imports nothing heavy, so worker start-up stays fast."""
-    from memlab._io import write_npz
-
-    value = float(config["value"])
-    write_npz(run_dir / "powers.npz", powers=[value ** p for p in range(4)])
-    return {"square": value * value, "cube": value**3}

@@ -15,7 +15,8 @@ import pytest
 from memlab import _sweep, gpu_kernels, numerics
 from memlab._errors import InvalidInputError
 from memlab.gpu_kernels import _checkpoint
-from memlab.paper_figs._phase_transition import RUN_FUNCTION, ExperimentSettings, run_config
+from memlab.paper_figs._phase_transition import run_config, train_and_evaluate
+from memlab.paper_figs._settings import PhaseTransitionSettings, TrainingRecipe
 
 APPLY = gpu_kernels.gmm_apply
 # 17 epochs in blocks of 4 (5 blocks of length 4, the last one 1 step): boundaries 4, 8, 12, 16, 17.
@@ -141,9 +142,10 @@ def test_malformed_checkpoint_files_are_refused(tmp_path):
 # ---- a real kill: the sweep run function in a child process, SIGKILLed after its first checkpoint ----------
 
 # 1,200 epochs = 3 blocks of 400 (the run function's default block length is 500).
-_SETTINGS = ExperimentSettings(preset="test", n=8, d=3, k=2, sigma2=1.0, epochs=1200, draws=2, peak_lr=5e-2,
-                               final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.9, m_values=(6,), refine=0, n_eval=8,
-                               eval_draws=3, chunk_size=None, dtype="float32", seeds=(0,))
+_SETTINGS = PhaseTransitionSettings(
+    preset="test", n=8, d=3, k=2, m_values=(6,),
+    recipe=TrainingRecipe(epochs=1200, draws=2, peak_lr=5e-2, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.9,
+                          n_eval=8, eval_draws=3))
 
 # The child: the test's JAX settings, then the sweep's run of one config with a checkpoint after every
 # block; each checkpoint is announced on stdout and followed by a pause, so the parent can kill it between
@@ -155,6 +157,7 @@ _CHILD = textwrap.dedent("""
     jax.config.update("jax_num_cpu_devices", 2)
     from memlab import _sweep
     from memlab.gpu_kernels import _checkpoint
+    from memlab.paper_figs._phase_transition import train_and_evaluate
 
     original = _checkpoint.PeriodicCheckpoint.__call__
 
@@ -164,15 +167,15 @@ _CHILD = textwrap.dedent("""
         time.sleep(30)
 
     _checkpoint.PeriodicCheckpoint.__call__ = announced
-    function, config, cache = json.loads(sys.argv[1])
-    _sweep.execute_run(function, config, cache)
+    config, cache = json.loads(sys.argv[1])
+    _sweep.execute_run(train_and_evaluate, config, cache)
 """)
 
 
 def _model_arrays(cache, config):
     from memlab._io import load_npz
 
-    return load_npz(_sweep.run_dir(cache, config, RUN_FUNCTION) / "model.npz")
+    return load_npz(_sweep.run_dir(cache, config, train_and_evaluate) / "model.npz")
 
 
 def test_sigkilled_sweep_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
@@ -181,7 +184,7 @@ def test_sigkilled_sweep_run_resumes_to_the_uninterrupted_result(tmp_path, monke
     config = run_config(_SETTINGS, m=6, seed=0)
     killed_cache, clean_cache = tmp_path / "killed", tmp_path / "clean"
     env = {**os.environ, "MEMLAB_PROGRESS": "0"}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps([RUN_FUNCTION, config, str(killed_cache)])],
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps([config, str(killed_cache)])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = child.stdout.readline()
@@ -195,7 +198,7 @@ def test_sigkilled_sweep_run_resumes_to_the_uninterrupted_result(tmp_path, monke
             child.wait()
     assert child.returncode == -signal.SIGKILL
     assert killed_at == 400
-    run_dir = _sweep.run_dir(killed_cache, config, RUN_FUNCTION)
+    run_dir = _sweep.run_dir(killed_cache, config, train_and_evaluate)
     assert (run_dir / _sweep.CHECKPOINT_FILE).is_file() and not (run_dir / "result.json").exists()
     assert gpu_kernels.load_train_state(run_dir / _sweep.CHECKPOINT_FILE).epoch == 400
 
@@ -208,11 +211,11 @@ def test_sigkilled_sweep_run_resumes_to_the_uninterrupted_result(tmp_path, monke
         original(self, state)
 
     monkeypatch.setattr(_checkpoint.PeriodicCheckpoint, "__call__", watched)
-    outcome = _sweep.run_sweep(RUN_FUNCTION, [config], cache_dir=killed_cache)
+    outcome = _sweep.run_sweep(train_and_evaluate, [config], options=_sweep.SweepOptions(killed_cache))
     assert outcome.executed == 1 and epochs_trained == [800, 1200]
     assert not (run_dir / _sweep.CHECKPOINT_FILE).exists()  # removed once the result is written
     epochs_trained.clear()
-    clean = _sweep.run_sweep(RUN_FUNCTION, [config], cache_dir=clean_cache)
+    clean = _sweep.run_sweep(train_and_evaluate, [config], options=_sweep.SweepOptions(clean_cache))
     assert epochs_trained == [400, 800, 1200]
 
     resumed_result, clean_result = outcome.records[0]["result"], clean.records[0]["result"]

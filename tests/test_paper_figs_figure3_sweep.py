@@ -1,13 +1,16 @@
 """Figure 3's sweep: orchestration (grid, refinement, exact losses, collection), resuming, and the CPU preset."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-pytest.importorskip("memlab.paper_figs._phase_transition")  # the shared training runs (phase-transition experiment)
-
-from memlab import InvalidInputError, numerics  # noqa: E402
-from memlab._io import write_npz  # noqa: E402
-from memlab.paper_figs import _figure3_sweep as f3  # noqa: E402
+from memlab import InvalidInputError, numerics
+from memlab._io import write_npz
+from memlab._sweep import SweepOptions
+from memlab.paper_figs import _figure3_sweep as f3
+from memlab.paper_figs import preset
+from memlab.paper_figs._phase_transition import run_config
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +44,15 @@ def fake_exact(config, run_dir):
 
 
 def small_settings(**overrides):
+    cpu = preset(3, "cpu")
     base = dict(ns=(20, 30), ds=(5,), ks=(2, 3), multiples=12, refine=4, exact_draws=2,
-                training={"n_eval": 20})
+                recipe=replace(cpu.recipe, n_eval=20))
     base.update(overrides)
-    return f3.Figure3Settings.from_preset("cpu", **base)
+    return replace(cpu, **base)
 
 
 def run(settings, cache):
-    return f3.run_figure3_sweep(settings, f3.SweepOptions(cache_dir=cache), run_function=fake_train,
+    return f3.run_figure3_sweep(settings, SweepOptions(cache_dir=cache), run_function=fake_train,
                                 exact_function=fake_exact)
 
 
@@ -84,12 +88,13 @@ def test_resumed_sweep_equals_uninterrupted(tmp_path):
 
 
 def test_configs_are_shared_with_the_phase_transition_experiment():
-    from memlab.paper_figs._phase_transition import PRESETS, run_config
-
     s = small_settings()
     config = run_config(f3.tuple_experiment(s, 20, 5, 2, [2, 4]), m=4, seed=0)
-    assert config["n"] == 20 and config["m"] == 4 and config["epochs"] == PRESETS["cpu"]["epochs"]
+    assert config["n"] == 20 and config["m"] == 4 and config["epochs"] == preset(2, "cpu").recipe.epochs
     assert config["n_eval"] == 20  # the override reached the training recipe
+    # the same run as Figure 2's experiment with these data settings: the cache is shared
+    figure2 = replace(preset(2, "cpu"), n=20, d=5, k=2, recipe=s.recipe)
+    assert run_config(figure2, m=4, seed=0) == config
 
 
 def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
@@ -97,24 +102,26 @@ def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
     per sample, warm-up over N_epochs / 10 from 0 to 1e-3 then linear decay to 1e-6, eps weighting; Adam with
     optax's defaults b1 0.9, b2 0.999, eps 1e-8, which the paper does not override) on the CPU preset's tuples,
     grid and evaluation, so that only the training differs from the CPU preset."""
-    from memlab.paper_figs._phase_transition import PRESETS, run_config
+    from memlab.paper_figs._phase_transition import run_config
+    from memlab.paper_figs._presets import preset
 
     app_h1 = dict(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.999)
-    small, cpu = f3.Figure3Settings.from_preset("paper-small"), f3.Figure3Settings.from_preset("cpu")
-    assert {key: small.training[key] for key in app_h1} == app_h1
-    assert (small.ns, small.ds, small.ks, small.multiples, small.refine) == (cpu.ns, cpu.ds, cpu.ks, cpu.multiples,
-                                                                             cpu.refine)
-    for key in set(small.training) - set(app_h1):
-        assert small.training[key] == cpu.training[key], key
+    small, cpu = preset(3, "paper-small"), preset(3, "cpu")
+    assert {key: getattr(small.recipe, key) for key in app_h1} == app_h1
+    assert (small.ns, small.ds, small.ks, small.multiples, small.refine, small.sigma2) == (
+        cpu.ns, cpu.ds, cpu.ks, cpu.multiples, cpu.refine, cpu.sigma2)
+    for key in ("n_eval", "eval_draws", "chunk_size", "dtype"):
+        assert getattr(small.recipe, key) == getattr(cpu.recipe, key), key
     config = run_config(f3.tuple_experiment(small, 20, 20, 2, [16]), m=16, seed=0)
     assert (config["weighting"], config["adam_b1"], config["adam_eps"], config["steps"]) == ("eps", 0.9, 1e-8, 25)
-    figure2 = PRESETS["paper-small"]  # Figure 2's paper-small: the smallest CPU tuple
-    assert {key: figure2[key] for key in app_h1} == app_h1
-    assert (figure2["n"], figure2["d"], figure2["k"]) == (min(cpu.ns), min(cpu.ds), min(cpu.ks))
+    for figure in (2, 6, 7):  # the phase-transition figures' paper-small: the smallest CPU tuple, same recipe
+        settings = preset(figure, "paper-small")
+        assert settings.recipe == small.recipe
+        assert (settings.n, settings.d, settings.k) == (min(cpu.ns), min(cpu.ds), min(cpu.ks))
 
 
 @pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
-                                       {"refine": -1}])
+                                       {"refine": -1}, {"exact_draws": 1}])
 def test_bad_settings(overrides):
     with pytest.raises(InvalidInputError):
         small_settings(**overrides)
@@ -122,15 +129,15 @@ def test_bad_settings(overrides):
 
 def test_unknown_preset():
     with pytest.raises(InvalidInputError):
-        f3.Figure3Settings.from_preset("gpu")
+        preset(3, "gpu")
 
 
 @pytest.mark.slow
 def test_cpu_preset_smallest_tuple_runs_and_resumes(tmp_path):
     """The CPU preset's smallest tuple (N=20, d=20, K=2) end to end with real training and exact losses;
     then two runs are forgotten and the resumed sweep reproduces the same outcome."""
-    settings = f3.Figure3Settings.from_preset("cpu", ns=(20,), ds=(20,), ks=(2,))
-    options = f3.SweepOptions(cache_dir=tmp_path / "cache")
+    settings = replace(preset(3, "cpu"), ns=(20,), ds=(20,), ks=(2,))
+    options = SweepOptions(cache_dir=tmp_path / "cache")
     first = f3.run_figure3_sweep(settings, options)
     (outcome,) = first.outcomes
     assert outcome.m_pt is not None  # the preset's grid reaches the memorizing side

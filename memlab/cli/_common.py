@@ -1,9 +1,12 @@
-"""Small argparse helpers shared by the subcommands (validated numeric types)."""
+"""Small argparse helpers shared by the subcommands: validated types, executor options, output checks."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+from memlab._sweep import EXECUTORS, SweepOptions
 
 
 def positive_int(text: str) -> int:
@@ -75,9 +78,27 @@ def key_value(text: str) -> tuple[str, int | float | str]:
     return key, value
 
 
-def add_executor_arguments(group) -> None:
-    """The sweep-executor options shared by every figure that trains models (``memlab._sweep``)."""
-    group.add_argument("--executor", choices=("local", "pool", "submitit"), default="local",
+def fraction(text: str) -> float:
+    """A number in [0, 1]."""
+    value = finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = fraction(text)
+    if value == 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def add_executor_arguments(group, *, default_cache: Path) -> None:
+    """The cache and sweep-executor options shared by every figure that trains models (``memlab._sweep``)."""
+    group.add_argument("--cache-dir", type=Path, default=default_cache,
+                       help=f"run cache: a re-run only computes what is missing (default {default_cache})")
+    group.add_argument("--executor", choices=EXECUTORS, default="local",
                        help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
     group.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
     group.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
@@ -85,3 +106,10 @@ def add_executor_arguments(group) -> None:
     group.add_argument("--submitit-param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                        help="submitit executor parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, "
                             "gpus_per_node=1)")
+
+
+def sweep_options(args: argparse.Namespace) -> SweepOptions:
+    """The :class:`memlab._sweep.SweepOptions` of :func:`add_executor_arguments`' flags."""
+    return SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
+                        submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
+                        submitit_parameters=dict(args.submitit_param))

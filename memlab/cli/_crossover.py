@@ -13,6 +13,8 @@ import json
 import math
 from pathlib import Path
 
+from memlab._errors import InvalidInputError
+from memlab._io import input_errors
 from memlab.cli._common import finite_float, positive_float, positive_int
 
 _WEIGHTINGS = ("x0", "eps", "v", "score", "elbo")
@@ -31,7 +33,7 @@ timestep t_0..t_L (t_l = 0.999 - 0.998 l/L), as a JSON list or one number per li
 example: memlab crossover --n 200 --d 50 --k 12 --weighting eps --json"""
 
 
-def register(sub) -> None:
+def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
         "crossover", help="evaluate the crossover model size M* (SPEC §4)",
         description="Evaluate the crossover model size M* at which the partially memorizing denoiser's "
@@ -63,19 +65,9 @@ def read_weights_file(path: str) -> list[str]:
     CSV/TXT: one number per line; blank lines and ``#`` comments are skipped; a non-numeric first
     line is taken as a header. Anything else is a :class:`InvalidInputError` with one line of text.
     """
-    from memlab._errors import InvalidInputError
-
     file = Path(path)
-    try:
+    with input_errors(path, "weights file"):
         text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInputError(f"weights file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"weights file is a directory: {path}") from None
-    except UnicodeDecodeError:
-        raise InvalidInputError(f"weights file is not text: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read weights file {path}: {exc.strerror}") from None
     stripped = text.strip()
     if not stripped:
         raise InvalidInputError(f"weights file is empty: {path}")

@@ -25,7 +25,7 @@ def _claim_ids(text: str) -> list[str]:
     return ids
 
 
-def register(sub) -> None:
+def register(sub, parser_class=None) -> None:
     parser = sub.add_parser("verify", help="check the paper's theorems and lemmas (SPEC §6)", description=DESCRIPTION)
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", dest="budget", action="store_const", const="quick",

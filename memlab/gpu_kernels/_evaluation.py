@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
+from memlab.numerics import within_sample_standard_error
 
 __all__ = ["mc_time_loss"]
 
@@ -61,5 +62,5 @@ def mc_time_loss(apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_
     means, variances = _per_sample_moments(apply, params, x_data, noise, jnp.asarray(alpha, x_data.dtype),
                                            jnp.asarray(sigma, x_data.dtype), chunk_rows=chunk_rows)
     loss = float(jnp.mean(means))
-    se = float(jnp.sqrt(jnp.sum(variances) / draws) / n) if draws > 1 else float("nan")
+    se = float(within_sample_standard_error(variances, draws)) if draws > 1 else float("nan")
     return loss, se

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from memlab._errors import InvalidInputError
-from memlab._io import load_npz
+from memlab._io import input_errors, load_npz
 
 __all__ = [
     "DEFAULT_SIDE",
@@ -144,14 +144,8 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
+    with input_errors(path, "template file"):
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab._errors import InvalidInputError
-
 from memlab.numerics._denoisers import memorizing_denoiser, partial_memorizing_denoiser
+from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = [
     "MCEstimate",
@@ -60,7 +60,7 @@ def mc_estimate(values) -> MCEstimate:
     per_sample_mean = values.mean(axis=1)
     per_sample_var = values.var(axis=1, ddof=1) if r > 1 else np.full(n, np.nan)
     mean = float(per_sample_mean.mean())
-    se = float(np.sqrt(per_sample_var.sum() / r) / n)
+    se = float(within_sample_standard_error(per_sample_var, r))
     return MCEstimate(mean=mean, se=se, draws=r, per_sample_mean=per_sample_mean, per_sample_var=per_sample_var)
 
 

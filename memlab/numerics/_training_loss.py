@@ -15,6 +15,7 @@ import numpy as np
 from memlab._errors import InvalidInputError
 from memlab.theory import WEIGHTING_NAMES, T, numeric_function
 from memlab.theory import weighting as theory_weighting
+from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = ["LOSS_WEIGHTINGS", "loss_weighting_values", "per_time_training_losses", "weighted_training_loss"]
 
@@ -63,10 +64,8 @@ def per_time_training_losses(denoise: Callable, x_train, noise, *, alphas, sigma
         denoised = np.asarray(denoise(x_noisy.reshape(n * draws, d), alpha, sigma), dtype=np.float64)
         sq_err = np.sum((denoised.reshape(n, draws, d) - x_train[:, None, :]) ** 2, axis=-1)  # (N, R)
         losses[ell] = sq_err.mean()
-        if draws > 1:
-            errors[ell] = np.sqrt(np.sum(sq_err.var(axis=1, ddof=1)) / draws) / n
-        else:
-            errors[ell] = np.nan
+        per_sample_var = sq_err.var(axis=1, ddof=1) if draws > 1 else np.full(n, np.nan)
+        errors[ell] = within_sample_standard_error(per_sample_var, draws)
     return losses, errors
 
 

@@ -28,7 +28,8 @@ import run_image
 from memlab import _sweep, numerics
 from memlab._io import load_npz, save_figure, write_csv, write_json
 from memlab.paper_figs import _image_runs
-from memlab.paper_figs._phase_transition import RUN_FUNCTION
+from memlab.paper_figs._phase_transition import train_and_evaluate
+from memlab.paper_figs._presets import IMAGE_MODEL_CACHE, PHASE_TRANSITION_CACHE
 
 RECIPES = ("cpu", "paper-small")
 
@@ -69,9 +70,9 @@ def gmm_records(cache_dir: Path) -> dict:
             runs = {}
             for m in range(1, tup[0] + 8):
                 config = run_gmm.config(recipe, *tup, m)
-                record = _sweep.load_result(cache_dir, config, RUN_FUNCTION)
+                record = _sweep.load_result(cache_dir, config, train_and_evaluate)
                 if record is not None:
-                    arrays = load_npz(_sweep.run_dir(cache_dir, config, RUN_FUNCTION) / "model.npz")
+                    arrays = load_npz(_sweep.run_dir(cache_dir, config, train_and_evaluate) / "model.npz")
                     runs[m] = (record["result"], arrays, config)
             found[(tup, recipe)] = runs
     return found
@@ -280,8 +281,8 @@ def _table(rows: list[dict]) -> tuple[list[str], list[list]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gmm-cache", type=Path, default=Path("figures/cache/phase-transition"))
-    parser.add_argument("--image-cache", type=Path, default=Path("figures/cache/image-model"))
+    parser.add_argument("--gmm-cache", type=Path, default=PHASE_TRANSITION_CACHE)
+    parser.add_argument("--image-cache", type=Path, default=IMAGE_MODEL_CACHE)
     parser.add_argument("--image-epochs", type=int, default=8000)
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)

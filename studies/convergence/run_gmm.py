@@ -24,12 +24,15 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from memlab import _sweep, numerics
 from memlab._jaxcfg import enable_compilation_cache
-from memlab.paper_figs._figure3_sweep import Figure3Settings, tuple_experiment
-from memlab.paper_figs._phase_transition import RUN_FUNCTION, run_config
+from memlab.paper_figs._figure3_sweep import tuple_experiment
+from memlab.paper_figs._phase_transition import run_config, train_and_evaluate
+from memlab.paper_figs._presets import PHASE_TRANSITION_CACHE, preset
+from memlab.paper_figs._settings import Figure3Settings
 
 TUPLES = ((20, 20, 2), (20, 20, 4), (20, 30, 4))
 SEED = 0
@@ -37,28 +40,29 @@ CPU_M_LOW, CPU_M_HIGH = 8, 24
 MAX_PAPER_MODELS_PER_TUPLE = 7
 
 
-def settings(preset: str) -> Figure3Settings:
-    return Figure3Settings.from_preset(preset, seed=SEED)
+def settings(name: str) -> Figure3Settings:
+    """Figure 3's preset ``name`` ("cpu" or "paper-small"), seed SEED."""
+    return replace(preset(3, name), seed=SEED)
 
 
-def config(preset: str, n: int, d: int, k: int, m: int) -> dict:
-    return run_config(tuple_experiment(settings(preset), n, d, k, [m]), m=m, seed=SEED)
+def config(name: str, n: int, d: int, k: int, m: int) -> dict:
+    """The sweep config of one model: the same as ``memlab figure 3 --preset NAME`` trains for this tuple and M."""
+    return run_config(tuple_experiment(settings(name), n, d, k, [m]), m=m, seed=SEED)
 
 
-def run_one(preset: str, tup, m: int, cache_dir: Path) -> dict:
-    record = _sweep.run_sweep(RUN_FUNCTION, [config(preset, *tup, m)], cache_dir=cache_dir,
-                              desc=f"{preset} {tup} M={m}").records[0]
-    return record
+def run_one(name: str, tup, m: int, cache_dir: Path) -> dict:
+    return _sweep.run_sweep(train_and_evaluate, [config(name, *tup, m)], options=_sweep.SweepOptions(cache_dir),
+                            desc=f"{name} {tup} M={m}").records[0]
 
 
-def cached_ratio(preset: str, tup, m: int, cache_dir: Path) -> float | None:
-    record = _sweep.load_result(cache_dir, config(preset, *tup, m), RUN_FUNCTION)
+def cached_ratio(name: str, tup, m: int, cache_dir: Path) -> float | None:
+    record = _sweep.load_result(cache_dir, config(name, *tup, m), train_and_evaluate)
     return None if record is None else float(record["result"]["memorization_ratio"])
 
 
 def cpu_transition(tup, cache_dir: Path):
     ms = list(range(CPU_M_LOW, CPU_M_HIGH + 1))
-    flags = [_sweep.load_result(cache_dir, config("cpu", *tup, m), RUN_FUNCTION)["result"]["memorized_flags"]
+    flags = [_sweep.load_result(cache_dir, config("cpu", *tup, m), train_and_evaluate)["result"]["memorized_flags"]
              for m in ms]
     return numerics.phase_transition(ms, flags, seed=SEED)
 
@@ -87,7 +91,7 @@ def next_paper_m(tup, tried: dict[int, float], cpu_m_pt: int, n: int) -> int | N
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache-dir", type=Path, default=Path("figures/cache/phase-transition"))
+    parser.add_argument("--cache-dir", type=Path, default=PHASE_TRANSITION_CACHE)
     parser.add_argument("--stop-at", type=float, default=None, help="Unix time after which no new paper model starts")
     parser.add_argument("--log", type=Path, default=Path("studies/convergence/run_gmm.log.jsonl"))
     args = parser.parse_args(argv)
@@ -102,7 +106,8 @@ def main(argv=None) -> int:
 
     # 1. CPU preset: every integer M in [CPU_M_LOW, CPU_M_HIGH] (cheap).
     cpu_configs = [config("cpu", *tup, m) for tup in TUPLES for m in range(CPU_M_LOW, CPU_M_HIGH + 1)]
-    outcome = _sweep.run_sweep(RUN_FUNCTION, cpu_configs, cache_dir=args.cache_dir, desc="cpu preset")
+    outcome = _sweep.run_sweep(train_and_evaluate, cpu_configs, options=_sweep.SweepOptions(args.cache_dir),
+                               desc="cpu preset")
     note(stage="cpu", executed=outcome.executed, cached=outcome.cached)
     cpu_m_pt = {tup: cpu_transition(tup, args.cache_dir).m_pt for tup in TUPLES}
     note(stage="cpu-transitions", m_pt={str(t): v for t, v in cpu_m_pt.items()})

@@ -21,13 +21,15 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 from memlab import _sweep
 from memlab._jaxcfg import enable_compilation_cache
 from memlab.paper_figs import _image_runs as runs
-from memlab.paper_figs._image_common import PRESETS
+from memlab.paper_figs._presets import IMAGE_MODEL_CACHE, RECIPES
+from memlab.paper_figs._recipes import recipe_fields
+from memlab.paper_figs._settings import ImageDataSettings
 
 FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 SOURCES = {"digits": "digits", "fashion": FASHION}
@@ -37,21 +39,16 @@ EVALUATION = {"eval_draws": 20, "n_eval": 50, "t_index": 16}
 
 
 def data_config(source: str) -> dict:
-    args = SimpleNamespace(templates=SOURCES[source], side=SIDE, k=K, n=N, n_test=N, channels=CHANNELS,
-                           color_mean=(0.0,), color_var=1.0, seed=SEED)
-    return runs.dataset_config(args)
+    data = ImageDataSettings(templates=SOURCES[source], side=SIDE, k=K, n=N, n_test=N, channels=CHANNELS,
+                             color_mean=(0.0,), color_var=1.0, seed=SEED)
+    return runs.dataset_config(data)
 
 
 def training(recipe: str, epochs: int) -> dict:
-    cpu = PRESETS["cpu"]
-    if recipe == "cpu":
-        fields = dict(epochs=cpu.epochs, draws=cpu.draws, peak_lr=cpu.peak_lr, final_lr=cpu.final_lr,
-                      warmup_fraction=cpu.warmup_fraction, adam_b2=cpu.adam_b2)
-    else:
-        paper = PRESETS["paper"]
-        fields = dict(epochs=epochs, draws=1, peak_lr=paper.peak_lr, final_lr=paper.final_lr,
-                      warmup_fraction=paper.warmup_fraction, adam_b2=paper.adam_b2)
-    return {**fields, "chunk_size": None, "dtype": "float32"}
+    """Run-config training fields (as Figure 5 builds them): Figure 5's cpu recipe, or App. H.1's optimizer
+    (the image-paper recipe) with ``epochs`` epochs and 1 draw."""
+    chosen = RECIPES["image-cpu"] if recipe == "cpu" else replace(RECIPES["image-paper"], epochs=epochs, draws=1)
+    return {**recipe_fields(chosen), "dtype": chosen.dtype}
 
 
 def model_config(source: str, recipe: str, m: int, epochs: int) -> dict:
@@ -64,7 +61,7 @@ def baseline_config(source: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache-dir", type=Path, default=Path("figures/cache/image-model"))
+    parser.add_argument("--cache-dir", type=Path, default=IMAGE_MODEL_CACHE)
     parser.add_argument("--epochs", type=int, default=8000, help="epochs of the paper-optimizer models")
     parser.add_argument("--stop-at", type=float, default=None, help="Unix time after which no new model starts")
     parser.add_argument("--log", type=Path, default=Path("studies/convergence/run_image.log.jsonl"))
@@ -81,12 +78,12 @@ def main(argv=None) -> int:
     if len(sources) < len(SOURCES):
         note(stage="sources", missing=[SOURCES[s] for s in SOURCES if s not in sources])
     for source in sources:
-        outcome = _sweep.run_sweep(runs.evaluate_baselines, [baseline_config(source)], cache_dir=args.cache_dir,
+        options = _sweep.SweepOptions(args.cache_dir)
+        outcome = _sweep.run_sweep(runs.evaluate_baselines, [baseline_config(source)], options=options,
                                    desc=f"{source} baselines")
         note(stage="baselines", source=source, executed=outcome.executed)
         cpu = _sweep.run_sweep(runs.train_and_evaluate, [model_config(source, "cpu", m, args.epochs)
-                                                          for m in M_VALUES], cache_dir=args.cache_dir,
-                               desc=f"{source} cpu")
+                                                          for m in M_VALUES], options=options, desc=f"{source} cpu")
         note(stage="cpu", source=source, ratios=[r["ratio"] for r in cpu.results])
     # Paper-optimizer models, the most informative first: M = N - 1 (just below N) for each source, then the rest.
     order = (19, 17, 14, 20)
@@ -97,7 +94,7 @@ def main(argv=None) -> int:
                 return 0
             started = time.time()
             record = _sweep.run_sweep(runs.train_and_evaluate, [model_config(source, "paper-optimizer", m, args.epochs)],
-                                      cache_dir=args.cache_dir, desc=f"{source} M={m}").records[0]
+                                      options=_sweep.SweepOptions(args.cache_dir), desc=f"{source} M={m}").records[0]
             note(stage="paper-optimizer", source=source, m=m, ratio=record["result"]["ratio"],
                  color_var=record["result"]["learned_color_var"], seconds=time.time() - started)
     note(stage="done")

@@ -7,11 +7,12 @@
 #   device run, from the repository root:  bash studies/convergence/gpu_figure2_paper.sh
 #
 # The models are cached and checkpointed (every MEMLAB_CHECKPOINT_SECONDS = 60 s of work) under
-# $CACHE_TGZ's folder; the script stops itself before the device's 10-minute command limit and packs the
-# cache into $OUT/figure2_paper_cache.tar.gz. To continue in a later call, copy that file to
-# figures/gpu/figure2_paper_cache.tar.gz here (figures/ is git-ignored), name `figures/gpu` in the run's
-# `carry`, and run the same command: finished models come from the cache, an unfinished one resumes from
-# its checkpoint. When every model is done, $OUT/figure2/ holds figure2.png/.pdf/.csv/.json.
+# a work folder; the script stops itself before the device's 10-minute command limit and packs the cache
+# and the figure folder into $OUT/figure2_paper_cache.tar.gz (the device returns at most 8 files). To
+# continue in a later call, copy that file to figures/gpu/figure2_paper_cache.tar.gz here (figures/ is
+# git-ignored), name `figures/gpu` in the run's `carry`, and run the same command: finished models come
+# from the cache, an unfinished one resumes from its checkpoint. When every model is done, $OUT also
+# holds figure2.json and figure2.png (the full figure folder is in the tarball).
 #
 # Environment: M_VALUES (default 150,160,170,180,190), SEEDS (default 0), BUDGET_S (seconds of training
 # before packing up, default 500).
@@ -35,7 +36,7 @@ fi
 
 started=$(date +%s)
 timeout --signal=KILL "$BUDGET_S" $PY -m memlab figure 2 --preset paper --m-values "$M_VALUES" --refine 0 \
-  --seeds "$SEEDS" --out "$OUT/figure2" --cache-dir "$WORK/cache" 2>&1 | tee "$OUT/figure2.log"
+  --seeds "$SEEDS" --out "$WORK/figure2" --cache-dir "$WORK/cache" 2>&1 | tee "$OUT/figure2.log"
 status=${PIPESTATUS[0]}
 echo "figure 2 exit status $status after $(( $(date +%s) - started )) s (137: stopped at BUDGET_S; rerun to resume)" \
   | tee -a "$OUT/figure2.log"
@@ -58,5 +59,6 @@ for run in sorted(pathlib.Path(sys.argv[1]).glob("*/config.json")):
     else:
         print(f"M={config.get('m')}: started, no checkpoint yet")
 EOF
-tar -czf "$OUT/figure2_paper_cache.tar.gz" -C "$WORK" cache
+for f in figure2.json figure2.png; do [ -f "$WORK/figure2/$f" ] && cp "$WORK/figure2/$f" "$OUT/"; done
+tar -czf "$OUT/figure2_paper_cache.tar.gz" -C "$WORK" cache $( [ -d "$WORK/figure2" ] && echo figure2 )
 ls -la "$OUT"

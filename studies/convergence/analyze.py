@@ -84,6 +84,63 @@ def transition_fields(ms, flags) -> dict:
             "m_end": t.m_end, "m_end_ci": list(t.m_end_ci), "m_values": [int(m) for m in ms]}
 
 
+def _nll(m0: float, width: float, ms, hits, counts) -> float:
+    """Bernoulli negative log-likelihood of ratio(M) = 1 / (1 + exp(-(M - m0) / width))."""
+    z = (ms - m0) / width
+    return float(np.sum(hits * np.logaddexp(0.0, -z) + (counts - hits) * np.logaddexp(0.0, z)))
+
+
+def logistic_fit(ms, hits, counts, *, width: float | None = None) -> tuple[float, float]:
+    """Maximum-likelihood (m50, width) of a logistic memorization curve through ``hits`` of ``counts`` per M.
+
+    ``width`` given: only the 50 % point m50 is fitted (the curve's shape is taken from elsewhere).
+    """
+    from scipy.optimize import minimize, minimize_scalar
+
+    ms, hits, counts = (np.asarray(a, float) for a in (ms, hits, counts))
+    if width is not None:
+        span = (ms.min() - 20 * width, ms.max() + 20 * width)
+        res = minimize_scalar(lambda m0: _nll(m0, width, ms, hits, counts), bounds=span, method="bounded",
+                              options={"xatol": 1e-6})
+        return float(res.x), float(width)
+    start = [float(ms[np.argmin(np.abs(hits / counts - 0.5))]), np.log(2.0)]
+    res = minimize(lambda th: _nll(th[0], np.exp(th[1]), ms, hits, counts), start, method="Nelder-Mead",
+                   options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
+    return float(res.x[0]), float(np.exp(res.x[1]))
+
+
+def transition_shift(cpu_flags: dict, paper_flags: dict, *, n_bootstrap: int = 1000, seed: int = 0) -> dict:
+    """How far the paper settings move the transition, from every model of one tuple.
+
+    The CPU models' flags give a logistic curve (m50, width); the paper models' flags give their own m50
+    with the CPU curve's width (one or two paper sizes cannot fix a width). shift = m50(paper) - m50(cpu):
+    positive = the paper settings memorize later. Percentile-bootstrap intervals resample every model's
+    DDIM samples; ``replicates`` are returned so that tuples can be pooled.
+    """
+    rng = np.random.default_rng(seed)
+    c_ms = np.array(sorted(cpu_flags))
+    p_ms = np.array(sorted(paper_flags))
+    c_flags = [np.asarray(cpu_flags[m], float) for m in c_ms]
+    p_flags = [np.asarray(paper_flags[m], float) for m in p_ms]
+
+    def fit(cf, pf):
+        m50_cpu, width = logistic_fit(c_ms, [f.sum() for f in cf], [f.size for f in cf])
+        m50_paper, _ = logistic_fit(p_ms, [f.sum() for f in pf], [f.size for f in pf], width=width)
+        return m50_cpu, width, m50_paper
+
+    m50_cpu, width, m50_paper = fit(c_flags, p_flags)
+    reps = np.array([fit([f[rng.integers(0, f.size, f.size)] for f in c_flags],
+                         [f[rng.integers(0, f.size, f.size)] for f in p_flags]) for _ in range(n_bootstrap)])
+    shift_reps = reps[:, 2] - reps[:, 0]
+
+    def ci(values):
+        return [float(v) for v in np.quantile(values, [0.025, 0.975])]
+
+    return {"m50_cpu": m50_cpu, "m50_cpu_ci": ci(reps[:, 0]), "width_cpu": width, "m50_paper": m50_paper,
+            "m50_paper_ci": ci(reps[:, 2]), "shift": m50_paper - m50_cpu, "shift_ci": ci(shift_reps),
+            "replicates": shift_reps}
+
+
 def analyze_gmm(cache_dir: Path):
     found = gmm_records(cache_dir)
     model_rows, transitions, curves = [], [], []
@@ -122,7 +179,21 @@ def analyze_gmm(cache_dir: Path):
                         curves.append([n, d, k, m, "objective", int(epoch), float(loss)])
                     for epoch, variance in zip(arrays["log_variance_epochs"], variances):
                         curves.append([n, d, k, m, "variance", int(epoch), float(variance)])
-    return found, model_rows, transitions, curves
+    shifts = []
+    for tup in run_gmm.TUPLES:
+        cpu, paper = found[(tup, "cpu")], found[(tup, "paper-small")]
+        if cpu and paper:
+            shift = transition_shift({m: r[0]["memorized_flags"] for m, r in cpu.items()},
+                                     {m: r[0]["memorized_flags"] for m, r in paper.items()}, seed=run_gmm.SEED)
+            shifts.append({"n": tup[0], "d": tup[1], "k": tup[2], "paper_m_values": sorted(paper), **shift})
+    pooled = None
+    if shifts:
+        reps = np.mean([s_["replicates"] for s_ in shifts], axis=0)
+        pooled = {"tuples": len(shifts), "mean_shift": float(np.mean([s_["shift"] for s_ in shifts])),
+                  "mean_shift_ci": [float(v) for v in np.quantile(reps, [0.025, 0.975])]}
+    for s_ in shifts:
+        del s_["replicates"]
+    return found, model_rows, transitions, curves, shifts, pooled
 
 
 def plot_gmm(found, transitions, out: Path) -> None:
@@ -286,7 +357,10 @@ def main(argv=None) -> int:
     parser.add_argument("--image-epochs", type=int, default=8000)
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)
-    found, model_rows, transitions, curves = analyze_gmm(args.gmm_cache)
+    found, model_rows, transitions, curves, shifts, pooled = analyze_gmm(args.gmm_cache)
+    if shifts:
+        write_csv(args.out / "gmm_shift.csv", *_table([{k: (" ".join(map(str, v)) if isinstance(v, list) else v)
+                                                        for k, v in s_.items()} for s_ in shifts]))
     write_csv(args.out / "gmm_models.csv", *_table(model_rows))
     flat = []
     for t in transitions:
@@ -309,7 +383,7 @@ def main(argv=None) -> int:
         plot_image(image_found, baselines, args.out)
     write_json(args.out / "convergence.json", {
         "gmm": {"tuples": [list(t) for t in run_gmm.TUPLES], "seed": run_gmm.SEED, "transitions": transitions,
-                "models": model_rows},
+                "shift": shifts, "pooled_shift": pooled, "models": model_rows},
         "image": {"n": run_image.N, "k": run_image.K, "channels": run_image.CHANNELS, "side": run_image.SIDE,
                   "sources": run_image.SOURCES, "transitions": image_transitions, "models": image_rows,
                   "baselines": {s: {k: v for k, v in b.items() if k.startswith(("exact_", "mem_"))}
@@ -318,6 +392,11 @@ def main(argv=None) -> int:
     for t in transitions:
         print(t["n"], t["d"], t["k"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "start", t["m_start"], "end",
               t["m_end"], "tried", t["m_values"], "| on paper sizes:", t.get("on_paper_sizes", {}).get("m_pt"))
+    for s_ in shifts:
+        print(s_["n"], s_["d"], s_["k"], "m50 cpu", round(s_["m50_cpu"], 2), s_["m50_cpu_ci"], "width",
+              round(s_["width_cpu"], 2), "m50 paper", round(s_["m50_paper"], 2), s_["m50_paper_ci"], "shift",
+              round(s_["shift"], 2), s_["shift_ci"])
+    print("pooled", pooled)
     for t in image_transitions:
         print(t["source"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "tried", t["m_values"])
     return 0

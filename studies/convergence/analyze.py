@@ -30,6 +30,7 @@ from memlab._io import load_npz, save_figure, write_csv, write_json
 from memlab.paper_figs import _image_runs
 from memlab.paper_figs._phase_transition import train_and_evaluate
 from memlab.paper_figs._presets import IMAGE_MODEL_CACHE, PHASE_TRANSITION_CACHE
+from memlab.paper_figs._recipes import train_config
 
 RECIPES = ("cpu", "paper-small")
 
@@ -39,21 +40,39 @@ def _at(epochs: np.ndarray, values: np.ndarray, epoch: float) -> float:
     return float(values[int(np.argmin(np.abs(epochs - epoch)))])
 
 
-def curve_measures(loss_epochs, losses, var_epochs, variances, total_epochs: int) -> dict:
-    """How much the objective and the learned variance still moved late in training."""
+def _settled_epoch(epochs: np.ndarray, values: np.ndarray, rtol: float) -> float:
+    """The first recorded epoch from which on every value stays within ``rtol`` (relative) of the last one."""
+    outside = np.abs(values - values[-1]) > rtol * abs(values[-1])
+    if not outside.any():
+        return float(epochs[0])
+    return float(epochs[int(np.nonzero(outside)[0][-1]) + 1])
+
+
+def curve_measures(loss_epochs, losses, var_epochs, variances, config: dict) -> dict:
+    """When the objective and the learned variance stopped moving, and the learning rate at that moment.
+
+    ``*_settled_epoch``: first recorded epoch after which the value stays within 1e-3 (objective) / 1 %
+    (variance) of its final value; ``lr_at_*``: the schedule's learning rate there (a curve that settles
+    while the learning rate is still large has converged; one that only stops when the rate has decayed
+    to ~0 has been frozen). ``*_rel_change_half`` / ``_last20``: relative change over the second half /
+    the last 20 % of the epochs.
+    """
     loss_epochs, losses = np.asarray(loss_epochs, float), np.asarray(losses, float)
     var_epochs, variances = np.asarray(var_epochs, float), np.asarray(variances, float)
+    total = config["epochs"]
+    schedule = train_config(config).learning_rate_schedule()
     out = {}
-    for name, fraction in (("half", 0.5), ("last10", 0.9)):
-        start = _at(loss_epochs, losses, fraction * total_epochs)
-        end = float(losses[-1])
-        out[f"objective_rel_change_{name}"] = (start - end) / abs(end)
-        v_start = _at(var_epochs, variances, fraction * total_epochs)
+    for name, fraction in (("half", 0.5), ("last20", 0.8)):
+        start = _at(loss_epochs, losses, fraction * total)
+        out[f"objective_rel_change_{name}"] = (start - float(losses[-1])) / abs(float(losses[-1]))
+        v_start = _at(var_epochs, variances, fraction * total)
         out[f"variance_rel_change_{name}"] = (float(variances[-1]) - v_start) / float(variances[-1])
-    out["objective_at_half"] = _at(loss_epochs, losses, 0.5 * total_epochs)
-    out["objective_last_recorded"] = float(losses[-1])
-    out["variance_at_half"] = _at(var_epochs, variances, 0.5 * total_epochs)
-    out["variance_at_10pct"] = _at(var_epochs, variances, 0.1 * total_epochs)
+    out["objective_settled_epoch"] = _settled_epoch(loss_epochs, losses, 1e-3)
+    out["variance_settled_epoch"] = _settled_epoch(var_epochs, variances, 1e-2)
+    out["lr_at_objective_settled"] = float(schedule(int(out["objective_settled_epoch"])))
+    out["lr_at_variance_settled"] = float(schedule(int(out["variance_settled_epoch"])))
+    out["variance_at_10pct"] = _at(var_epochs, variances, 0.1 * total)
+    out["variance_at_half"] = _at(var_epochs, variances, 0.5 * total)
     return out
 
 
@@ -163,7 +182,7 @@ def analyze_gmm(cache_dir: Path):
                 result, arrays, config = runs[m]
                 variances = np.exp(np.asarray(arrays["log_variance_history"], float))
                 measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
-                                          arrays["log_variance_epochs"], variances, config["epochs"])
+                                          arrays["log_variance_epochs"], variances, config)
                 model_rows.append({"n": n, "d": d, "k": k, "recipe": recipe, "m": m, "epochs": config["epochs"],
                                    "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
                                    "ratio": result["memorization_ratio"], "ratio_ci_low": result["memorization_ci_low"],
@@ -278,7 +297,7 @@ def analyze_image(cache_dir: Path, epochs: int):
             for m, (result, arrays, config) in sorted(runs.items()):
                 variances = np.exp(np.asarray(arrays["log_color_var_history"], float))
                 measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
-                                          arrays["log_color_var_epochs"], variances, config["epochs"])
+                                          arrays["log_color_var_epochs"], variances, config)
                 rows.append({"source": source, "recipe": recipe, "m": m, "epochs": config["epochs"],
                              "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
                              "ratio": result["ratio"], "ratio_ci_low": result["ratio_ci_low"],

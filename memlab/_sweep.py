@@ -28,9 +28,11 @@ This module is a base utility: it imports nothing from theory/numerics/gpu_kerne
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -231,9 +233,6 @@ def _run_local(function, todo, cache_dir, desc, failures):
 
 
 def _run_pool(function, todo, cache_dir, desc, failures, max_workers):
-    import concurrent.futures
-    import multiprocessing
-
     context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with concurrent.futures.ProcessPoolExecutor(max_workers=max_workers, mp_context=context) as pool:
         futures = {pool.submit(_execute_in_worker, function, config, str(cache_dir)): config for config in todo}
@@ -244,7 +243,7 @@ def _run_pool(function, todo, cache_dir, desc, failures, max_workers):
 
 
 def _run_submitit(function, todo, cache_dir, desc, failures, folder, cluster, parameters):
-    import submitit
+    import submitit  # heavy and needed only by this executor: imported when it is used
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     if parameters:

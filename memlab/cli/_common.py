@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
+from memlab._errors import InvalidInputError
 from memlab._sweep import EXECUTORS, SweepOptions
 
 
@@ -113,3 +115,19 @@ def sweep_options(args: argparse.Namespace) -> SweepOptions:
     return SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
                         submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
                         submitit_parameters=dict(args.submitit_param))
+
+
+def check_output_path(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output file ``path`` (given as ``flag``) that cannot be written: a directory,
+    a parent that is a file, a folder without write permission. ``None`` (option not given) passes."""
+    if path is None:
+        return
+    if path.exists() and path.is_dir():
+        raise InvalidInputError(f"{flag} {path}: is a directory")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")

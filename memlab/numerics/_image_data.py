@@ -1,4 +1,4 @@
-"""The simple image model's data (Section 4.2, App. H.1/H.4, SPEC §2 and §5).
+"""The simple image model's data (Section 4.2, App. H.1/H.4).
 
 A monochrome template ``x_k`` (an ``s x s`` image flattened row-major to ``D = s^2`` pixels) and a
 colour ``col ~ N(mu_c, sigma_c^2 I_c)`` give the coloured image ``y = col ⊗ x_k`` (Kronecker product).
@@ -221,6 +221,7 @@ def load_template_images(source: str | os.PathLike = "digits") -> tuple[np.ndarr
     1/255, other dtypes used as given).
     """
     if isinstance(source, str) and source in BUILTIN_SOURCES:
+        # scikit-learn (about a second to import) is needed only for its bundled digits.
         from sklearn.datasets import load_digits
 
         return np.asarray(load_digits().images, dtype=np.float64) / 16.0, "sklearn.datasets.load_digits"

@@ -26,7 +26,8 @@ from memlab._errors import InvalidInputError
 from memlab._io import load_npz, write_npz
 from memlab.gpu_kernels._training import TrainState
 
-__all__ = ["CHECKPOINT_SECONDS_ENV", "DEFAULT_CHECKPOINT_SECONDS", "checkpoint_seconds", "PeriodicCheckpoint", "load_train_state", "resumable", "save_train_state"]
+__all__ = ["CHECKPOINT_SECONDS_ENV", "DEFAULT_CHECKPOINT_SECONDS", "PeriodicCheckpoint", "checkpoint_seconds",
+           "load_train_state", "resumable", "save_train_state"]
 
 DEFAULT_CHECKPOINT_SECONDS = 300.0
 #: Environment variable that sets ``resumable``'s default interval (seconds of work between checkpoints);

@@ -50,7 +50,7 @@ from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
 from memlab.numerics import loss_weighting_values, schedule_coefficients, timestep_grid
 
-__all__ = ["TrainConfig", "TrainResult", "TrainState", "train", "train_runs", "weighted_loss", "training_noise"]
+__all__ = ["TrainConfig", "TrainResult", "TrainState", "train", "train_runs", "training_noise", "weighted_loss"]
 
 _STORED_NOISE_LIMIT_BYTES = 1 << 30  # store_noise=None: store the draws when they fit in 1 GiB (all runs)
 
@@ -489,7 +489,7 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     # one partly masked (fewer than n_blocks wasted steps in all).
     n_blocks = -(-config.epochs // config.block_epochs)
     length = -(-config.epochs // n_blocks)
-    fingerprint = None
+    fingerprint = ""  # only states (on_block) and resuming need it
     if initial_state is not None or on_block is not None:
         fingerprint = _fingerprint(config, apply, jax.tree_util.tree_map(lambda leaf: leaf[:runs], params),
                                    opt_state, x_train[:runs], keys[:runs])

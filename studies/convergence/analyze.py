@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 import run_gmm
 import run_image
+
 from memlab import _sweep, numerics
 from memlab._io import load_npz, save_figure, write_csv, write_json
 from memlab.paper_figs import _image_runs

@@ -93,8 +93,9 @@ def main(argv=None) -> int:
                 note(stage="paper-optimizer", stopped="--stop-at reached")
                 return 0
             started = time.time()
-            record = _sweep.run_sweep(runs.train_and_evaluate, [model_config(source, "paper-optimizer", m, args.epochs)],
-                                      options=_sweep.SweepOptions(args.cache_dir), desc=f"{source} M={m}").records[0]
+            config = model_config(source, "paper-optimizer", m, args.epochs)
+            record = _sweep.run_sweep(runs.train_and_evaluate, [config], options=_sweep.SweepOptions(args.cache_dir),
+                                      desc=f"{source} M={m}").records[0]
             note(stage="paper-optimizer", source=source, m=m, ratio=record["result"]["ratio"],
                  color_var=record["result"]["learned_color_var"], seconds=time.time() - started)
     note(stage="done")

@@ -70,6 +70,7 @@ def main(argv=None) -> int:
 
     def note(**fields):
         fields["time"] = time.time()
+        fields["process_cpu_seconds"] = time.process_time()
         with open(args.log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(fields) + "\n")
         print(json.dumps(fields), flush=True)

@@ -215,7 +215,7 @@ def analyze_gmm(cache_dir: Path):
     return found, model_rows, transitions, curves, shifts, pooled
 
 
-def plot_gmm(found, transitions, out: Path) -> None:
+def plot_gmm(found, transitions, shifts, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,7 +239,12 @@ def plot_gmm(found, transitions, out: Path) -> None:
             ax.errorbar(ms, ratio, yerr=[lo, hi], color=color, marker=marker, capsize=3, lw=1,
                         label=f"{label}: M_pt = {t['m_pt']} [{t['m_pt_ci'][0]}, {t['m_pt_ci'][1]}]")
         ax.axhline(0.5, color="gray", lw=0.6)
-        ax.set(xlabel="M", ylabel="memorization ratio", title=f"N={tup[0]}, d={tup[1]}, K={tup[2]}")
+        title = f"N={tup[0]}, d={tup[1]}, K={tup[2]}"
+        shift = next((s_ for s_ in shifts if (s_["n"], s_["d"], s_["k"]) == tup), None)
+        if shift is not None:
+            title += f": shift of the 50% point {shift['shift']:+.2f} [{shift['shift_ci'][0]:+.2f}, " \
+                     f"{shift['shift_ci'][1]:+.2f}]"
+        ax.set(xlabel="M", ylabel="memorization ratio", title=title)
         ax.legend(fontsize=7, loc="upper left")
         paper = found[(tup, "paper-small")]
         for col, (key, ylabel, log) in enumerate((("loss", "training objective", True),
@@ -260,8 +265,8 @@ def plot_gmm(found, transitions, out: Path) -> None:
             if log:
                 ax.set_yscale("log")
             ax.set(xlabel="epoch", ylabel=ylabel,
-                   title=f"paper settings: {ylabel} vs epoch" + (" (dotted: CPU preset's final; dashed: true)"
-                                                                 if key == "variance" else ""))
+                   title=f"paper settings: {ylabel}" + (" (dotted: CPU preset's; dashed: true)"
+                                                        if key == "variance" else ""))
             if paper:
                 ax.legend(fontsize=7)
     fig.tight_layout()
@@ -393,7 +398,7 @@ def main(argv=None) -> int:
         flat.append(row)
     write_csv(args.out / "gmm_transitions.csv", *_table(flat))
     write_csv(args.out / "gmm_curves.csv", ["n", "d", "k", "m", "quantity", "epoch", "value"], curves)
-    plot_gmm(found, transitions, args.out)
+    plot_gmm(found, transitions, shifts, args.out)
     image_found, image_rows, image_curves, image_transitions, baselines = analyze_image(args.image_cache,
                                                                                        args.image_epochs)
     if image_rows:

@@ -378,7 +378,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gmm-cache", type=Path, default=PHASE_TRANSITION_CACHE)
     parser.add_argument("--image-cache", type=Path, default=IMAGE_MODEL_CACHE)
-    parser.add_argument("--image-epochs", type=int, default=8000)
+    parser.add_argument("--image-epochs", type=int, default=6000)
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)
     found, model_rows, transitions, curves, shifts, pooled = analyze_gmm(args.gmm_cache)

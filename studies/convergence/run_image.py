@@ -7,12 +7,12 @@ through Figure 5's cached sweep (``memlab.paper_figs._image_runs.train_and_evalu
 
 - ``cpu``: Figure 5's CPU preset (500 epochs, 1 draw, lr 0.1 -> 1e-4, Adam b2 0.9);
 - ``paper-optimizer``: App. H.1's optimizer and schedule (lr 0 -> 1e-3 -> 1e-6, 10 % warm-up, b2 0.999) for
-  ``--epochs`` full-batch epochs (default 8,000) with 1 noise draw (the paper's 100 draws and 100,000
-  epochs cost ~0.5 s x 100,000 per model here: weeks for a sweep).
+  ``--epochs`` full-batch epochs (default 6,000: 12x the CPU recipe) with 1 noise draw (the paper's 100 draws
+  and 100,000 epochs cost ~0.5 s x 100,000 per model here: weeks for a sweep).
 
 Every model checkpoints (``MEMLAB_CHECKPOINT_SECONDS``) and resumes; finished models come from the cache.
 
-    nice -n 19 .venv/bin/python studies/convergence/run_image.py [--epochs 8000] [--stop-at UNIX_TIME]
+    nice -n 19 .venv/bin/python studies/convergence/run_image.py [--epochs 6000] [--stop-at UNIX_TIME]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def baseline_config(source: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache-dir", type=Path, default=IMAGE_MODEL_CACHE)
-    parser.add_argument("--epochs", type=int, default=8000, help="epochs of the paper-optimizer models")
+    parser.add_argument("--epochs", type=int, default=6000, help="epochs of the paper-optimizer models")
     parser.add_argument("--stop-at", type=float, default=None, help="Unix time after which no new model starts")
     parser.add_argument("--log", type=Path, default=Path("studies/convergence/run_image.log.jsonl"))
     args = parser.parse_args(argv)
@@ -78,27 +78,30 @@ def main(argv=None) -> int:
     sources = [s for s in SOURCES if s == "digits" or Path(SOURCES[s]).is_file()]
     if len(sources) < len(SOURCES):
         note(stage="sources", missing=[SOURCES[s] for s in SOURCES if s not in sources])
+    options = _sweep.SweepOptions(args.cache_dir)
+    # The CPU recipe at every M (cheap), then the paper-optimizer models, the most informative first
+    # (M = N - 1, just below N), then the baselines (the exact denoiser's chance level), then the rest.
     for source in sources:
-        options = _sweep.SweepOptions(args.cache_dir)
-        outcome = _sweep.run_sweep(runs.evaluate_baselines, [baseline_config(source)], options=options,
-                                   desc=f"{source} baselines")
-        note(stage="baselines", source=source, executed=outcome.executed)
         cpu = _sweep.run_sweep(runs.train_and_evaluate, [model_config(source, "cpu", m, args.epochs)
                                                           for m in M_VALUES], options=options, desc=f"{source} cpu")
         note(stage="cpu", source=source, ratios=[r["ratio"] for r in cpu.results])
-    # Paper-optimizer models, the most informative first: M = N - 1 (just below N) for each source, then the rest.
-    order = (19, 17, 14, 20)
-    for m in order:
-        for source in sources:
-            if args.stop_at is not None and time.time() > args.stop_at:
-                note(stage="paper-optimizer", stopped="--stop-at reached")
-                return 0
-            started = time.time()
-            config = model_config(source, "paper-optimizer", m, args.epochs)
-            record = _sweep.run_sweep(runs.train_and_evaluate, [config], options=_sweep.SweepOptions(args.cache_dir),
-                                      desc=f"{source} M={m}").records[0]
-            note(stage="paper-optimizer", source=source, m=m, ratio=record["result"]["ratio"],
-                 color_var=record["result"]["learned_color_var"], seconds=time.time() - started)
+    queue = [("model", source, 19) for source in sources] + [("baselines", source, None) for source in sources]
+    queue += [("model", source, m) for m in (17, 14, 20) for source in sources]
+    for kind, source, m in queue:
+        if args.stop_at is not None and time.time() > args.stop_at:
+            note(stage="paper-optimizer", stopped="--stop-at reached")
+            return 0
+        started = time.time()
+        if kind == "baselines":
+            outcome = _sweep.run_sweep(runs.evaluate_baselines, [baseline_config(source)], options=options,
+                                       desc=f"{source} baselines")
+            note(stage="baselines", source=source, exact_ratio=outcome.results[0]["exact_ratio"])
+            continue
+        config = model_config(source, "paper-optimizer", m, args.epochs)
+        record = _sweep.run_sweep(runs.train_and_evaluate, [config], options=options,
+                                  desc=f"{source} M={m}").records[0]
+        note(stage="paper-optimizer", source=source, m=m, ratio=record["result"]["ratio"],
+             color_var=record["result"]["learned_color_var"], seconds=time.time() - started)
     note(stage="done")
     return 0
 

@@ -279,16 +279,19 @@ def plot_gmm(found, transitions, shifts, out: Path) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
-def analyze_image(cache_dir: Path, epochs: int):
+def analyze_image(cache_dir: Path, epoch_counts: list[int]):
+    """The image study's models: the cpu recipe and the paper optimizer at each of ``epoch_counts``."""
     rows, curves, found, transitions, baselines = [], [], {}, [], {}
+    recipes = [("cpu", None)] + [(f"paper-optimizer-{e}", e) for e in epoch_counts]
     for source in run_image.SOURCES:
         base = _sweep.load_result(cache_dir, run_image.baseline_config(source), _image_runs.evaluate_baselines)
         if base is not None:
             baselines[source] = base["result"]
-        for recipe in ("cpu", "paper-optimizer"):
+        for recipe, epochs in recipes:
             runs = {}
             for m in run_image.M_VALUES:
-                config = run_image.model_config(source, recipe, m, epochs)
+                config = run_image.model_config(source, "cpu" if epochs is None else "paper-optimizer", m,
+                                                epochs or 0)
                 record = _sweep.load_result(cache_dir, config, _image_runs.train_and_evaluate)
                 if record is None:
                     continue
@@ -311,27 +314,28 @@ def analyze_image(cache_dir: Path, epochs: int):
                              "test_loss_t16": result.get("test_loss"), "test_loss_t16_se": result.get("test_loss_se"),
                              "final_objective": result["final_objective"], "train_seconds": result["train_seconds"],
                              **measures})
-                if recipe == "paper-optimizer":
+                if recipe != "cpu":
                     for epoch, loss in zip(arrays["history_epochs"], arrays["loss_history"]):
-                        curves.append([source, m, "objective", int(epoch), float(loss)])
+                        curves.append([source, recipe, m, "objective", int(epoch), float(loss)])
                     for epoch, variance in zip(arrays["log_color_var_epochs"], variances):
-                        curves.append([source, m, "color_variance", int(epoch), float(variance)])
-    return found, rows, curves, transitions, baselines
+                        curves.append([source, recipe, m, "color_variance", int(epoch), float(variance)])
+    return found, rows, curves, transitions, baselines, [r for r, _ in recipes]
 
 
-def plot_image(found, baselines, out: Path) -> None:
+def plot_image(found, baselines, recipes, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sources = [s for s in run_image.SOURCES if found.get((s, "cpu")) or found.get((s, "paper-optimizer"))]
+    sources = [s for s in run_image.SOURCES if any(found.get((s, r)) for r in recipes)]
     if not sources:
         return
     fig, axes = plt.subplots(len(sources), 3, figsize=(15, 3.6 * len(sources)), squeeze=False)
     for row, source in enumerate(sources):
         ax = axes[row, 0]
-        for recipe, color, marker in (("cpu", "tab:blue", "o"), ("paper-optimizer", "tab:red", "s")):
+        styles = zip(recipes, ("tab:blue", "tab:orange", "tab:red", "tab:purple"), ("o", "s", "D", "^"))
+        for recipe, color, marker in styles:
             runs = found.get((source, recipe), {})
             if not runs:
                 continue
@@ -348,21 +352,23 @@ def plot_image(found, baselines, out: Path) -> None:
         ax.axhline(0.5, color="gray", lw=0.6)
         ax.set(xlabel="M", ylabel="memorization ratio", title=f"image model, {source} templates, N={run_image.N}")
         ax.legend(fontsize=7, loc="upper left")
-        paper = found.get((source, "paper-optimizer"), {})
         for col, key in ((1, "loss"), (2, "variance")):
             ax = axes[row, col]
-            for m in sorted(paper):
-                arrays = paper[m][1]
-                if key == "loss":
-                    ax.plot(arrays["history_epochs"], arrays["loss_history"], label=f"M={m}")
-                else:
-                    ax.plot(arrays["log_color_var_epochs"], np.exp(arrays["log_color_var_history"]), label=f"M={m}")
+            for recipe in recipes[1:]:
+                paper = found.get((source, recipe), {})
+                for m in sorted(paper):
+                    arrays = paper[m][1]
+                    label = f"M={m}, {paper[m][2]['epochs']} epochs"
+                    if key == "loss":
+                        ax.plot(arrays["history_epochs"], arrays["loss_history"], label=label)
+                    else:
+                        ax.plot(arrays["log_color_var_epochs"], np.exp(arrays["log_color_var_history"]), label=label)
             if key == "variance":
                 ax.axhline(1.0, color="k", lw=0.6, ls="--")
             ax.set_yscale("log")
             ax.set(xlabel="epoch", ylabel="training objective" if key == "loss" else "learned colour variance",
                    title="paper optimizer: " + ("objective" if key == "loss" else "colour variance (dashed: true)"))
-            if paper:
+            if any(found.get((source, r)) for r in recipes[1:]):
                 ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out / "convergence_image")
@@ -378,7 +384,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gmm-cache", type=Path, default=PHASE_TRANSITION_CACHE)
     parser.add_argument("--image-cache", type=Path, default=IMAGE_MODEL_CACHE)
-    parser.add_argument("--image-epochs", type=int, default=6000)
+    parser.add_argument("--image-epochs", default="6000,100000",
+                        help="epoch counts of the image study's paper-optimizer models, comma-separated")
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)
     found, model_rows, transitions, curves, shifts, pooled = analyze_gmm(args.gmm_cache)
@@ -399,12 +406,14 @@ def main(argv=None) -> int:
     write_csv(args.out / "gmm_transitions.csv", *_table(flat))
     write_csv(args.out / "gmm_curves.csv", ["n", "d", "k", "m", "quantity", "epoch", "value"], curves)
     plot_gmm(found, transitions, shifts, args.out)
-    image_found, image_rows, image_curves, image_transitions, baselines = analyze_image(args.image_cache,
-                                                                                       args.image_epochs)
+    epoch_counts = [int(e) for e in str(args.image_epochs).split(",") if e.strip()]
+    image_found, image_rows, image_curves, image_transitions, baselines, recipes = analyze_image(args.image_cache,
+                                                                                               epoch_counts)
     if image_rows:
         write_csv(args.out / "image_models.csv", *_table(image_rows))
-        write_csv(args.out / "image_curves.csv", ["source", "m", "quantity", "epoch", "value"], image_curves)
-        plot_image(image_found, baselines, args.out)
+        write_csv(args.out / "image_curves.csv", ["source", "recipe", "m", "quantity", "epoch", "value"],
+                  image_curves)
+        plot_image(image_found, baselines, recipes, args.out)
     write_json(args.out / "convergence.json", {
         "gmm": {"tuples": [list(t) for t in run_gmm.TUPLES], "seed": run_gmm.SEED, "transitions": transitions,
                 "shift": shifts, "pooled_shift": pooled, "models": model_rows},

@@ -3,8 +3,9 @@
 Each subcommand lives in its own private module exposing ``register(subparsers, parser_class)``; the
 parser's ``func`` default runs it and returns the exit code. Conventions shared by all commands:
 
-- bad input (argparse errors, :class:`memlab.InvalidInputError` from the library) -> one line on
-  stderr, exit code 2; this is the only place that turns exceptions into exit codes;
+- bad input (argparse errors, :class:`memlab.InvalidInputError` from the library, and a ``MemoryError``
+  that no size check foresaw) -> one line on stderr, exit code 2; this is the only place that turns
+  exceptions into exit codes;
 - an unexpected crash -> one line on stderr, exit code 1 (``MEMLAB_DEBUG=1`` shows the traceback);
 - results are written as plain files, atomically (see ``memlab._io``).
 """
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InvalidInputError as exc:
         print(f"memlab: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:  # a size no check caught: still the user's input, still one line
+        print("memlab: error: not enough memory for this input (reduce the sizes; see docs/reliability.md)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from memlab._limits import MAX_SEED
 from memlab._sweep import EXECUTORS, SweepOptions
 
 
@@ -26,6 +27,17 @@ def nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed: an integer in 0..2**32 - 1 (``memlab._limits.MAX_SEED``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer in 0..{MAX_SEED}), got {text[:40]!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0..{MAX_SEED} (2**32 - 1), got {text[:40]!r}")
     return value
 
 
@@ -54,6 +66,14 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """Comma-separated seeds (each in 0..2**32 - 1), in the given order."""
+    values = int_list(text)
+    if any(not 0 <= v <= MAX_SEED for v in values):
+        raise argparse.ArgumentTypeError(f"expected seeds in 0..{MAX_SEED} (2**32 - 1), got {text[:60]!r}")
     return values
 
 

@@ -8,11 +8,11 @@ exits 1 when any claim ``fails`` (for CI).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from memlab.cli._common import nonnegative_int
+from memlab._io import check_output_file
+from memlab.cli._common import seed
 
 DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
                "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
@@ -37,27 +37,10 @@ def register(sub, parser_class=None) -> None:
                         help="check only these claims (see --list); may be repeated")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     parser.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report here")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any claim fails (for CI)")
     parser.add_argument("--list", action="store_true", help="list the claims (id, reference, kind) and exit")
     parser.set_defaults(func=run)
-
-
-def _check_output_path(path: Path | None, flag: str) -> None:
-    from memlab._errors import InvalidInputError
-
-    if path is None:
-        return
-    if path.exists() and path.is_dir():
-        raise InvalidInputError(f"{flag} {path}: is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")
 
 
 def _versions() -> dict:
@@ -105,8 +88,9 @@ def run(args) -> int:
         return 0
     only = None if args.only is None else [i for group in args.only for i in group]
     claims = select_claims(only)  # unknown id -> InvalidInputError (exit 2) before any work
-    _check_output_path(args.json, "--json")
-    _check_output_path(args.report, "--report")
+    for path, flag in ((args.json, "--json"), (args.report, "--report")):
+        if path is not None:
+            check_output_file(path, flag)  # tried, not judged from permission bits (root passes those)
     if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
         raise InvalidInputError("--json and --report must be different files")
 

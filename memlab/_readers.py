@@ -228,6 +228,8 @@ def read_number_column(path: str | os.PathLike, what: str = "weights file") -> l
                 continue  # a header: the first content line, and not a number of any kind
             header_allowed = False
             values.append(cell)
+    if not values:
+        raise InvalidInputError(f"{what} {path} holds no numbers")
     for i, v in enumerate(values):
         if not _is_finite_number(v):
             raise InvalidInputError(f"{what} {path}: entry {i} is not a finite number: {v[:80]!r}")

@@ -9,12 +9,13 @@ Cache layout (plain files only, no pickles)::
     <cache_dir>/<hash>/.lock          the run's lock (fcntl.flock; never removed)
     <cache_dir>/<hash>/config.json   {"function": ..., "config": ...}     written before the run
     <cache_dir>/<hash>/*.npz          whatever the run function writes      (atomic writes)
-    <cache_dir>/<hash>/result.json    {"function", "config", "result", "seconds", "files"}  written last, atomically
+    <cache_dir>/<hash>/result.json    {"function", "config", "result", "seconds", "files", "sha256"}  written last
 
 ``hash`` = first 16 hex digits of SHA-256 of the canonical JSON of ``{"function": name, "config": config}``
 (keys sorted, no whitespace). A run is finished iff its ``result.json`` exists *and checks out*
-(:func:`check_record`): the right function and config, a ``result`` object, every number finite, and
-every file listed in ``files`` present with its size and SHA-256. A run that does not check out (a
+(:func:`check_record`): the right function and config, a ``result`` object, every number finite,
+every file listed in ``files`` present with its size and SHA-256, and the record's own ``sha256`` (over
+its canonical JSON without that field) matching, so an edited digit is caught too. A run that does not check out (a
 truncated, corrupt, or hand-edited cache entry) is recomputed, with a :class:`CacheWarning`; a run
 function's non-finite result is an error, never a cached file. Finished runs are skipped, so an
 interrupted sweep resumes where it stopped and never reads a half-written result.
@@ -204,6 +205,12 @@ def check_record(record: Any, directory: Path, name: str, config: Mapping[str, A
     missing = [key for key in ("function", "config", "result", "seconds") if key not in record]
     if missing:
         return f"result.json lacks {', '.join(missing)}"
+    legacy = "files" not in record and "sha256" not in record
+    unknown = set(record) - {"function", "config", "result", "seconds", "files", "sha256"}
+    if unknown or (not legacy and ("files" not in record or "sha256" not in record)):
+        return "result.json has unexpected or missing fields"
+    if not legacy and record["sha256"] != _record_digest(record):
+        return "result.json does not match its own checksum"
     if record["function"] != name:
         return f"it was written by {record['function']!r}"
     try:
@@ -216,7 +223,7 @@ def check_record(record: Any, directory: Path, name: str, config: Mapping[str, A
     if isinstance(record["seconds"], bool) or not isinstance(record["seconds"], (int, float)):
         return "its seconds entry is not a number"
     files = record.get("files")
-    if files is None:
+    if legacy:
         for path in sorted(directory.glob("*.npz")):
             try:
                 load_npz(path)
@@ -236,6 +243,15 @@ def check_record(record: Any, directory: Path, name: str, config: Mapping[str, A
         if actual != expected:
             return f"{file_name} does not match its recorded size and SHA-256"
     return None
+
+
+def _record_digest(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a record's canonical JSON without its ``sha256`` field."""
+    try:
+        text = canonical_json({key: value for key, value in record.items() if key != "sha256"})
+    except InvalidInputError:
+        return ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _checked_record(directory: Path, name: str, config: Mapping[str, Any]) -> tuple[dict | None, str | None]:
@@ -331,6 +347,7 @@ def _execute(function: RunFunction, config: dict, cache_dir: str, *, blocking: b
                        "a run that produces NaN or Inf is an error, not a cached result")
         record = {"function": name, "config": config, "result": to_jsonable(result),
                   "seconds": time.perf_counter() - started, "files": _manifest(directory)}
+        record["sha256"] = _record_digest(record)
         write_json(directory / _RESULT, record)
         return record, "computed"
 

@@ -73,7 +73,7 @@ def check_output_folder(folder: str | os.PathLike, *, keep: bool = False) -> Pat
     finally:
         if not keep:
             for created in missing:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ValueError):
                     created.rmdir()
     return folder
 

@@ -13,6 +13,7 @@ parser's ``func`` default runs it and returns the exit code. Conventions shared 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -60,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `memlab verify --list | head`: the reader went away; not an error to report
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("MEMLAB_DEBUG"):
             raise

@@ -186,21 +186,43 @@ class _RawTemplates:
         return chosen / self.scale if self.scale != 1.0 else chosen
 
     def squared_norms(self) -> np.ndarray:
-        """(n,) sum of squared (scaled) pixels of every image, computed in float64 a block of images at a
-        time (memory: one block, not a float64 copy of the whole file); a non-finite pixel is an error."""
+        """(n,) sum of squared (scaled) pixels of every image, computed in float64 one block of at most
+        ``_CONVERT_BLOCK`` pixels at a time (memory: one block, however large the images); a non-finite
+        pixel is an error."""
         n = self.images.shape[0]
-        per_image = math.prod(self.images.shape[1:])
-        step = max(1, _CONVERT_BLOCK // per_image)
-        out = np.empty(n)
-        for start in range(0, n, step):
-            block = np.asarray(self.images[start:start + step], dtype=np.float64).reshape(-1, per_image)
-            if not np.all(np.isfinite(block)):
-                raise InvalidInputError(f"{self.description}: images contain NaN or Inf")
-            with np.errstate(over="ignore"):
-                out[start:start + step] = np.sum((block / self.scale) ** 2, axis=1)
+        pixels = math.prod(self.images.shape[1:])
+        flat = self.images.reshape(n, pixels)
+        rows_per_block, cols_per_block = max(1, _CONVERT_BLOCK // pixels), min(pixels, _CONVERT_BLOCK)
+        out = np.zeros(n)
+        for r0 in range(0, n, rows_per_block):
+            for c0 in range(0, pixels, cols_per_block):
+                block = np.asarray(flat[r0:r0 + rows_per_block, c0:c0 + cols_per_block], dtype=np.float64)
+                if not np.all(np.isfinite(block)):
+                    raise InvalidInputError(f"{self.description}: images contain NaN or Inf")
+                with np.errstate(over="ignore"):
+                    out[r0:r0 + rows_per_block] += np.sum((block / self.scale) ** 2, axis=1)
         if not np.all(np.isfinite(out)):
             raise InvalidInputError(f"{self.description}: pixel values are too large (squared norms overflow "
                                     "float64)")
+        return out
+
+    def resized(self, indices, side: int) -> np.ndarray:
+        """The chosen images, scaled and resized to (len(indices), side, side) float64.
+
+        Images up to ``_CONVERT_BLOCK`` pixels go through :func:`resize_images` as they are; a larger one is
+        converted and resized a band of rows at a time (memory: one band, not a float64 copy of it).
+        """
+        indices = np.asarray(indices)
+        h, w = self.images.shape[1:]
+        if h * w <= _CONVERT_BLOCK:
+            return resize_images(self.converted(indices), side)
+        rows, cols = resampling_matrix(h, side), resampling_matrix(w, side)
+        band = max(1, _CONVERT_BLOCK // w)
+        out = np.zeros((indices.size, side, side))
+        for i, index in enumerate(indices):
+            for h0 in range(0, h, band):
+                chunk = np.asarray(self.images[index, h0:h0 + band], dtype=np.float64) / self.scale
+                out[i] += rows[:, h0:h0 + band] @ (chunk @ cols.T)
         return out
 
 
@@ -294,7 +316,7 @@ def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int =
         raise InvalidInputError(f"{raw.description}: need {k} nonzero template images, found {usable.size}")
     templates_ss, train_ss, test_ss = np.random.SeedSequence(seed).spawn(3)
     chosen = np.sort(np.random.default_rng(templates_ss).choice(usable, size=k, replace=False))
-    templates = resize_images(raw.converted(chosen), side).reshape(k, side * side)
+    templates = raw.resized(chosen, side).reshape(k, side * side)
     description = raw.description
     x_train, labels_train, colors_train = _sample(np.random.default_rng(train_ss), templates, color_mean,
                                                   color_var, n, balanced)

@@ -92,7 +92,7 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     except (OSError, ValueError):
         is_dir = False
     if is_dir:
-        raise InvalidInputError(f"{what} {path} is a folder, expected a file name")
+        raise InvalidInputError(f"{what} {path} is a directory, expected a file name")
     try:
         check_output_folder(path.parent if str(path.parent) else Path("."))
     except InvalidInputError as exc:

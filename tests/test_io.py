@@ -166,7 +166,7 @@ def test_result_set_sigkill_during_commit(tmp_path, kill_at):
 def test_check_output_file(tmp_path):
     assert _io.check_output_file(tmp_path / "new" / "r.json") == tmp_path / "new" / "r.json"
     assert not (tmp_path / "new").exists()  # the folders it tried are removed again
-    with pytest.raises(InvalidInputError, match="is a folder"):
+    with pytest.raises(InvalidInputError, match="is a directory"):
         _io.check_output_file(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(InvalidInputError, match="cannot write into"):

@@ -62,11 +62,13 @@ def check_output_folder(folder: str | os.PathLike, *, keep: bool = False) -> Pat
             missing.append(parent)
             parent = parent.parent
         if folder.exists() and not folder.is_dir():
-            raise InvalidInputError(f"output location {folder} exists and is not a folder")
+            raise InvalidInputError(f"output location {folder} exists and is not a directory")
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".memlab-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
+    except InvalidInputError:
+        raise
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise InvalidInputError(f"cannot write into {folder}: {reason}") from None

@@ -35,10 +35,12 @@ This module is a base utility: it imports nothing from theory/numerics/gpu_kerne
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import socket
@@ -450,9 +452,6 @@ def _run_local(function, todo, cache_dir, desc, found: _Progress):
 
 
 def _run_pool(function, todo, cache_dir, desc, found: _Progress, max_workers):
-    import concurrent.futures
-    import multiprocessing
-
     context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with concurrent.futures.ProcessPoolExecutor(max_workers=max_workers, mp_context=context) as pool:
         futures = {pool.submit(_execute_in_worker, function, config, str(cache_dir)): (key, config)
@@ -467,7 +466,7 @@ def _run_pool(function, todo, cache_dir, desc, found: _Progress, max_workers):
 
 
 def _run_submitit(function, todo, cache_dir, desc, found: _Progress, folder, cluster, parameters):
-    import submitit
+    import submitit  # heavy and needed only by this executor: imported when it is used
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     if parameters:

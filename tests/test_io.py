@@ -169,7 +169,7 @@ def test_check_output_file(tmp_path):
     with pytest.raises(InvalidInputError, match="is a directory"):
         _io.check_output_file(tmp_path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InvalidInputError, match="cannot write into"):
+    with pytest.raises(InvalidInputError, match="is not a directory"):
         _io.check_output_file(tmp_path / "file" / "r.json")
     with pytest.raises(InvalidInputError, match="cannot write into"):
         _io.check_output_folder("/proc/memlab-test")

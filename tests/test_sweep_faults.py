@@ -226,9 +226,23 @@ def test_two_processes_sharing_a_cache_compute_each_run_once(tmp_path):
         assert process.returncode == 0, err.decode()
     executions = _executions(log)
     assert sorted(executions) == sorted(repr(c["value"]) for c in configs)  # each run exactly once
-    pids = {line.split()[1] for line in Path(log).read_text().splitlines()}
-    assert len(pids) == 2  # and the two processes shared the work
     outcome = _sweep.run_sweep(logged_run, configs, options=_options(tmp_path / "cache"))
     assert outcome.cached == 6
     np.testing.assert_array_equal(load_npz(_sweep.run_dir(tmp_path / "cache", configs[5], logged_run)
                                            / "second.npz")["values"], np.full((4, 3), 25.0))
+
+
+def test_a_run_held_by_another_process_is_done_last(tmp_path):
+    """The local executor skips a run whose lock another process holds, does the others, then waits for it."""
+    log = tmp_path / "log"
+    configs = _configs(log, count=4)
+    held = _sweep.run_dir(tmp_path / "cache", configs[0], logged_run)
+    with _sweep.run_lock(held):
+        process = _start_sweep(configs, tmp_path / "cache")
+        deadline = time.monotonic() + 30
+        while len(_executions(log)) < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert _executions(log) == ["1.0", "2.0", "3.0"]  # run 0 skipped while held
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()
+    assert _executions(log) == ["1.0", "2.0", "3.0", "0.0"]

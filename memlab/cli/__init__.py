@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from memlab._errors import InvalidInputError
 from memlab._version import __version__
-from memlab.cli import _crossover, _figure, _verify
+from memlab.cli import _crossover, _figure, _report, _verify
 
 __all__ = ["ArgumentParser", "build_parser", "main"]
 
@@ -41,7 +41,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for command in (_crossover, _verify, _figure):
+    for command in (_crossover, _verify, _figure, _report):
         command.register(sub, ArgumentParser)
     return parser
 

@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from memlab._io import check_output_file
 from memlab._limits import MAX_SEED
 from memlab._sweep import EXECUTORS, SweepOptions
 
@@ -133,3 +134,11 @@ def sweep_options(args: argparse.Namespace) -> SweepOptions:
     return SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
                         submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
                         submitit_parameters=dict(args.submitit_param))
+
+
+def check_output_path(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output file ``path`` (given as ``flag``) that cannot be written: a directory,
+    a parent that is a file, a folder that does not take a new file (tried, not judged from permission bits,
+    which root passes: :func:`memlab._io.check_output_file`). ``None`` (option not given) passes."""
+    if path is not None:
+        check_output_file(path, flag)

@@ -1,4 +1,4 @@
-"""``memlab crossover``: the crossover model size M* for a user's setting (SPEC §4).
+"""``memlab crossover``: the crossover model size M* for a user's setting (eq. 14 solved for M).
 
 M* = N (1 - E_t[lambda/(psi_t sigma_*^2 + 1)] / (C E_t[lambda])), from ``sympy.solve`` of eq. 14;
 evaluated in float64 by :func:`memlab.numerics.crossover` and exactly by
@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 
+import sympy as sp
+
+from memlab import numerics, theory
 from memlab._errors import InvalidInputError
+from memlab._io import to_jsonable
 from memlab._readers import read_number_column
 from memlab.cli._common import finite_float, positive_float, positive_int
 
@@ -33,7 +37,7 @@ example: memlab crossover --n 200 --d 50 --k 12 --weighting eps --json"""
 
 def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
-        "crossover", help="evaluate the crossover model size M* (SPEC §4)",
+        "crossover", help="evaluate the crossover model size M* (eq. 14)",
         description="Evaluate the crossover model size M* at which the partially memorizing denoiser's "
                     "approximate weighted training loss drops below the generalizing denoiser's (eq. 14).",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,10 +89,6 @@ def _table_ms(n: int, m_star: float) -> list[float]:
 
 
 def run(args) -> int:
-    import sympy as sp
-
-    from memlab import numerics, theory
-
     setting = _setting(args)
     result = numerics.crossover(args.n, d=args.d, **setting)
     exact_text = _exact_text(setting)
@@ -101,8 +101,6 @@ def run(args) -> int:
         rows.append({"m": m, "m_over_n": m / args.n, "excess_loss_generalizing": gen,
                      "excess_loss_pmem": pmem, "loss_gap": pmem - gen})
     if args.json:
-        from memlab._io import to_jsonable
-
         payload = {
             "m_star": result.m_star,
             "m_star_over_n": result.m_star_over_n,
@@ -128,8 +126,6 @@ def run(args) -> int:
 
 def _exact_text(setting: dict) -> str | None:
     """The exact M*/N as text, or None (grid finer than EXACT_MAX_STEPS, quadrature needed, or too long)."""
-    from memlab import theory
-
     if not setting["continuous"] and setting["steps"] > EXACT_MAX_STEPS:
         return None
     exact = theory.crossover_exact(**setting)
@@ -148,7 +144,7 @@ def _print_human(args, result, exact_text, formula_pretty, rows) -> None:
     else:
         where = f"discrete grid L={result.steps} ({result.steps + 1} timesteps from 0.999 down to 0.001)"
     weighting = f"user weights from {args.weights}" if result.weighting == "user" else result.weighting
-    print("Crossover model size (SPEC §4: eq. 14 solved for M with SymPy)")
+    print("Crossover model size (eq. 14 solved for M with SymPy)")
     print()
     print(formula_pretty)
     print()

@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from memlab._io import check_output_file
-from memlab.cli._common import seed
+from memlab.cli._common import check_output_path, seed
 
 DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
                "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
@@ -88,9 +87,8 @@ def run(args) -> int:
         return 0
     only = None if args.only is None else [i for group in args.only for i in group]
     claims = select_claims(only)  # unknown id -> InvalidInputError (exit 2) before any work
-    for path, flag in ((args.json, "--json"), (args.report, "--report")):
-        if path is not None:
-            check_output_file(path, flag)  # tried, not judged from permission bits (root passes those)
+    check_output_path(args.json, "--json")  # tried, not judged from permission bits (root passes those)
+    check_output_path(args.report, "--report")
     if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
         raise InvalidInputError("--json and --report must be different files")
 

@@ -3,7 +3,7 @@
 ``L_t(x_hat; X) = (1/N) sum_i (1/R) sum_r |x_hat(alpha_t x_i + sigma_t z_{i,r}) - x_i|^2`` (eq. 6 on the rows
 of X). The noise ``z`` (N, R, d) is passed in, so several denoisers can be compared with common random
 numbers. The standard error is the within-sample spread over the draws, ``sqrt(sum_i s_i^2 / R) / N``
-(SPEC §3): for a fixed data set the noise is the only randomness.
+(Section 2): for a fixed data set the noise is the only randomness.
 """
 
 from __future__ import annotations

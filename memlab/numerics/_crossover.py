@@ -1,4 +1,4 @@
-"""The crossover model size M* in float64 (SPEC §4), evaluated through the theory layer.
+"""The crossover model size M* in float64 (eq. 14 solved for M), evaluated through the theory layer.
 
     M* = N (1 - E_t[lambda / (psi_t sigma_*^2 + 1)] / (C E_t[lambda]))
 

@@ -1,4 +1,4 @@
-"""Isotropic Gaussian-mixture data (SPEC §1, App. H.1): generation with a seed, and loading a user's ``.npz``."""
+"""Isotropic Gaussian-mixture data (Section 2, App. H.1): generation with a seed, and loading a user's ``.npz``."""
 
 from __future__ import annotations
 

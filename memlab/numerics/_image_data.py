@@ -1,4 +1,4 @@
-"""The simple image model's data (Section 4.2, App. H.1/H.4, SPEC §2 and §5).
+"""The simple image model's data (Section 4.2, App. H.1/H.4).
 
 A monochrome template ``x_k`` (an ``s x s`` image flattened row-major to ``D = s^2`` pixels) and a
 colour ``col ~ N(mu_c, sigma_c^2 I_c)`` give the coloured image ``y = col ⊗ x_k`` (Kronecker product).
@@ -231,7 +231,8 @@ _CONVERT_BLOCK = 1 << 20  # pixels converted to float64 at a time
 
 def _raw_templates(source: str | os.PathLike) -> _RawTemplates:
     if isinstance(source, str) and source in BUILTIN_SOURCES:
-        from sklearn.datasets import load_digits  # heavy; only for the built-in source
+        # scikit-learn (about a second to import) is needed only for its bundled digits.
+        from sklearn.datasets import load_digits
 
         return _RawTemplates(np.asarray(load_digits().images, dtype=np.float64), 16.0, "sklearn.datasets.load_digits")
     path = Path(source)

@@ -47,7 +47,7 @@ def per_time_training_losses(denoise: Callable, x_train, noise, *, alphas, sigma
 
     denoise(x (B, d), alpha, sigma) -> (B, d); x_train (N, d); noise (T, N, R, d); alphas, sigmas (T,).
     Returns ``(losses (T,), standard_errors (T,))``; the SE is the within-sample spread over draws,
-    ``sqrt(sum_i s_i^2 / R) / N`` (SPEC §3), ``nan`` when R = 1.
+    ``sqrt(sum_i s_i^2 / R) / N`` (:func:`within_sample_standard_error`), ``nan`` when R = 1.
     """
     x_train = np.asarray(x_train, dtype=np.float64)
     noise = np.asarray(noise, dtype=np.float64)

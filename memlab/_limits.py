@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 from memlab._errors import InvalidInputError
 
-__all__ = ["MAX_SEED", "MAX_INDEX", "DEFAULT_MAX_INPUT_BYTES", "max_input_bytes", "check_seed",
-           "check_allocation", "format_bytes"]
+__all__ = ["DEFAULT_MAX_INPUT_BYTES", "MAX_INDEX", "MAX_SEED", "check_allocation", "check_seed", "format_bytes",
+           "max_input_bytes"]
 
 MAX_SEED = 2**32 - 1
 MAX_INDEX = 2**31 - 1

@@ -94,7 +94,7 @@ def input_errors(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
 def _open_regular(path: str | os.PathLike, what: str) -> Iterator[tuple[BinaryIO, int]]:
     """Open ``path`` for reading if it is a regular file; yield (file, size in bytes)."""
     with input_errors(path, what):
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
+        fh = open(path, "rb")  # closed by the with-block below
     with fh:
         with input_errors(path, what):
             info = os.fstat(fh.fileno())
@@ -340,7 +340,8 @@ class NpzArchive:
 
     def _info(self, name: str) -> zipfile.ZipInfo:
         if name not in self._members:
-            raise InvalidInputError(f"{self.path}: missing array '{name}' (found: {', '.join(sorted(self._members)) or 'none'})")
+            found = ", ".join(sorted(self._members)) or "none"
+            raise InvalidInputError(f"{self.path}: missing array '{name}' (found: {found})")
         info = self._members[name]
         where = f"{self.path}: array '{name}'"
         if info.flag_bits & 0x1:

@@ -53,9 +53,9 @@ from typing import Any
 
 from memlab._errors import InvalidInputError, require_finite
 from memlab._io import to_jsonable, write_csv, write_json
-from memlab._readers import load_npz, read_json
 from memlab._jaxcfg import enable_compilation_cache
 from memlab._progress import progress
+from memlab._readers import load_npz, read_json
 
 __all__ = [
     "EXECUTORS",

@@ -1,10 +1,14 @@
+import hashlib
+import io
 import json
+import subprocess
+import sys
+import zipfile
 
 import numpy as np
 import pytest
 
-from memlab import InvalidInputError
-from memlab import _io
+from memlab import InvalidInputError, _io
 
 
 def test_write_json_roundtrip_and_nonfinite(tmp_path):
@@ -58,10 +62,6 @@ def test_results_get_ordinary_permissions(tmp_path):
 # ----------------------------------------------------------------------------------------------------
 # Result sets (issue 11): the set changes as a whole; a reader can rely on the JSON's manifest
 # ----------------------------------------------------------------------------------------------------
-
-import hashlib  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 
 
 def _write_set(folder, version, *, extra=False):
@@ -178,10 +178,7 @@ def test_check_output_file(tmp_path):
 
 
 def test_npz_bytes_carry_no_timestamp():
-    import io as _bytes_io
-    import zipfile
-
     blob = _io._npz_bytes({"a": np.arange(3)})
-    with zipfile.ZipFile(_bytes_io.BytesIO(blob)) as archive:
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         assert [info.date_time for info in archive.infolist()] == [(1980, 1, 1, 0, 0, 0)]
     assert blob == _io._npz_bytes({"a": np.arange(3)})

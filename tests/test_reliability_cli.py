@@ -5,7 +5,9 @@ Also a Hypothesis fuzz of every argument type and of ``memlab crossover``'s numb
 """
 
 import argparse
+import contextlib
 import gzip
+import io
 import struct
 import zipfile
 
@@ -98,7 +100,7 @@ def test_every_hostile_case_is_exit_2_one_line_nothing_written(tmp_path, capsys,
     monkeypatch.setenv("MEMLAB_JAX_CACHE", "0")
     _files(tmp_path)
     for name, argv in _cases(tmp_path).items():
-        code, out, err = _run(argv, capsys)
+        code, _, err = _run(argv, capsys)
         assert code == 2, (name, code, err)
         assert len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, (name, err)
         assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists(), name
@@ -153,12 +155,10 @@ _NUMBER = st.one_of(st.integers(1, 10**6), st.sampled_from([0, -1, 10**308, 10**
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=_NUMBER, d=_NUMBER, sigma2=_NUMBER, c=_NUMBER, steps=st.one_of(st.integers(-2, 30), st.integers(10**8, 10**12)))
+@given(n=_NUMBER, d=_NUMBER, sigma2=_NUMBER, c=_NUMBER,
+       steps=st.one_of(st.integers(-2, 30), st.integers(10**8, 10**12)))
 def test_fuzz_crossover_numbers(n, d, sigma2, c, steps):
     """Any numbers: exit 0 with one JSON object, or exit 2 with one line; never 1 (an internal error)."""
-    import contextlib
-    import io
-
     argv = ["crossover", "--n", str(n), "--d", str(d), "--k", "3", "--sigma2", repr(sigma2) if isinstance(sigma2, float)
             else str(sigma2), "--c", repr(c) if isinstance(c, float) else str(c), "--steps", str(steps), "--json"]
     out, err = io.StringIO(), io.StringIO()

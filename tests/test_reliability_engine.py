@@ -14,6 +14,7 @@ import pytest
 
 from memlab import InvalidInputError, gpu_kernels, numerics
 from memlab.gpu_kernels import _losses
+from memlab.paper_figs._recipes import check_trained
 
 # The shapes of tests/test_gpu_kernels_losses.py, so the float64 kernel compiled there is reused here.
 N, D, K, R = 11, 4, 3, 6
@@ -101,12 +102,10 @@ def test_non_finite_input_is_an_error():
 
 
 def test_trained_model_check():
-    from memlab.paper_figs._recipes import check_trained
-
     good = gpu_kernels.TrainResult(params={"m": jnp.ones(3)}, loss_history=np.ones(2), history_epochs=np.arange(2),
                                    final_loss=np.float32(1.0))
     check_trained(good, jnp.float32)
     bad = gpu_kernels.TrainResult(params={"m": jnp.array([1.0, jnp.nan])}, loss_history=np.ones(2),
                                   history_epochs=np.arange(2), final_loss=np.float32(np.nan))
-    with pytest.raises(InvalidInputError, match="trained model is not finite.*--dtype float64"):
+    with pytest.raises(InvalidInputError, match=r"trained model is not finite.*--dtype float64"):
         check_trained(bad, jnp.float32)

@@ -124,7 +124,7 @@ def test_a_record_from_memlab_0_1_is_still_accepted(tmp_path):
 
 
 def test_non_finite_run_result_is_an_input_error_and_not_cached(tmp_path):
-    with pytest.raises(_sweep.SweepInputError, match="not finite.*log") as info:
+    with pytest.raises(_sweep.SweepInputError, match=r"not finite.*log") as info:
         _sweep.run_sweep(nan_run, [{"value": 1.0}, {"value": -1.0}], options=_options(tmp_path))
     assert isinstance(info.value, InvalidInputError) and isinstance(info.value, _sweep.SweepError)
     assert _sweep.load_result(tmp_path, {"value": 1.0}, nan_run) is not None

@@ -40,8 +40,9 @@ def check_trained(trained: TrainResult, dtype) -> None:
     Seen with float32 on data of large magnitude (e.g. sigma_*^2 = 1000 in the GMM experiment): the
     eps-weighted objective's gradients leave float32's range; float64 trains the same data.
     """
+    leaves = jax.tree_util.tree_leaves(trained.params)
     values = {"final objective": np.asarray(trained.final_loss),
-              **{f"parameter {i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(trained.params))}}
+              **{f"parameter {i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}}
     hint = ("float32 training overflowed on data of this magnitude; use --dtype float64 (or smaller data values)"
             if np.dtype(dtype) == np.float32 else "the training diverged; lower the learning rate or rescale the data")
     require_finite(values, "the trained model", hint)

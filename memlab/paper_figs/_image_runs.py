@@ -11,7 +11,6 @@ Monte Carlo noise.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from memlab import gpu_kernels, numerics
-from memlab._io import input_errors, write_npz
+from memlab._io import write_npz
 from memlab._jaxcfg import float64_scope
+from memlab._readers import file_digest
 from memlab._sweep import CHECKPOINT_FILE
 from memlab.paper_figs._recipes import train_config
 from memlab.paper_figs._settings import ImageDataSettings
@@ -34,21 +34,13 @@ _TEST_NOISE_STREAM = 8
 _DDIM_STREAM = 9
 
 
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with input_errors(path, "template file"), open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dataset_config(data: ImageDataSettings) -> dict[str, Any]:
     """The data part of a run config (a user file is identified by its content hash too)."""
     config: dict[str, Any] = {"templates": data.templates, "side": data.side, "k": data.k, "n": data.n,
                               "n_test": data.held_out, "channels": data.channels, "color_mean": list(data.color_mean),
                               "color_var": data.color_var, "seed": data.seed}
     if data.templates != "digits":
-        config["templates_sha256"] = _file_digest(data.templates)
+        config["templates_sha256"] = file_digest(data.templates, "template file")
     return config
 
 

@@ -31,7 +31,7 @@ from memlab import gpu_kernels, numerics
 from memlab._io import write_npz
 from memlab._jaxcfg import float64_scope
 from memlab._sweep import CHECKPOINT_FILE, SweepOptions, run_sweep
-from memlab.paper_figs._recipes import recipe_fields, train_config
+from memlab.paper_figs._recipes import check_trained, recipe_fields, train_config
 from memlab.paper_figs._settings import PhaseTransitionSettings
 
 __all__ = [
@@ -131,6 +131,7 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     trained = gpu_kernels.train(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_train, dtype), config=train_config(config),
                                 key=noise_key, desc=f"train M={config['m']}", record=_record_log_variance,
                                 **gpu_kernels.resumable(checkpoint))
+    check_trained(trained, dtype)
     x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((config["n_eval"], ds.d)), dtype)
     samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
                                                        sigmas=sigmas), dtype=np.float64)

@@ -7,7 +7,7 @@ killed at any moment leaves either the previous checkpoint or the new one (``mem
 temporary file and renames it), and the next call continues from it to the same result as an
 uninterrupted run.
 
-File layout (NPZ, no pickles): ``format`` (int), ``epoch``, ``epochs``, ``fingerprint`` (str),
+File layout (NPZ, numbers only): ``format`` (int), ``epoch``, ``epochs``, ``fingerprint`` (32 uint8),
 ``seconds``, ``param/<i>`` and ``opt/<i>`` (the leaves in ``tree_flatten`` order; their counts in
 ``param_count`` / ``opt_count``), ``noise_keys``, ``losses`` (S, epoch), ``end_loss`` (S,),
 ``record_epochs`` (B,) and ``record/<name>`` (B, S, ...).
@@ -40,7 +40,8 @@ _FORMAT = 1
 def save_train_state(path: str | os.PathLike, state: TrainState) -> Path:
     """Write ``state`` to ``path`` (NPZ, atomically)."""
     arrays: dict[str, Any] = {
-        "format": _FORMAT, "epoch": state.epoch, "epochs": state.epochs, "fingerprint": np.str_(state.fingerprint),
+        "format": _FORMAT, "epoch": state.epoch, "epochs": state.epochs,
+        "fingerprint": np.frombuffer(bytes.fromhex(state.fingerprint), dtype=np.uint8),
         "seconds": state.seconds, "param_count": len(state.param_leaves), "opt_count": len(state.opt_leaves),
         "noise_keys": state.noise_keys, "losses": state.losses, "end_loss": state.end_loss,
         "record_epochs": state.record_epochs,
@@ -61,7 +62,8 @@ def load_train_state(path: str | os.PathLike) -> TrainState:
         opt = tuple(arrays[f"opt/{i}"] for i in range(int(arrays["opt_count"])))
         records = {name.split("/", 1)[1]: value for name, value in arrays.items() if name.startswith("record/")}
         return TrainState(epoch=int(arrays["epoch"]), epochs=int(arrays["epochs"]),
-                          fingerprint=str(arrays["fingerprint"]), param_leaves=params, opt_leaves=opt,
+                          fingerprint=bytes(np.asarray(arrays["fingerprint"], np.uint8)).hex(),
+                          param_leaves=params, opt_leaves=opt,
                           noise_keys=arrays["noise_keys"], losses=arrays["losses"], end_loss=arrays["end_loss"],
                           record_epochs=arrays["record_epochs"], records=records, seconds=float(arrays["seconds"]))
     except KeyError as exc:

@@ -3,8 +3,9 @@
 Each subcommand lives in its own private module exposing ``register(subparsers, parser_class)``; the
 parser's ``func`` default runs it and returns the exit code. Conventions shared by all commands:
 
-- bad input (argparse errors, :class:`memlab.InvalidInputError` from the library) -> one line on
-  stderr, exit code 2; this is the only place that turns exceptions into exit codes;
+- bad input (argparse errors, :class:`memlab.InvalidInputError` from the library, and a ``MemoryError``
+  that no size check foresaw) -> one line on stderr, exit code 2; this is the only place that turns
+  exceptions into exit codes;
 - an unexpected crash -> one line on stderr, exit code 1 (``MEMLAB_DEBUG=1`` shows the traceback);
 - results are written as plain files, atomically (see ``memlab._io``).
 """
@@ -12,6 +13,7 @@ parser's ``func`` default runs it and returns the exit code. Conventions shared 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -52,9 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as exc:
         print(f"memlab: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:  # a size no check caught: still the user's input, still one line
+        print("memlab: error: not enough memory for this input (reduce the sizes; see docs/reliability.md)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `memlab verify --list | head`: the reader went away; not an error to report
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("MEMLAB_DEBUG"):
             raise

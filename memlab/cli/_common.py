@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
-from memlab._errors import InvalidInputError
+from memlab._io import check_output_file
+from memlab._limits import MAX_SEED
 from memlab._sweep import EXECUTORS, SweepOptions
 
 
@@ -28,6 +28,17 @@ def nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed: an integer in 0..2**32 - 1 (``memlab._limits.MAX_SEED``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer in 0..{MAX_SEED}), got {text[:40]!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0..{MAX_SEED} (2**32 - 1), got {text[:40]!r}")
     return value
 
 
@@ -56,6 +67,14 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """Comma-separated seeds (each in 0..2**32 - 1), in the given order."""
+    values = int_list(text)
+    if any(not 0 <= v <= MAX_SEED for v in values):
+        raise argparse.ArgumentTypeError(f"expected seeds in 0..{MAX_SEED} (2**32 - 1), got {text[:60]!r}")
     return values
 
 
@@ -119,15 +138,7 @@ def sweep_options(args: argparse.Namespace) -> SweepOptions:
 
 def check_output_path(path: Path | None, flag: str) -> None:
     """Refuse, before any work, an output file ``path`` (given as ``flag``) that cannot be written: a directory,
-    a parent that is a file, a folder without write permission. ``None`` (option not given) passes."""
-    if path is None:
-        return
-    if path.exists() and path.is_dir():
-        raise InvalidInputError(f"{flag} {path}: is a directory")
-    existing = path.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")
+    a parent that is a file, a folder that does not take a new file (tried, not judged from permission bits,
+    which root passes: :func:`memlab._io.check_output_file`). ``None`` (option not given) passes."""
+    if path is not None:
+        check_output_file(path, flag)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from pathlib import Path
 
 import sympy as sp
 
 from memlab import numerics, theory
 from memlab._errors import InvalidInputError
-from memlab._io import input_errors, to_jsonable
+from memlab._io import to_jsonable
+from memlab._readers import read_number_column
 from memlab.cli._common import finite_float, positive_float, positive_int
 
 _WEIGHTINGS = ("x0", "eps", "v", "score", "elbo")
@@ -62,57 +61,6 @@ def register(sub, parser_class=None) -> None:
     parser.set_defaults(func=run)
 
 
-def read_weights_file(path: str) -> list[str]:
-    """Numbers (as their text, kept exact downstream) from a JSON list or a one-column CSV/TXT file.
-
-    CSV/TXT: one number per line; blank lines and ``#`` comments are skipped; a non-numeric first
-    line is taken as a header. Anything else is a :class:`InvalidInputError` with one line of text.
-    """
-    file = Path(path)
-    with input_errors(path, "weights file"):
-        text = file.read_text(encoding="utf-8")
-    stripped = text.strip()
-    if not stripped:
-        raise InvalidInputError(f"weights file is empty: {path}")
-    if file.suffix.lower() == ".json" or stripped.startswith("["):
-        try:
-            data = json.loads(stripped, parse_constant=lambda name: name)  # NaN/Infinity -> text, rejected below
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"malformed JSON in weights file {path}: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(data, list) or any(isinstance(v, (bool, list, dict)) or v is None for v in data):
-            raise InvalidInputError(f"weights file {path} must hold a JSON list of numbers")
-        values = [v if isinstance(v, str) else repr(v) for v in data]
-    else:
-        values = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            cell = line.split("#", 1)[0].strip().rstrip(",").strip()
-            if not cell:
-                continue
-            if "," in cell:
-                raise InvalidInputError(f"weights file {path} line {lineno}: expected one number per line, got {line.strip()!r}")
-            if not values and not _is_number(cell) and lineno == _first_content_line(text):
-                continue  # a header
-            values.append(cell)
-    for i, v in enumerate(values):
-        if not _is_number(v):
-            raise InvalidInputError(f"weights file {path}: entry {i} is not a finite number: {v!r}")
-    return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except (TypeError, ValueError):
-        return False
-
-
-def _first_content_line(text: str) -> int:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if line.split("#", 1)[0].strip():
-            return lineno
-    return 0
-
-
 def _setting(args) -> dict:
     if not args.continuous:
         if args.t_min is not None or args.t_max is not None:
@@ -124,7 +72,7 @@ def _setting(args) -> dict:
     steps = args.steps if args.steps is not None else _DEFAULT_STEPS
     t_min = args.t_min if args.t_min is not None else 0.001
     t_max = args.t_max if args.t_max is not None else 0.999
-    weights = read_weights_file(args.weights) if args.weights is not None else None
+    weights = read_number_column(args.weights, "weights file") if args.weights is not None else None
     return dict(c=args.c, sigma2=args.sigma2, weighting=args.weighting or "x0", schedule=args.schedule,
                 steps=steps, continuous=args.continuous, t_min=t_min, t_max=t_max, weights=weights)
 

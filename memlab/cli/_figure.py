@@ -41,7 +41,9 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = FIGURE_OPTIONS[args.figure_number]
     settings = options.settings(args)  # bad values fail here, before any work
-    check_output_folder(args.out)
+    check_output_folder(args.out)  # tried before any work: a location that cannot be written fails now
+    if options.sweeps:
+        check_output_folder(args.cache_dir)  # the run cache is an output location too
     enable_float64()
     cache = enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
     figure = _figure_module(args.figure_number)

@@ -16,12 +16,13 @@ from memlab.cli._common import (
     add_executor_arguments,
     finite_float,
     fraction,
-    int_list,
     nonnegative_int,
     open_fraction,
     positive_float,
     positive_int,
     positive_int_set,
+    seed,
+    seed_list,
 )
 from memlab.numerics import DEFAULT_STEPS, REPRESENTATIVE_T_INDEX
 from memlab.paper_figs._presets import IMAGE_MODEL_CACHE, PHASE_TRANSITION_CACHE, preset, preset_names
@@ -79,7 +80,7 @@ def _figure1_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--k", type=positive_int, default=None, help="mixture components of generated data (default 12)")
     data.add_argument("--n", type=positive_int, default=None, help="training samples of generated data (default 200)")
     run = parser.add_argument_group("Monte Carlo")
-    run.add_argument("--seed", type=nonnegative_int, default=None, help="seed of the data and the noise (default 0)")
+    run.add_argument("--seed", type=seed, default=None, help="seed of the data and the noise (default 0)")
     run.add_argument("--draws", type=positive_int, default=None, help="noise draws per training sample (default 100)")
     run.add_argument("--t-index", type=nonnegative_int, default=None,
                      help=f"timestep index l of t_l = 0.999 - 0.998 l/{DEFAULT_STEPS} (default "
@@ -129,11 +130,12 @@ def _phase_transition_arguments(figure: int):
         exp.add_argument("--m-values", type=positive_int_set, help="model sizes M, comma-separated")
         exp.add_argument("--refine", type=nonnegative_int,
                          help="extra models equally spaced over the transition (numerics.refinement_ms)")
-        exp.add_argument("--seeds", type=int_list, help=f"data/model seeds, comma-separated (default {default_seeds})")
+        exp.add_argument("--seeds", type=seed_list, help=f"data/model seeds, comma-separated (default {default_seeds})")
         _add_recipe_arguments(parser, preset_names(figure),
                               "'cpu': minutes on a laptop (reduced epochs/draws/M grid, faster optimizer settings); "
-                              "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU). "
-                              "Default: cpu")
+                              "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU); "
+                              "'paper-small': App. H.1's training at N=20, d=20, K=2 (~20-30 min per model on a CPU "
+                              "core; docs/convergence.md). Default: cpu")
         out = parser.add_argument_group("output and execution")
         _add_out(out, figure)
         add_executor_arguments(out, default_cache=PHASE_TRANSITION_CACHE)
@@ -163,14 +165,16 @@ def _figure3_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--ns", type=positive_int_set, help="training set sizes N, comma-separated")
     sweep.add_argument("--ds", type=positive_int_set, help="dimensions d, comma-separated")
     sweep.add_argument("--ks", type=positive_int_set, help="mixture components K, comma-separated")
-    sweep.add_argument("--seed", type=nonnegative_int, help="data / model seed of every tuple (default 0)")
+    sweep.add_argument("--seed", type=seed, help="data / model seed of every tuple (default 0)")
     sweep.add_argument("--multiples", type=positive_int, help="grid M = j floor(N/10), j = 1..MULTIPLES")
     sweep.add_argument("--refine", type=nonnegative_int, help="extra models over each tuple's transition")
     _add_recipe_arguments(parser, preset_names(3),
                           "'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid sizes "
                           "+ up to 6 refinements per tuple (about 15-20 min cold on 2 cores, seconds when cached); "
                           "'paper': the 64 tuples {50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per "
-                          "tuple (GPU/cluster). Default: cpu")
+                          "tuple (GPU/cluster); 'paper-small': the cpu tuples and grid with App. H.1's training "
+                          "(100 draws, 50,000 epochs, lr 1e-3, b2 0.999; ~0.5-2 h per model on a CPU core). "
+                          "Default: cpu")
     exact = parser.add_argument_group("exact (Monte Carlo) losses")
     exact.add_argument("--exact-draws", type=positive_int, help="noise draws per training sample (>= 2)")
     exact.add_argument("--exact-dtype", choices=DTYPES, help="compute precision")
@@ -184,7 +188,7 @@ def _figure3_arguments(parser: argparse.ArgumentParser) -> None:
                           "integrated gap to the approximation's drop over M (see memlab.numerics.approx_loss_gaps); "
                           "none keeps x0-MSE units")
     reg.add_argument("--test-fraction", type=open_fraction, help="held-out tuples (default 0.25)")
-    reg.add_argument("--split-seed", type=nonnegative_int, help="seed of the train/test split (default 0)")
+    reg.add_argument("--split-seed", type=seed, help="seed of the train/test split (default 0)")
     reg.add_argument("--random-starts", type=nonnegative_int, help="random starts of the fit besides x0, eps (default 2)")
     out = parser.add_argument_group("output and execution")
     _add_out(out, 3)
@@ -231,7 +235,7 @@ def _add_image_data_arguments(parser: argparse.ArgumentParser, figure: int) -> N
     group.add_argument("--color-mean", type=_color_mean, metavar="MU",
                        help="colour mean: one number or c comma-separated numbers (default 0)")
     group.add_argument("--color-var", type=positive_float, help="colour variance sigma_c^2 (default 1)")
-    group.add_argument("--seed", type=nonnegative_int, help="seed for templates, data, training, sampling (default 0)")
+    group.add_argument("--seed", type=seed, help="seed for templates, data, training, sampling (default 0)")
 
 
 def _image_data(data: Any, args: argparse.Namespace) -> Any:

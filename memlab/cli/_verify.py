@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from memlab.cli._common import check_output_path, nonnegative_int
+from memlab.cli._common import check_output_path, seed
 
 DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
                "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
@@ -36,7 +36,7 @@ def register(sub, parser_class=None) -> None:
                         help="check only these claims (see --list); may be repeated")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     parser.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report here")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any claim fails (for CI)")
     parser.add_argument("--list", action="store_true", help="list the claims (id, reference, kind) and exit")
     parser.set_defaults(func=run)
@@ -87,7 +87,7 @@ def run(args) -> int:
         return 0
     only = None if args.only is None else [i for group in args.only for i in group]
     claims = select_claims(only)  # unknown id -> InvalidInputError (exit 2) before any work
-    check_output_path(args.json, "--json")
+    check_output_path(args.json, "--json")  # tried, not judged from permission bits (root passes those)
     check_output_path(args.report, "--report")
     if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
         raise InvalidInputError("--json and --report must be different files")

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memlab import gpu_kernels, numerics
+from memlab.paper_figs._recipes import check_trained
 from memlab.paper_figs._settings import ImageDataSettings
 
 __all__ = ["data_json", "image_dataset", "nearest_templates", "train_image_model"]
@@ -32,6 +33,7 @@ def train_image_model(dataset: numerics.ImageDataset, *, m: int, config: gpu_ker
                                           dtype=dtype)
     result = gpu_kernels.train(gpu_kernels.image_model_apply, params, jnp.asarray(dataset.x_train, dtype),
                                config=config, key=noise_key, desc=desc, show_progress=show_progress)
+    check_trained(result, dtype)
     return result.params, result
 
 

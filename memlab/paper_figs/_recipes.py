@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from memlab.gpu_kernels import TrainConfig
+import jax
+import numpy as np
+
+from memlab._errors import require_finite
+from memlab.gpu_kernels import TrainConfig, TrainResult
 from memlab.paper_figs._settings import TrainingRecipe
 
-__all__ = ["recipe_fields", "train_config"]
+__all__ = ["check_trained", "recipe_fields", "train_config"]
 
 #: The optimiser fields of a run config (App. H.1); ``adam_b1``, ``adam_eps`` and the eps-prediction
 #: weighting are the paper's (optax defaults) unless a config says otherwise.
@@ -28,3 +32,17 @@ def train_config(config: Mapping[str, Any]) -> TrainConfig:
                        adam_eps=config.get("adam_eps", 1e-8), steps=config.get("steps", 25),
                        schedule=config.get("schedule", "vp"), weighting=config.get("weighting", "eps"),
                        chunk_size=config["chunk_size"])
+
+
+def check_trained(trained: TrainResult, dtype) -> None:
+    """A training run whose objective or parameters are not finite is an error (exit code 2), never a result.
+
+    Seen with float32 on data of large magnitude (e.g. sigma_*^2 = 1000 in the GMM experiment): the
+    eps-weighted objective's gradients leave float32's range; float64 trains the same data.
+    """
+    leaves = jax.tree_util.tree_leaves(trained.params)
+    values = {"final objective": np.asarray(trained.final_loss),
+              **{f"parameter {i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}}
+    hint = ("float32 training overflowed on data of this magnitude; use --dtype float64 (or smaller data values)"
+            if np.dtype(dtype) == np.float32 else "the training diverged; lower the learning rate or rescale the data")
+    require_finite(values, "the trained model", hint)

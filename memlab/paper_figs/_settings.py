@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memlab._errors import InvalidInputError
+from memlab._limits import MAX_INDEX, MAX_SEED
 from memlab.numerics import DEFAULT_STEPS, NORMALIZATIONS, REPRESENTATIVE_T_INDEX
 
 __all__ = [
@@ -37,10 +38,15 @@ def _fail(owner: object, name: str, expected: str, value: Any) -> None:
     raise InvalidInputError(f"{type(owner).__name__}.{name} must be {expected}, got {value!r}")
 
 
-def _int(owner: object, name: str, *, minimum: int) -> None:
+def _int(owner: object, name: str, *, minimum: int, maximum: int = MAX_INDEX) -> None:
+    """An integer in [minimum, maximum]: counts and sizes stay below 2**31 (compiled kernels index in int32)."""
     value = getattr(owner, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(owner, name, f"an integer >= {minimum}", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        _fail(owner, name, f"an integer in {minimum}..{maximum}", value)
+
+
+def _seed(owner: object, name: str) -> None:
+    _int(owner, name, minimum=0, maximum=MAX_SEED)
 
 
 def _optional_int(owner: object, name: str, *, minimum: int) -> None:
@@ -64,12 +70,12 @@ def _choice(owner: object, name: str, choices: Sequence[str]) -> None:
         _fail(owner, name, f"one of {', '.join(choices)}", getattr(owner, name))
 
 
-def _int_tuple(owner: object, name: str, *, minimum: int, sort: bool) -> None:
+def _int_tuple(owner: object, name: str, *, minimum: int, sort: bool, maximum: int = MAX_INDEX) -> None:
     values = getattr(owner, name)
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        _fail(owner, name, f"a non-empty sequence of integers >= {minimum}", values)
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in values):
-        _fail(owner, name, f"integers >= {minimum}", values)
+        _fail(owner, name, f"a non-empty sequence of integers in {minimum}..{maximum}", values)
+    if any(isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum for v in values):
+        _fail(owner, name, f"integers in {minimum}..{maximum}", values)
     unique = tuple(sorted(set(values))) if sort else tuple(dict.fromkeys(values))
     object.__setattr__(owner, name, unique)
 
@@ -135,7 +141,7 @@ class Figure1Settings:
         for name in ("n", "d", "k"):
             _int(self, name, minimum=1)
         _number(self, "sigma2", low=0.0, low_open=True)
-        _int(self, "seed", minimum=0)
+        _seed(self, "seed")
         _int(self, "draws", minimum=2)
         _int_tuple(self, "t_indices", minimum=0, sort=False)
         if max(self.t_indices) > DEFAULT_STEPS:
@@ -174,7 +180,7 @@ class PhaseTransitionSettings:
         _number(self, "sigma2", low=0.0, low_open=True)
         _int_tuple(self, "m_values", minimum=1, sort=True)
         _int(self, "refine", minimum=0)
-        _int_tuple(self, "seeds", minimum=0, sort=False)
+        _int_tuple(self, "seeds", minimum=0, sort=False, maximum=MAX_SEED)
         if not isinstance(self.recipe, TrainingRecipe):
             _fail(self, "recipe", "a TrainingRecipe", self.recipe)
 
@@ -207,8 +213,9 @@ class AnalysisSettings:
         _number(self, "c", low=0.0, low_open=True)
         _choice(self, "normalize", NORMALIZATIONS)
         _number(self, "test_fraction", low=0.0, high=1.0, high_open=True)
-        for name in ("split_seed", "random_starts", "fit_seed"):
-            _int(self, name, minimum=0)
+        for name in ("split_seed", "fit_seed"):
+            _seed(self, name)
+        _int(self, "random_starts", minimum=0)
         _choice(self, "schedule", SCHEDULES)
         _int(self, "steps", minimum=1)
 
@@ -242,7 +249,7 @@ class Figure3Settings:
         _int_tuple(self, "ds", minimum=1, sort=True)
         _int_tuple(self, "ks", minimum=1, sort=True)
         _number(self, "sigma2", low=0.0, low_open=True)
-        _int(self, "seed", minimum=0)
+        _seed(self, "seed")
         _int(self, "multiples", minimum=1)
         _int(self, "refine", minimum=0)
         _int(self, "exact_draws", minimum=2)  # standard errors need two draws per sample
@@ -282,7 +289,7 @@ class ImageDataSettings:
             _int(self, name, minimum=1)
         _optional_int(self, "n_test", minimum=0)
         _number(self, "color_var", low=0.0, low_open=True)
-        _int(self, "seed", minimum=0)
+        _seed(self, "seed")
         mean = tuple(self.color_mean) if isinstance(self.color_mean, Sequence) else (self.color_mean,)
         if len(mean) not in (1, self.channels) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in mean):

@@ -58,13 +58,14 @@ def test_lognormal_scale():
     assert lognormal_scale(train, 4.0) == pytest.approx(10.0)
 
 
-@pytest.mark.parametrize("claim_id", ["eq-7-limit", pytest.param("eq-13", marks=pytest.mark.slow),
-                                      pytest.param("app-B", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", ["eq-7-limit", "eq-13", "app-B"])
 def test_quick_checks_hold(claim_id):
     result = run_claim(get_claim(claim_id), budget=Budget("quick"), seed=0).result
     assert result.verdict == "holds", result.summary
 
 
+@pytest.mark.slow
 def test_eq7_quick_check_holds_and_its_negative_control_has_power():
     result = run_claim(get_claim("eq-7-minimizer"), budget=Budget("quick"), seed=1).result
     assert result.verdict == "holds", result.summary

@@ -87,7 +87,7 @@ def run(args) -> int:
     import time
 
     from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import device_summary, enable_float64
+    from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
     from memlab._progress import progress
     from memlab.verification import (
         Budget,
@@ -113,6 +113,7 @@ def run(args) -> int:
         raise InvalidInputError("--json and --report must be different files")
 
     enable_float64()
+    enable_compilation_cache()  # a re-run skips the engine's JIT compilation (MEMLAB_JAX_CACHE=0: off)
     budget = Budget(args.budget)
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     print(f"memlab verify: {len(claims)} claims, budget {budget.name}, seed {args.seed}", flush=True)

@@ -205,25 +205,18 @@ def _weighted_mean_se(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarra
     return mean, np.sqrt(variance / s)
 
 
-def _bounds(mean: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: float) -> dict:
-    """excursion_bounds along the last axis (any leading replicate axes)."""
-    excursion = np.maximum(np.maximum(lo - mean, mean - hi), 0.0)
-    lower = np.maximum(np.maximum(lo - (mean + k * se), (mean - k * se) - hi), 0.0)
-    upper = np.maximum(np.maximum(lo - (mean - k * se), (mean + k * se) - hi), 0.0)
-    return {"estimate": excursion.max(axis=-1), "lcb": lower.max(axis=-1), "ucb": upper.max(axis=-1),
-            "argmax": np.argmax(excursion, axis=-1), "argmax_lcb": np.argmax(lower, axis=-1), "k": float(k)}
+def _rules(per_group: list[dict], groups: list[CellGroup], tolerance: float) -> list[tuple]:
+    """Rules (A) and (B) on the groups' bounds (scalars, or arrays over bootstrap replicates).
 
-
-def _rules(per_group: list[dict], groups: list[CellGroup], tolerance: float) -> np.ndarray:
-    """Rules (A) and (B) on the groups' bounds (arrays over replicates): fails, shape of the bounds."""
+    Returns ``(rule, index, previous index or None, rejects)`` for every comparison made; the claim fails
+    where any ``rejects`` is True.
+    """
     sequence = [i for i, g in enumerate(groups) if g.setting.role == "sequence"]
     checked = [sequence[-1]] + [i for i, g in enumerate(groups) if g.setting.role == "tight"]
-    fails = np.zeros(np.shape(per_group[0]["lcb"]), dtype=bool)
-    for i in checked:
-        fails |= per_group[i]["lcb"] > tolerance
-    for a, b in zip(sequence[:-1], sequence[1:]):
-        fails |= per_group[b]["lcb"] > np.maximum(per_group[a]["ucb"], tolerance)
-    return fails
+    out = [("A", i, None, per_group[i]["lcb"] > tolerance) for i in checked]
+    out += [("B", b, a, per_group[b]["lcb"] > np.maximum(per_group[a]["ucb"], tolerance))
+            for a, b in zip(sequence[:-1], sequence[1:])]
+    return out
 
 
 def excursion_decision(groups: list[CellGroup], *, scale: float, tolerance: float,
@@ -241,21 +234,21 @@ def excursion_decision(groups: list[CellGroup], *, scale: float, tolerance: floa
             values = values[rng.integers(0, s, size=s)]
         mean, se = replicate_mean_se(values)
         k = t_sigma(mean.size, s, false_alarm=alpha_each)
-        per_group.append({"group": g, "mean": mean, "se": se, **_bounds(mean / scale, se / scale, g.lo, g.hi, k)})
+        bounds = excursion_bounds(mean / scale, se / scale, g.lo, g.hi, k)
+        per_group.append({"group": g, "mean": mean, "se": se, **bounds})
     reasons = []
-    sequence = [p for p in per_group if p["group"].setting.role == "sequence"]
-    largest, tight = sequence[-1], [p for p in per_group if p["group"].setting.role == "tight"]
-    for p in [largest] + tight:
-        if p["lcb"] > tolerance:
-            reasons.append({"rule": "A", "setting": p["group"].setting.label, "lcb": float(p["lcb"]),
-                            "tolerance": tolerance, "cell": p["group"].cells[int(p["argmax_lcb"])]})
-    for a, b in zip(sequence[:-1], sequence[1:]):
-        if b["lcb"] > max(a["ucb"], tolerance):
-            reasons.append({"rule": "B", "setting": b["group"].setting.label, "previous": a["group"].setting.label,
-                            "lcb": float(b["lcb"]), "previous_ucb": float(a["ucb"]), "tolerance": tolerance,
-                            "cell": b["group"].cells[int(b["argmax_lcb"])]})
-    assert bool(reasons) == bool(_rules(per_group, groups, tolerance))  # one rule, two spellings
-    confirmed = all(p["ucb"] <= tolerance for p in [largest] + tight)
+    for rule, i, previous, rejects in _rules(per_group, groups, tolerance):
+        if rejects:
+            p = per_group[i]
+            reason = {"rule": rule, "setting": p["group"].setting.label, "lcb": float(p["lcb"]), "tolerance": tolerance,
+                      "cell": p["group"].cells[int(p["argmax_lcb"])]}
+            if previous is not None:
+                reason.update(previous=per_group[previous]["group"].setting.label,
+                              previous_ucb=float(per_group[previous]["ucb"]))
+            reasons.append(reason)
+    checked = [p for p in per_group if p["group"].setting.role == "tight"] + \
+        [[p for p in per_group if p["group"].setting.role == "sequence"][-1]]
+    confirmed = all(p["ucb"] <= tolerance for p in checked)
     verdict = "fails" if reasons else ("holds" if confirmed else "inconclusive")
     return {"verdict": verdict, "reasons": reasons, "groups": per_group}
 
@@ -290,8 +283,12 @@ class _BootstrapRates:
 
     def __call__(self, scale: float, seeds) -> float:
         self._prepare(seeds)
-        per_group = [_bounds(mean / scale, se / scale, g.lo, g.hi, k) for g, (mean, se, k) in zip(self.groups, self._stats)]
-        return float(np.mean(_rules(per_group, self.groups, self.tolerance)))
+        per_group = [excursion_bounds(mean / scale, se / scale, g.lo, g.hi, k)
+                     for g, (mean, se, k) in zip(self.groups, self._stats)]
+        fails = np.zeros(len(self._seeds), dtype=bool)
+        for *_, rejects in _rules(per_group, self.groups, self.tolerance):
+            fails |= rejects
+        return float(np.mean(fails))
 
 
 def _group_rows(decision: dict) -> list[dict]:

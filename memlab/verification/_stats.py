@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy import stats
 
-__all__ = ["FALSE_ALARM", "k_sigma", "t_sigma", "mc_mean_se", "replicate_mean_se", "excursion_bounds",
+__all__ = ["FALSE_ALARM", "k_sigma", "t_sigma", "replicate_mean_se", "excursion_bounds",
            "frequency_test", "frequency_exceeds", "binomial_se"]
 
 #: Family-wise false-alarm probability of each statistical claim (all its settings together).
@@ -52,36 +52,17 @@ def replicate_mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def excursion_bounds(mean: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: float) -> dict:
     """How far the measured quantity lies outside the stated set [lo, hi], cell by cell and at worst.
 
-    mean, se, lo, hi: (m,) — per cell the measured mean, its SE and the stated interval (lo = hi for an
-    equality). The excursion of a cell is ``dist(mean, [lo, hi])``; with every cell's truth in
-    ``mean ± k se`` (simultaneous), the largest true excursion lies in ``[lcb, ucb]`` (distance to an
-    interval is 1-Lipschitz). Returns estimate / lcb / ucb of the largest excursion and the cells where
-    they are attained.
+    mean, se: (..., m) — per cell (last axis; leading axes e.g. bootstrap replicates) the measured mean and
+    its SE; lo, hi: (m,) the stated interval (lo = hi for an equality). The excursion of a cell is
+    ``dist(mean, [lo, hi])``; with every cell's truth in ``mean ± k se`` (simultaneous), the largest true
+    excursion lies in ``[lcb, ucb]`` (distance to an interval is 1-Lipschitz). Returns estimate / lcb / ucb
+    of the largest excursion (shape (...)) and the cells where the estimate and the lcb are attained.
     """
     excursion = np.maximum(np.maximum(lo - mean, mean - hi), 0.0)
     lower = np.maximum(np.maximum(lo - (mean + k * se), (mean - k * se) - hi), 0.0)
     upper = np.maximum(np.maximum(lo - (mean - k * se), (mean + k * se) - hi), 0.0)
-    return {"estimate": float(excursion.max()), "lcb": float(lower.max()), "ucb": float(upper.max()),
-            "argmax": int(np.argmax(excursion)), "argmax_lcb": int(np.argmax(lower)), "argmax_ucb": int(np.argmax(upper)),
-            "k": float(k)}
-
-
-def mc_mean_se(values) -> tuple[float, float]:
-    """Mean and standard error of a per-sample Monte Carlo average over noise draws.
-
-    ``values``: (N, R) — R noise draws for each of N fixed training samples. The dataset is
-    fixed, so the only randomness is the noise: SE = sqrt(sum_i s_i^2 / R) / N (SPEC §3), with
-    s_i^2 the sample variance over the draws of sample i.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[None, :]
-    n, r = values.shape
-    mean = float(values.mean())
-    if r < 2:
-        return mean, math.nan
-    s2 = values.var(axis=1, ddof=1)
-    return mean, float(np.sqrt(s2.sum() / r) / n)
+    return {"estimate": excursion.max(axis=-1), "lcb": lower.max(axis=-1), "ucb": upper.max(axis=-1),
+            "argmax": np.argmax(excursion, axis=-1), "argmax_lcb": np.argmax(lower, axis=-1), "k": float(k)}
 
 
 def binomial_se(freq: float, n: int) -> float:

@@ -25,6 +25,8 @@ def test_claims_that_hold_are_never_reported_failing_over_20_seeds(capsys):
             if claim.id in counts:
                 verdict = run_claim(claim, budget=Budget("quick"), seed=seed, power=False).result.verdict
                 counts[claim.id][verdict] += 1
+        with capsys.disabled():
+            print(f"seed {seed}: fails so far {sum(c['fails'] for c in counts.values())}", flush=True)
     with capsys.disabled():
         print(f"\nverdicts over seeds {SEEDS.start}..{SEEDS.stop - 1} (quick budget):")
         for claim_id, c in counts.items():

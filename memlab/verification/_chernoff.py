@@ -14,8 +14,9 @@ import numpy as np
 from scipy import optimize, stats
 
 from memlab.verification._claim import Budget, CheckResult
-from memlab.verification._common import exact_bound_result, fmt, mark_error
+from memlab.verification._common import binomial_cross_check, exact_bound_result, fmt, mark_error
 from memlab.verification._registry import register_claim
+from memlab.verification._stats import FALSE_ALARM
 
 __all__ = [
     "chi2_log_chernoff_inf",
@@ -196,7 +197,39 @@ def _generic_size(row: dict):
 INFIMUM_RTOL = 1e-8
 
 _EXACT_CHI2 = ("exact tails: scipy.stats.chi2.logcdf/logsf (normal: scipy.stats.norm), the incomplete-gamma power "
-               "series / continued fraction below e^-600 (memlab.verification._chernoff.chi2_log_tail)")
+               "series / continued fraction below e^-600 (memlab.verification._chernoff.chi2_log_tail), cross-checked "
+               "by simulating χ²(p) where the bound is tightest ('error' if inconsistent)")
+
+
+def _safe_exp(log_value: float) -> float:
+    return math.exp(min(log_value, 700.0))
+
+
+def _in_event(row: dict, x: np.ndarray, which: str) -> np.ndarray:
+    """The event whose probability the row holds, evaluated on χ²(p) samples x (the simulation side)."""
+    p = row["p"]
+    if which == "17":
+        return x <= (1 - row["eps"]) * p
+    if which == "18":
+        return x >= (1 + row["eps"]) * p
+    if which == "19":
+        return np.abs(x - p) >= row["eps"] * p
+    return x >= row["a"] if row["event"] == "X >= a" else x <= row["a"]
+
+
+def chi2_cross_checks(rows: list[dict], which: str, rng: np.random.Generator, draws: int, count: int = 3) -> list[dict]:
+    """Simulate χ²(p) at the ``count`` rows where the bound is tightest (1e-3 <= P <= 1 − 1e-3) and test the exact
+    tail against the frequency (two-sided exact binomial test; the claim's false-alarm probability split over them)."""
+    candidates = [r for r in rows if r.get("law", "chi2") == "chi2" and r["log_bound"] < 0
+                  and math.log(1e-3) <= r["log_probability"] <= math.log1p(-1e-3)]
+    chosen = sorted(candidates, key=lambda r: r["log_probability"] - r["log_bound"])[-count:]
+    out = []
+    for row in chosen:
+        hits = int(np.sum(_in_event(row, rng.chisquare(row["p"], size=draws), which)))
+        out.append(binomial_cross_check(hits, draws, _safe_exp(row["log_probability"]),
+                                        false_alarm_each=FALSE_ALARM / max(len(chosen), 1), p=row["p"],
+                                        **{k: row[k] for k in ("eps", "a", "event") if k in row}))
+    return out
 
 
 def _generic_check(result, gap: float):
@@ -238,6 +271,7 @@ def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator,
     return _generic_check(exact_bound_result(
         rows, size_key=_generic_size, what="P(X <= a)", describe=lambda r: f"χ²({r['p']}), a={fmt(r['a'], 3)}",
         bound_what="inf_{t>0} M(t) e^{-ta}", statement_scale=statement_scale,
+        cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
         settings={"tried": len(rows), "summary": f"{len(rows)} (law, a): chi2(p) p<=1e4, N(0,1)",
                   "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
         sides={"statement": "Theorem C.1 as transcribed: inf_{t>0} M(t)e^{-ta} as a bound on P(X <= a) "
@@ -257,6 +291,7 @@ def check_generic_standard(budget: Budget, *, rng: np.random.Generator, statemen
     rows, gap = _generic_rows(budget, reading="standard")
     return _generic_check(exact_bound_result(
         rows, size_key=_generic_size, what="P(tail)", bound_what="inf_t M(t) e^{-ta}", statement_scale=statement_scale,
+        cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
         settings={"tried": len(rows), "summary": f"{len(rows)} (law, a, tail): chi2(p), N(0,1)",
                   "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
         sides={"statement": "Theorem C.1, standard reading: inf_{t>0} (upper tail) / inf_{t<0} (lower tail) of "
@@ -320,7 +355,7 @@ def tightest_search(rows: list[dict], which: str, *, max_p: float) -> list[dict]
 
 
 def _eq_result(rows: list[dict], *, which: str, what: str, bound_what: str, notes: list[str],
-               statement_scale: float) -> CheckResult:
+               statement_scale: float, rng: np.random.Generator, draws: int) -> CheckResult:
     grid_best = max((r for r in rows if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"])
     searched = tightest_search(rows, which, max_p=max(r["p"] for r in rows))
     rows = rows + searched
@@ -328,13 +363,13 @@ def _eq_result(rows: list[dict], *, which: str, what: str, bound_what: str, note
     best_search = max((r for r in searched if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"],
                       default=None)
     search_note = ("search for the tightest setting (Nelder–Mead from the best grid row): P/bound = "
-                   + (f"{math.exp(best_search['log_probability'] - best_search['log_bound']):.4g} at p={best_search['p']}, "
+                   + (f"{_safe_exp(best_search['log_probability'] - best_search['log_bound']):.4g} at p={best_search['p']}, "
                       f"ε={best_search['eps']:.4g}" if best_search else "n/a")
-                   + f" (grid: {math.exp(grid_best['log_probability'] - grid_best['log_bound']):.4g} at "
+                   + f" (grid: {_safe_exp(grid_best['log_probability'] - grid_best['log_bound']):.4g} at "
                      f"p={grid_best['p']}, ε={grid_best['eps']:.4g}).")
     result = exact_bound_result(
         rows, size_key=lambda r: (r["p"], r["eps"]), what=what, bound_what=bound_what, notes=notes + [search_note],
-        statement_scale=statement_scale,
+        statement_scale=statement_scale, cross_checks=chi2_cross_checks(rows, which, rng, draws),
         settings={"tried": len(rows), "summary": f"p in [1, {ps[-1]:.0e}] ({len(ps)}), {len(rows) // len(ps)} eps + search",
                   "p": ps, "eps_count": len(rows) // len(ps)},
         sides={"statement": f"eq. {which}'s bound {bound_what}, as typed from the paper "
@@ -350,7 +385,7 @@ def _eq_result(rows: list[dict], *, which: str, what: str, bound_what: str, note
 def check_eq17(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows = _eq_rows(budget, "17")
     return _eq_result(rows, which="17", what="P(X <= (1-ε)p)", bound_what="exp[(p/2)(ε + log(1-ε))]", notes=[],
-                      statement_scale=statement_scale)
+                      statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
 
 
 @register_claim(id="thm-C.1-eq18", paper_ref="Theorem C.1, eq. 18", kind="bound",
@@ -358,7 +393,7 @@ def check_eq17(budget: Budget, *, rng: np.random.Generator, statement_scale: flo
 def check_eq18(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows = _eq_rows(budget, "18")
     return _eq_result(rows, which="18", what="P(X >= (1+ε)p)", bound_what="exp[-(p/2)(ε - log(1+ε))]", notes=[],
-                      statement_scale=statement_scale)
+                      statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
 
 
 def proof_step_counterexample() -> dict:
@@ -382,6 +417,6 @@ def check_eq19(budget: Budget, *, rng: np.random.Generator, statement_scale: flo
              f"(x = {step['example_x']}: {step['lhs']:.6g} > {step['rhs']:.6g}; correct: + x³/3); "
              "the final inequality log(1+x) - x <= -x²/8 on [0, 1] is true, so eq. 19 is unaffected."]
     result = _eq_result(rows, which="19", what="P(|X-p| >= εp)", bound_what="2 exp(-p ε²/8)", notes=notes,
-                        statement_scale=statement_scale)
+                        statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
     result.details["proof_step"] = step
     return result

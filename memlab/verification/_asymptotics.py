@@ -98,7 +98,7 @@ class ExperimentConfig:
         self.budget = budget.name
         self.sigma2 = SIGMA2_STAR
         self.draws = budget.pick(2, 4)
-        self.datasets = budget.pick(128, 192)
+        self.datasets = budget.pick(128, 128)
         t_indices = budget.pick(tuple(range(25, 0, -2)), tuple(range(25, -1, -1)))
         n_cap = budget.pick(60, 100)
         ds = budget.pick((10, 50, 200), (10, 50, 200, 800))

@@ -91,7 +91,7 @@ def _check(budget: Budget, rng: np.random.Generator, *, factor: float, statement
     tight = sorted((r for r in rows if r["log_bound"] < 0 and r["ell"] <= 400),
                    key=lambda r: r["log_probability"] - r["log_bound"])[-3:]
     cases = sorted({(2, 4), (3, 7), (5, 20)} | {(r["K"], r["ell"]) for r in tight})
-    reps = budget.pick(20000, 200000)
+    reps = budget.pick(20000, 50000)
     cross = [monte_carlo_cross_check(rng, k, ell, reps, false_alarm_each=FALSE_ALARM / len(cases)) for k, ell in cases]
     ks = sorted({r["K"] for r in rows})
     ds = sorted({r["d"] for r in rows})

@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.memlab-installed
 
-.PHONY: setup test test-slow test-all figure1 verify bench clean
+.PHONY: setup test test-slow test-all figure1 verify report bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ figure1: $(STAMP)
 	$(BIN)/memlab figure 1
 
 verify: $(STAMP)
-	$(BIN)/memlab verify --quick
+	$(BIN)/memlab verify --quick --json figures/verify/verify.json
+
+# One HTML page from what figure1/verify/figure N wrote (computes nothing; `make report COMPUTE=quick` first
+# runs verify --quick, Figure 1 and Figure 4).
+report: $(STAMP)
+	$(BIN)/memlab report$(if $(COMPUTE), --compute $(COMPUTE))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_figure1.py

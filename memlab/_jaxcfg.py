@@ -1,15 +1,38 @@
-"""Explicit JAX configuration, called by the CLI and tests only — never on import."""
+"""Explicit JAX configuration: called by the CLI, sweep workers and tests only — never on import.
+
+The library itself never flips a global flag: code that needs float64 for its reference precision
+runs inside :func:`float64_scope` (JAX's thread-local ``enable_x64`` context), so a notebook user's
+global configuration is left as it was.
+"""
 
 from __future__ import annotations
 
-__all__ = ["enable_float64", "enable_compilation_cache", "device_summary"]
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["enable_float64", "enable_compilation_cache", "device_summary", "float64_scope"]
+
+
+# JAX is imported inside each function: modules that only *may* configure JAX (the command line, the sweep
+# runner) must not pull it in, so that `memlab crossover` and `memlab --help` start without it.
 
 
 def enable_float64() -> None:
-    """Enable float64 in JAX (the reference precision). Call before creating arrays."""
+    """Enable float64 in JAX globally (the CLI and test set-up only). Call before creating arrays."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
+
+
+@contextlib.contextmanager
+def float64_scope() -> Iterator[None]:
+    """A block in which JAX allows float64 (thread-local; the global flag is untouched)."""
+    import jax
+
+    with jax.enable_x64(True):
+        yield
 
 
 def device_summary() -> dict:
@@ -26,16 +49,13 @@ def device_summary() -> dict:
     }
 
 
-def enable_compilation_cache(path=None) -> str | None:
-    """Persist compiled XLA executables across processes (CLI only; never on import).
+def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | None:
+    """Persist compiled XLA executables across processes (CLI and sweep workers; never on import).
 
     Default folder: ``$MEMLAB_JAX_CACHE``, else ``$XDG_CACHE_HOME/memlab/jax`` (``~/.cache/memlab/jax``).
     ``MEMLAB_JAX_CACHE=0`` turns it off. Returns the folder used, or None when off. A second run of the
     same command then skips most of the JIT compilation (seconds on CPU).
     """
-    import os
-    from pathlib import Path
-
     import jax
 
     setting = os.environ.get("MEMLAB_JAX_CACHE") if path is None else str(path)

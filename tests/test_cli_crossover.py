@@ -24,7 +24,7 @@ def run_cli(argv, capsys):
 
 
 def independent_m_star_over_n(weighting, continuous, c):
-    """SPEC §1/§4 by hand for VP, sigma_*^2 = 1: 1/(psi+1) = t^2, psi = 1/t^2 - 1."""
+    """Section 2 / eq. 14 by hand for VP, sigma_*^2 = 1: 1/(psi+1) = t^2, psi = 1/t^2 - 1."""
     if continuous:  # closed-form integrals over [a, b]
         a, b = 0.001, 0.999
         int_t2 = (b**3 - a**3) / 3

@@ -1,4 +1,4 @@
-"""numerics.crossover against an independent plain-float evaluation written here from SPEC §1/§4."""
+"""numerics.crossover against an independent plain-float evaluation written here from Section 2 and eq. 14."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ SCHEDULES = ["vp", "ve", "linear"]
 WEIGHTINGS = ["x0", "eps", "v", "score", "elbo"]
 
 
-# ---- independent reference (SPEC §1: schedules; brief: weightings relative to the x0-MSE) ----
+# ---- independent reference (Section 2: schedules; weightings relative to the x0-MSE) ----
 def ref_alpha_sigma(schedule, t):
     t = np.asarray(t, dtype=float)
     alpha = {"vp": np.sqrt(1 - t * t), "ve": np.ones_like(t), "linear": 1 - t}[schedule]

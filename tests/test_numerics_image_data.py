@@ -212,3 +212,16 @@ def test_bad_parameters_are_user_errors():
     with pytest.raises(InvalidInputError):
         numerics.make_image_dataset(k=2000, n=3)
     assert _image_data.DEFAULT_SIDE == 15
+
+
+def test_large_images_are_converted_and_resized_in_bands(monkeypatch):
+    """Images above the conversion block go through the banded path: same templates as the direct one."""
+    from memlab.numerics import _image_data
+
+    rng = np.random.default_rng(3)
+    raw = _image_data._RawTemplates(rng.integers(0, 256, (5, 37, 29)).astype(np.uint8), 255.0, "test")
+    direct_norms, direct = raw.squared_norms(), raw.resized([1, 4], 6)
+    monkeypatch.setattr(_image_data, "_CONVERT_BLOCK", 64)  # every image now spans many blocks
+    np.testing.assert_allclose(raw.squared_norms(), direct_norms, rtol=1e-13)
+    np.testing.assert_allclose(raw.resized([1, 4], 6), direct, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(direct, numerics.resize_images(raw.images[[1, 4]] / 255.0, 6))

@@ -1,4 +1,4 @@
-"""numerics._loss_gaps against the Theorem 3.1/3.2 formulas written out here (SPEC §4; VP: 1/(psi+1) = t^2)."""
+"""numerics._loss_gaps against the Theorem 3.1/3.2 formulas written out here (Theorems 3.1/3.2; VP: 1/(psi+1) = t^2)."""
 
 import numpy as np
 import pytest

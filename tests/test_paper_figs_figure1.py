@@ -46,17 +46,29 @@ def test_writes_four_files_with_the_exact_csv_columns(tmp_path, capsys):
     assert np.all(np.isfinite(body)) and np.all(body[:, 5] >= 0)
     meta = json.loads((out / "figure1.json").read_text())
     assert {"config", "versions", "device", "timings", "summary"} <= set(meta)
+    assert {"setup_s", "compute_s", "plot_s", "write_s"} <= set(meta["timings"])
     assert meta["config"]["seed"] == 0 and meta["config"]["draws"] == 4 and meta["config"]["n"] == 12
     captured = capsys.readouterr()
-    assert str(out.resolve()) in captured.out and "Thm 3.1" in captured.out
+    assert str(out.resolve()) in captured.err and "Thm 3.1" in captured.out
 
 
-def test_same_seed_gives_identical_csv_and_other_seed_does_not(tmp_path):
+def test_same_seed_gives_identical_files_and_other_seed_does_not(tmp_path):
     _, first = _run_figure(tmp_path, "a")
     _, second = _run_figure(tmp_path, "b")
     _, other = _run_figure(tmp_path, "c", "--seed", "1")
-    assert (first / "figure1.csv").read_bytes() == (second / "figure1.csv").read_bytes()
+    for name in ("figure1.csv", "figure1.png", "figure1.pdf"):  # no dates or timings in the data and figures
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert (first / "figure1.csv").read_bytes() != (other / "figure1.csv").read_bytes()
+
+
+def test_python_api_matches_the_command(tmp_path):
+    _, out = _run_figure(tmp_path, "cli")
+    settings = figure1.Figure1Settings(n=12, d=5, k=3, draws=4)
+    result = figure1.compute(settings)
+    assert result.losses.excess_pmem.shape == (1, 12) and result.t.shape == (1,)
+    written = figure1.save(result, tmp_path / "api")
+    assert [p.name for p in written] == ["figure1.png", "figure1.pdf", "figure1.csv", "figure1.json"]
+    assert (tmp_path / "api" / "figure1.csv").read_bytes() == (out / "figure1.csv").read_bytes()
 
 
 def test_user_data_file(tmp_path):

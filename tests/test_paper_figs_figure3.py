@@ -17,7 +17,6 @@ def _no_persistent_jax_cache(monkeypatch):
                                   ["--test-fraction", "1"], ["--preset", "gpu"], ["--exact-draws", "1"],
                                   ["--tau", "0"], ["--normalize", "max"]])
 def test_bad_options_are_one_line_exit_2(tmp_path, capsys, args):
-    pytest.importorskip("memlab.paper_figs._phase_transition")
     out = tmp_path / "out"
     try:
         code = main(["figure", "3", *args, "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
@@ -42,7 +41,6 @@ TINY = ["--ns", "8,10", "--ds", "4", "--ks", "2", "--multiples", "12", "--refine
 
 @pytest.mark.slow
 def test_tiny_run_writes_figure_table_and_json_and_reuses_the_cache(tmp_path, capsys):
-    pytest.importorskip("memlab.paper_figs._phase_transition")
     out, cache = tmp_path / "out", tmp_path / "cache"
     assert main(["figure", "3", *TINY, "--out", str(out), "--cache-dir", str(cache)]) == 0
     for name in ("figure3.png", "figure3.pdf", "figure3.csv", "figure3_weights.csv", "figure3.json"):

@@ -1,13 +1,16 @@
 """Figure 3's sweep: orchestration (grid, refinement, exact losses, collection), resuming, and the CPU preset."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-pytest.importorskip("memlab.paper_figs._phase_transition")  # the shared training runs (phase-transition experiment)
-
-from memlab import InvalidInputError, numerics  # noqa: E402
-from memlab._io import write_npz  # noqa: E402
-from memlab.paper_figs import _figure3_sweep as f3  # noqa: E402
+from memlab import InvalidInputError, numerics
+from memlab._io import write_npz
+from memlab._sweep import SweepOptions
+from memlab.paper_figs import _figure3_sweep as f3
+from memlab.paper_figs import preset
+from memlab.paper_figs._phase_transition import run_config
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +44,15 @@ def fake_exact(config, run_dir):
 
 
 def small_settings(**overrides):
+    cpu = preset(3, "cpu")
     base = dict(ns=(20, 30), ds=(5,), ks=(2, 3), multiples=12, refine=4, exact_draws=2,
-                training={"n_eval": 20})
+                recipe=replace(cpu.recipe, n_eval=20))
     base.update(overrides)
-    return f3.Figure3Settings.from_preset("cpu", **base)
+    return replace(cpu, **base)
 
 
 def run(settings, cache):
-    return f3.run_figure3_sweep(settings, f3.SweepOptions(cache_dir=cache), run_function=fake_train,
+    return f3.run_figure3_sweep(settings, SweepOptions(cache_dir=cache), run_function=fake_train,
                                 exact_function=fake_exact)
 
 
@@ -84,16 +88,17 @@ def test_resumed_sweep_equals_uninterrupted(tmp_path):
 
 
 def test_configs_are_shared_with_the_phase_transition_experiment():
-    from memlab.paper_figs._phase_transition import PRESETS, run_config
-
     s = small_settings()
     config = run_config(f3.tuple_experiment(s, 20, 5, 2, [2, 4]), m=4, seed=0)
-    assert config["n"] == 20 and config["m"] == 4 and config["epochs"] == PRESETS["cpu"]["epochs"]
+    assert config["n"] == 20 and config["m"] == 4 and config["epochs"] == preset(2, "cpu").recipe.epochs
     assert config["n_eval"] == 20  # the override reached the training recipe
+    # the same run as Figure 2's experiment with these data settings: the cache is shared
+    figure2 = replace(preset(2, "cpu"), n=20, d=5, k=2, recipe=s.recipe)
+    assert run_config(figure2, m=4, seed=0) == config
 
 
 @pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
-                                       {"refine": -1}])
+                                       {"refine": -1}, {"exact_draws": 1}])
 def test_bad_settings(overrides):
     with pytest.raises(InvalidInputError):
         small_settings(**overrides)
@@ -101,15 +106,15 @@ def test_bad_settings(overrides):
 
 def test_unknown_preset():
     with pytest.raises(InvalidInputError):
-        f3.Figure3Settings.from_preset("gpu")
+        preset(3, "gpu")
 
 
 @pytest.mark.slow
 def test_cpu_preset_smallest_tuple_runs_and_resumes(tmp_path):
     """The CPU preset's smallest tuple (N=20, d=20, K=2) end to end with real training and exact losses;
     then two runs are forgotten and the resumed sweep reproduces the same outcome."""
-    settings = f3.Figure3Settings.from_preset("cpu", ns=(20,), ds=(20,), ks=(2,))
-    options = f3.SweepOptions(cache_dir=tmp_path / "cache")
+    settings = replace(preset(3, "cpu"), ns=(20,), ds=(20,), ks=(2,))
+    options = SweepOptions(cache_dir=tmp_path / "cache")
     first = f3.run_figure3_sweep(settings, options)
     (outcome,) = first.outcomes
     assert outcome.m_pt is not None  # the preset's grid reaches the memorizing side

@@ -51,7 +51,7 @@ def test_figure4_with_the_exact_denoiser(tmp_path):
     assert len(rows) == 3 and set(rows[0]) >= {"matched_template", "memorized", "color_2"}
     meta = json.loads((out / "figure4.json").read_text())
     assert meta["denoiser"]["name"] == "exact" and meta["data"]["source"].endswith("load_digits")
-    assert {"versions", "device", "timings_s", "seed"} <= set(meta)
+    assert {"versions", "device", "timings", "seed", "settings"} <= set(meta)
     data = np.load(out / "figure4.npz")
     assert data["samples"].shape == (3, 75) and np.all(np.isfinite(data["samples"]))
 

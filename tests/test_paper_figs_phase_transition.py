@@ -2,10 +2,13 @@
 
 import csv
 import json
+from dataclasses import replace
 
 import pytest
 
+from memlab._sweep import SweepOptions
 from memlab.cli import main
+from memlab.paper_figs import figure2, preset
 
 # A tiny setting (compilation dominates: one model in the default run, the second M and Figures 6/7 are slow).
 COMMON = ["--n", "12", "--d", "4", "--k", "2", "--epochs", "12", "--eval-draws", "2", "--n-eval", "8"]
@@ -69,6 +72,17 @@ def test_rerun_reuses_the_cache(figure2_out):
     assert (figure2_out / "again" / "figure2.csv").read_text() == (figure2_out / "f2" / "figure2.csv").read_text()
 
 
+def test_python_api_reuses_the_commands_runs(figure2_out):
+    cpu = preset(2, "cpu")
+    settings = replace(cpu, n=12, d=4, k=2, m_values=(15,), recipe=replace(cpu.recipe, epochs=12, eval_draws=2,
+                                                                          n_eval=8))
+    result = figure2.compute(settings, sweep=SweepOptions(cache_dir=figure2_out / "cache"))
+    assert result.seeds[0].runs[0]["memorization_ratio"] == 1.0
+    figure2.save(result, figure2_out / "api")
+    assert (figure2_out / "api" / "figure2.csv").read_bytes() == (figure2_out / "f2" / "figure2.csv").read_bytes()
+    assert "M_pt = 15" in figure2.describe(result)
+
+
 @pytest.mark.slow
 def test_figures_6_and_7_share_the_runs(figure2_out):
     assert main(["figure", "2", *TWO_M, "--out", str(figure2_out / "two"), "--cache-dir",
@@ -97,11 +111,3 @@ def test_bad_input_is_one_line_exit_2(argv, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err
     assert not (tmp_path / "o").exists()
-
-
-def test_refinement_points_lie_strictly_inside_the_transition():
-    from memlab.paper_figs._phase_transition import _refined
-
-    assert _refined(100, 200, 3, [100, 150, 200]) == [125, 175]  # 150 already run
-    assert _refined(100, 200, 0, []) == []
-    assert _refined(None, 200, 5, []) == [] and _refined(100, None, 5, []) == [] and _refined(100, 101, 5, []) == []

@@ -1,9 +1,12 @@
 """Resumable sweeps: hashing, caching, interruption + resume, executors (local, pool, submitit local/debug)."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+from sweep_functions import powers_run
 
 from memlab import _sweep
 from memlab._errors import InvalidInputError
@@ -37,30 +40,30 @@ CONFIGS = [{"value": float(v), "label": f"run{v}"} for v in range(6)]
 
 
 def test_hash_is_canonical():
-    a = _sweep.config_hash({"b": 1, "a": [1.0, 2]}, "m:f")
-    assert a == _sweep.config_hash({"a": [1.0, 2], "b": 1}, "m:f")
-    assert a != _sweep.config_hash({"a": [1.0, 2], "b": 2}, "m:f")
-    assert a != _sweep.config_hash({"a": [1.0, 2], "b": 1}, "m:g")
+    a = _sweep.config_hash({"b": 1, "a": [1.0, 2]}, flaky_run)
+    assert a == _sweep.config_hash({"a": [1.0, 2], "b": 1}, flaky_run)
+    assert a != _sweep.config_hash({"a": [1.0, 2], "b": 2}, flaky_run)
+    assert a != _sweep.config_hash({"a": [1.0, 2], "b": 1}, powers_run)
     assert len(a) == 16 and int(a, 16) >= 0
     with pytest.raises(InvalidInputError):
-        _sweep.config_hash({"x": float("nan")}, "m:f")
+        _sweep.config_hash({"x": float("nan")}, flaky_run)
 
 
-def test_function_names_resolve():
-    assert _sweep.function_name(_sweep.demo_run) == "memlab._sweep:demo_run"
-    assert _sweep.resolve_function("memlab._sweep:demo_run") is _sweep.demo_run
-    assert _sweep.resolve_function("memlab._sweep.demo_run") is _sweep.demo_run
-    for bad in ("nope.module:f", "memlab._sweep:missing", "justaname"):
+def test_run_functions_are_named_by_module_and_qualname():
+    assert _sweep.function_name(powers_run) == "sweep_functions:powers_run"
+    for bad in (lambda c, d: {}, "sweep_functions:powers_run", 3):
         with pytest.raises(InvalidInputError):
-            _sweep.resolve_function(bad)
-    with pytest.raises(InvalidInputError):
-        _sweep.function_name(lambda c, d: {})
+            _sweep.function_name(bad)
+
+
+def _options(cache_dir, **kwargs):
+    return _sweep.SweepOptions(cache_dir=cache_dir, **kwargs)
 
 
 def test_finished_runs_are_skipped_and_results_are_plain_files(tmp_path):
-    first = _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path)
+    first = _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path))
     assert first.executed == 6 and first.cached == 0 and len(CALLS) == 6
-    again = _sweep.run_sweep(flaky_run, CONFIGS + CONFIGS[:2], cache_dir=tmp_path)  # duplicates run once
+    again = _sweep.run_sweep(flaky_run, CONFIGS + CONFIGS[:2], options=_options(tmp_path))  # duplicates run once
     assert again.executed == 0 and again.cached == 6 and len(CALLS) == 6
     assert [r["square"] for r in again.results] == [v * v for v in range(6)]
     files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
@@ -69,20 +72,20 @@ def test_finished_runs_are_skipped_and_results_are_plain_files(tmp_path):
 
 
 def test_interrupted_sweep_resumes_to_the_same_table(tmp_path):
-    uninterrupted = _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path / "a")
+    uninterrupted = _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path / "a"))
     _sweep.write_sweep_csv(tmp_path / "a.csv", uninterrupted.records)
     CALLS.clear()
 
     INTERRUPT_AT.add(3.0)
     with pytest.raises(KeyboardInterrupt):
-        _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path / "b")
+        _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path / "b"))
     assert CALLS == [0.0, 1.0, 2.0, 3.0]
     interrupted_dir = _sweep.run_dir(tmp_path / "b", CONFIGS[3], flaky_run)
     assert (interrupted_dir / "partial.txt").exists() and not (interrupted_dir / "result.json").exists()
 
     INTERRUPT_AT.clear()
     CALLS.clear()
-    resumed = _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path / "b")
+    resumed = _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path / "b"))
     assert CALLS == [3.0, 4.0, 5.0] and resumed.cached == 3
     _sweep.write_sweep_csv(tmp_path / "b.csv", resumed.records)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
@@ -93,44 +96,48 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path):
 def test_failures_are_reported_after_the_other_runs(tmp_path):
     FAIL_AT.add(2.0)
     with pytest.raises(_sweep.SweepError, match="1 of 6 runs failed.*bad value 2.0"):
-        _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path)
+        _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path))
     assert sorted(CALLS) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     FAIL_AT.clear()
     CALLS.clear()
-    outcome = _sweep.run_sweep(flaky_run, CONFIGS, cache_dir=tmp_path)
+    outcome = _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path))
     assert CALLS == [2.0] and outcome.executed == 1
 
 
-def test_bad_executor_and_config():
+def test_bad_executor_and_config(tmp_path):
     with pytest.raises(InvalidInputError):
-        _sweep.run_sweep(flaky_run, CONFIGS, cache_dir="/tmp/unused", executor="threads")
+        _options(tmp_path, executor="threads")
     with pytest.raises(InvalidInputError):
-        _sweep.run_sweep(flaky_run, [[1, 2]], cache_dir="/tmp/unused")
+        _options(tmp_path, max_workers=0)
+    with pytest.raises(InvalidInputError):
+        _sweep.run_sweep(flaky_run, [[1, 2]], options=_options(tmp_path))
 
 
 def _check_demo(tmp_path, outcome):
     assert [r["square"] for r in outcome.results] == [0.0, 4.0, 9.0]
-    arrays = load_npz(_sweep.run_dir(tmp_path / "cache", {"value": 3}, _sweep.demo_run) / "powers.npz")
+    arrays = load_npz(_sweep.run_dir(tmp_path / "cache", {"value": 3}, powers_run) / "powers.npz")
     np.testing.assert_array_equal(arrays["powers"], [1.0, 3.0, 9.0, 27.0])
-    record = json.loads((_sweep.run_dir(tmp_path / "cache", {"value": 2}, _sweep.demo_run) / "result.json").read_text())
-    assert record["result"] == {"square": 4.0, "cube": 8.0} and record["function"] == "memlab._sweep:demo_run"
+    record = json.loads((_sweep.run_dir(tmp_path / "cache", {"value": 2}, powers_run) / "result.json").read_text())
+    assert record["result"] == {"square": 4.0, "cube": 8.0} and record["function"] == "sweep_functions:powers_run"
 
 
 @pytest.mark.parametrize("cluster", ["debug", "local"])
-def test_submitit_executor_path(tmp_path, cluster):
+def test_submitit_executor_path(tmp_path, cluster, monkeypatch):
+    # submitit's local worker is a fresh interpreter: it imports the run function from the tests folder.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     configs = [{"value": 0}, {"value": 2}, {"value": 3}]
-    outcome = _sweep.run_sweep("memlab._sweep:demo_run", configs, cache_dir=tmp_path / "cache", executor="submitit",
-                               submitit_cluster=cluster, submitit_parameters={"timeout_min": 5})
+    options = _options(tmp_path / "cache", executor="submitit", submitit_cluster=cluster,
+                       submitit_parameters={"timeout_min": 5})
+    outcome = _sweep.run_sweep(powers_run, configs, options=options)
     assert outcome.executed == 3
     _check_demo(tmp_path, outcome)
     assert (tmp_path / "cache-submitit").is_dir()  # submitit's own files live outside the cache
-    again = _sweep.run_sweep("memlab._sweep:demo_run", configs, cache_dir=tmp_path / "cache", executor="submitit",
-                             submitit_cluster=cluster)
+    again = _sweep.run_sweep(powers_run, configs, options=options)
     assert again.cached == 3 and again.executed == 0
 
 
 def test_process_pool_executor(tmp_path):
-    outcome = _sweep.run_sweep(_sweep.demo_run, [{"value": 0}, {"value": 2}, {"value": 3}],
-                               cache_dir=tmp_path / "cache", executor="pool", max_workers=2)
+    outcome = _sweep.run_sweep(powers_run, [{"value": 0}, {"value": 2}, {"value": 3}],
+                               options=_options(tmp_path / "cache", executor="pool", max_workers=2))
     assert outcome.executed == 3
     _check_demo(tmp_path, outcome)

@@ -6,7 +6,7 @@ from memlab.theory import ALPHA, SIGMA, SIGMA2, PSI, LAMBDA, C, D, M, N, E_t
 
 
 def test_posterior_gain_is_eq11_coefficient():
-    # eq. 11's coefficient on x for one component, sigma^2 = sigma_*^2 (SPEC §2)
+    # eq. 11's coefficient on x for one component, sigma^2 = sigma_*^2 (eq. 11)
     assert sp.simplify(theory.derive_posterior_gain() - ALPHA * SIGMA2 / (ALPHA**2 * SIGMA2 + SIGMA**2)) == 0
 
 

@@ -13,7 +13,7 @@ a, s = sp.symbols("alpha_t sigma_t", positive=True)
 
 @pytest.mark.parametrize(
     "name, expected",
-    [  # written from the derivations in the brief / SPEC §3, not from the code
+    [  # written from the derivations in eq. 5 (lambda relative to the x0-MSE), not from the code
         ("x0", sp.Integer(1)),
         ("eps", a**2 / s**2),
         ("v", (a**2 + s**2) ** 2 / s**2),

@@ -1,26 +1,28 @@
 """The ``memlab`` command line (also ``python -m memlab``).
 
-Each subcommand lives in its own private module exposing ``register(subparsers)``; the
+Each subcommand lives in its own private module exposing ``register(subparsers, parser_class)``; the
 parser's ``func`` default runs it and returns the exit code. Conventions shared by all commands:
 
-- bad input (argparse errors, ``InvalidInputError``) -> one line on stderr, exit code 2;
+- bad input (argparse errors, :class:`memlab.InvalidInputError` from the library, and a ``MemoryError``
+  that no size check foresaw) -> one line on stderr, exit code 2; this is the only place that turns
+  exceptions into exit codes;
 - an unexpected crash -> one line on stderr, exit code 1 (``MEMLAB_DEBUG=1`` shows the traceback);
-- results are written atomically as plain files (see ``memlab._io``).
+- results are written as plain files, atomically (see ``memlab._io``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 
-from memlab import __version__
 from memlab._errors import InvalidInputError
+from memlab._version import __version__
+from memlab.cli import _crossover, _figure, _report, _verify
 
-__all__ = ["main", "build_parser", "ArgumentParser"]
-
-_SUBCOMMAND_MODULES = ("_crossover", "_figure", "_verify")
+__all__ = ["ArgumentParser", "build_parser", "main"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -31,8 +33,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    import importlib
-
     parser = ArgumentParser(
         prog="memlab",
         description="Memorization laboratory for diffusion models: verify the paper's claims, "
@@ -41,9 +41,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for name in _SUBCOMMAND_MODULES:
-        module = importlib.import_module(f"memlab.cli.{name}")
-        module.register(sub)
+    for command in (_crossover, _verify, _figure, _report):
+        command.register(sub, ArgumentParser)
     return parser
 
 
@@ -55,10 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as exc:
         print(f"memlab: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:  # a size no check caught: still the user's input, still one line
+        print("memlab: error: not enough memory for this input (reduce the sizes; see docs/reliability.md)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last-resort: one line, not a traceback
+    except BrokenPipeError:  # `memlab verify --list | head`: the reader went away; not an error to report
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("MEMLAB_DEBUG"):
             raise
         print(f"memlab: internal error: {type(exc).__name__}: {exc} (set MEMLAB_DEBUG=1 for a traceback)",

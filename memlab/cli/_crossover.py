@@ -1,4 +1,4 @@
-"""``memlab crossover``: the crossover model size M* for a user's setting (SPEC §4).
+"""``memlab crossover``: the crossover model size M* for a user's setting (eq. 14 solved for M).
 
 M* = N (1 - E_t[lambda/(psi_t sigma_*^2 + 1)] / (C E_t[lambda])), from ``sympy.solve`` of eq. 14;
 evaluated in float64 by :func:`memlab.numerics.crossover` and exactly by
@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from pathlib import Path
 
+import sympy as sp
+
+from memlab import numerics, theory
+from memlab._errors import InvalidInputError
+from memlab._io import to_jsonable
+from memlab._readers import read_number_column
 from memlab.cli._common import finite_float, positive_float, positive_int
 
 _WEIGHTINGS = ("x0", "eps", "v", "score", "elbo")
@@ -31,9 +35,9 @@ timestep t_0..t_L (t_l = 0.999 - 0.998 l/L), as a JSON list or one number per li
 example: memlab crossover --n 200 --d 50 --k 12 --weighting eps --json"""
 
 
-def register(sub) -> None:
+def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
-        "crossover", help="evaluate the crossover model size M* (SPEC §4)",
+        "crossover", help="evaluate the crossover model size M* (eq. 14)",
         description="Evaluate the crossover model size M* at which the partially memorizing denoiser's "
                     "approximate weighted training loss drops below the generalizing denoiser's (eq. 14).",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,70 +61,7 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def read_weights_file(path: str) -> list[str]:
-    """Numbers (as their text, kept exact downstream) from a JSON list or a one-column CSV/TXT file.
-
-    CSV/TXT: one number per line; blank lines and ``#`` comments are skipped; a non-numeric first
-    line is taken as a header. Anything else is a :class:`InvalidInputError` with one line of text.
-    """
-    from memlab._errors import InvalidInputError
-
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInputError(f"weights file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"weights file is a directory: {path}") from None
-    except UnicodeDecodeError:
-        raise InvalidInputError(f"weights file is not text: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read weights file {path}: {exc.strerror}") from None
-    stripped = text.strip()
-    if not stripped:
-        raise InvalidInputError(f"weights file is empty: {path}")
-    if file.suffix.lower() == ".json" or stripped.startswith("["):
-        try:
-            data = json.loads(stripped, parse_constant=lambda name: name)  # NaN/Infinity -> text, rejected below
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"malformed JSON in weights file {path}: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(data, list) or any(isinstance(v, (bool, list, dict)) or v is None for v in data):
-            raise InvalidInputError(f"weights file {path} must hold a JSON list of numbers")
-        values = [v if isinstance(v, str) else repr(v) for v in data]
-    else:
-        values = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            cell = line.split("#", 1)[0].strip().rstrip(",").strip()
-            if not cell:
-                continue
-            if "," in cell:
-                raise InvalidInputError(f"weights file {path} line {lineno}: expected one number per line, got {line.strip()!r}")
-            if not values and not _is_number(cell) and lineno == _first_content_line(text):
-                continue  # a header
-            values.append(cell)
-    for i, v in enumerate(values):
-        if not _is_number(v):
-            raise InvalidInputError(f"weights file {path}: entry {i} is not a finite number: {v!r}")
-    return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except (TypeError, ValueError):
-        return False
-
-
-def _first_content_line(text: str) -> int:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if line.split("#", 1)[0].strip():
-            return lineno
-    return 0
-
-
 def _setting(args) -> dict:
-    from memlab._errors import InvalidInputError
-
     if not args.continuous:
         if args.t_min is not None or args.t_max is not None:
             raise InvalidInputError("--t-min/--t-max need --continuous (the discrete grid spans [0.001, 0.999])")
@@ -131,7 +72,7 @@ def _setting(args) -> dict:
     steps = args.steps if args.steps is not None else _DEFAULT_STEPS
     t_min = args.t_min if args.t_min is not None else 0.001
     t_max = args.t_max if args.t_max is not None else 0.999
-    weights = read_weights_file(args.weights) if args.weights is not None else None
+    weights = read_number_column(args.weights, "weights file") if args.weights is not None else None
     return dict(c=args.c, sigma2=args.sigma2, weighting=args.weighting or "x0", schedule=args.schedule,
                 steps=steps, continuous=args.continuous, t_min=t_min, t_max=t_max, weights=weights)
 
@@ -148,10 +89,6 @@ def _table_ms(n: int, m_star: float) -> list[float]:
 
 
 def run(args) -> int:
-    import sympy as sp
-
-    from memlab import numerics, theory
-
     setting = _setting(args)
     result = numerics.crossover(args.n, d=args.d, **setting)
     exact_text = _exact_text(setting)
@@ -164,8 +101,6 @@ def run(args) -> int:
         rows.append({"m": m, "m_over_n": m / args.n, "excess_loss_generalizing": gen,
                      "excess_loss_pmem": pmem, "loss_gap": pmem - gen})
     if args.json:
-        from memlab._io import to_jsonable
-
         payload = {
             "m_star": result.m_star,
             "m_star_over_n": result.m_star_over_n,
@@ -191,8 +126,6 @@ def run(args) -> int:
 
 def _exact_text(setting: dict) -> str | None:
     """The exact M*/N as text, or None (grid finer than EXACT_MAX_STEPS, quadrature needed, or too long)."""
-    from memlab import theory
-
     if not setting["continuous"] and setting["steps"] > EXACT_MAX_STEPS:
         return None
     exact = theory.crossover_exact(**setting)
@@ -211,7 +144,7 @@ def _print_human(args, result, exact_text, formula_pretty, rows) -> None:
     else:
         where = f"discrete grid L={result.steps} ({result.steps + 1} timesteps from 0.999 down to 0.001)"
     weighting = f"user weights from {args.weights}" if result.weighting == "user" else result.weighting
-    print("Crossover model size (SPEC §4: eq. 14 solved for M with SymPy)")
+    print("Crossover model size (eq. 14 solved for M with SymPy)")
     print()
     print(formula_pretty)
     print()

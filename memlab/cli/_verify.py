@@ -10,11 +10,10 @@ error of the statement the check detects with probability >= 0.95 ("loose": none
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from memlab.cli._common import nonnegative_int
+from memlab.cli._common import check_output_path, seed
 
 DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
                "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
@@ -27,7 +26,7 @@ def _claim_ids(text: str) -> list[str]:
     return ids
 
 
-def register(sub) -> None:
+def register(sub, parser_class=None) -> None:
     parser = sub.add_parser("verify", help="check the paper's theorems and lemmas (SPEC §6)", description=DESCRIPTION)
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
@@ -39,27 +38,10 @@ def register(sub) -> None:
                         help="check only these claims (see --list); may be repeated")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     parser.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report here")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any claim fails (for CI)")
     parser.add_argument("--list", action="store_true", help="list the claims (id, reference, kind) and exit")
     parser.set_defaults(func=run)
-
-
-def _check_output_path(path: Path | None, flag: str) -> None:
-    from memlab._errors import InvalidInputError
-
-    if path is None:
-        return
-    if path.exists() and path.is_dir():
-        raise InvalidInputError(f"{flag} {path}: is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InvalidInputError(f"{flag} {path}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{flag} {path}: cannot write in {existing}")
 
 
 def _versions() -> dict:
@@ -107,8 +89,8 @@ def run(args) -> int:
         return 0
     only = None if args.only is None else [i for group in args.only for i in group]
     claims = select_claims(only)  # unknown id -> InvalidInputError (exit 2) before any work
-    _check_output_path(args.json, "--json")
-    _check_output_path(args.report, "--report")
+    check_output_path(args.json, "--json")  # tried, not judged from permission bits (root passes those)
+    check_output_path(args.report, "--report")
     if args.json is not None and args.report is not None and args.json.resolve() == args.report.resolve():
         raise InvalidInputError("--json and --report must be different files")
 

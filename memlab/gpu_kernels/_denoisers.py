@@ -1,4 +1,4 @@
-"""JAX denoisers (SPEC §2), jit-friendly and stable at every t of the grid in float32 and float64.
+"""JAX denoisers (eqs. 7, 10, 11-12, Lemma 2.1), jit-friendly and stable at every t of the grid in float32 and float64.
 
 Shapes: ``x`` is ``(B, d)``; ``alpha``, ``sigma``, ``variance`` are scalars (Python floats or 0-d arrays,
 traced or not); ``means`` is ``(M, d)``. The softmax is max-subtracted (``jax.nn.softmax``); the

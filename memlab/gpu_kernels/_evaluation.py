@@ -3,7 +3,7 @@
 ``L_t(x_hat; X) = (1/N) sum_i (1/R) sum_r |x_hat(alpha_t x_i + sigma_t z_{i,r}) - x_i|^2`` (eq. 6 on the rows
 of X). The noise ``z`` (N, R, d) is passed in, so several denoisers can be compared with common random
 numbers. The standard error is the within-sample spread over the draws, ``sqrt(sum_i s_i^2 / R) / N``
-(SPEC §3): for a fixed data set the noise is the only randomness.
+(Section 2): for a fixed data set the noise is the only randomness.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from memlab._errors import InvalidInputError
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
+from memlab.numerics import within_sample_standard_error
 
 __all__ = ["mc_time_loss"]
 
@@ -61,5 +62,5 @@ def mc_time_loss(apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_
     means, variances = _per_sample_moments(apply, params, x_data, noise, jnp.asarray(alpha, x_data.dtype),
                                            jnp.asarray(sigma, x_data.dtype), chunk_rows=chunk_rows)
     loss = float(jnp.mean(means))
-    se = float(jnp.sqrt(jnp.sum(variances) / draws) / n) if draws > 1 else float("nan")
+    se = float(within_sample_standard_error(variances, draws)) if draws > 1 else float("nan")
     return loss, se

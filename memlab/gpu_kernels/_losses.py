@@ -57,7 +57,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from memlab._errors import InvalidInputError
+from memlab._errors import InvalidInputError, require_finite
 
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
@@ -300,6 +300,68 @@ def _estimate(per_sample_mean: np.ndarray, per_sample_m2: np.ndarray, draws: int
     return mean, np.sqrt(variance.sum(axis=1) / draws) / n
 
 
+@dataclass(frozen=True)
+class _NormalisedFrame:
+    """The frame the engine computes in: data centred at ``center`` and divided by ``scale`` (a power of two).
+
+    The losses are translation invariant and homogeneous of degree 2 in the data scale: with
+    ``x -> (x - c)/s``, ``means -> (means - c)/s``, ``sigma2 -> sigma2/s^2``, ``sigma_t -> sigma_t/s`` (and the
+    same standard normal draws) every loss and standard error is the original one divided by ``s^2``.
+    Scaling by a power of two is exact in floating point, so the kernel sees the same logits as in the
+    original frame; but its data are O(1), so float32 neither overflows (|x|^2 beyond 3e38) nor
+    underflows on data of any finite magnitude. What no frame can change is the size of the softmax
+    logits ``alpha_t^2 |x^j - x^i|^2 / (2 sigma_t^2)`` (dimensionless): :meth:`of` refuses a setting whose
+    logits would leave the dtype's range, before any work.
+    """
+
+    center: np.ndarray
+    scale: float
+
+    @classmethod
+    def of(cls, x: np.ndarray, means: np.ndarray, sigma2: float, sigmas: np.ndarray, alphas: np.ndarray,
+           dtype) -> _NormalisedFrame:
+        """Centre at the training mean; scale so every centred row (data and means) has norm < 1."""
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(means)) and math.isfinite(sigma2)):
+            raise InvalidInputError("x_train, means and sigma2 must be finite")
+        center = x.mean(axis=0)
+        rows = np.concatenate([x - center, means - center])
+        peak = float(np.max(np.abs(rows), initial=0.0))
+        spread = peak * float(np.max(np.linalg.norm(rows / peak, axis=1))) if peak > 0 else 0.0
+        if not math.isfinite(spread):
+            raise InvalidInputError("x_train and means are too far apart for float64")
+        scale = float(2.0 ** np.frexp(spread)[1]) if spread > 0 else 1.0  # spread / scale in [1/2, 1)
+        # In this frame |x^j - x^i| < 2, so the softmax logits are at most alpha^2 * 4 / (2 sigma_t'^2); they
+        # (and sigma2') must stay well inside the dtype, with room for the kernel's sums.
+        info = np.finfo(dtype)
+        limit = float(info.max) / 2**16
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            sigma_frame = sigmas / scale
+            logit_bound = float(np.max(2.0 * alphas**2 / sigma_frame**2, initial=0.0))
+            sigma2_frame = sigma2 / scale / scale
+            smallest_sigma2 = float(np.min(sigma_frame)) ** 2
+        if not (logit_bound < limit and smallest_sigma2 > float(info.tiny) * 2**16 and sigma2_frame < limit):
+            hint = "; use dtype float64" if info.bits < 64 else ""
+            raise InvalidInputError(
+                f"the data's spread ({spread:.3g}) against the noise levels sigma_t (down to "
+                f"{float(np.min(sigmas)):.3g}) and sigma2 ({sigma2:.3g}) is beyond {np.dtype(dtype).name}: the "
+                f"softmax logits would reach about {logit_bound:.2g}{hint}")
+        return cls(center, scale)
+
+    def inputs(self, x, means, sigma2: float, sigmas):
+        """The kernel's inputs in this frame."""
+        return (x - self.center) / self.scale, (means - self.center) / self.scale, \
+            sigma2 / self.scale / self.scale, sigmas / self.scale
+
+    def losses(self, values: dict[str, np.ndarray], draws: int) -> dict[str, np.ndarray]:
+        """Losses and standard errors back in the original units; a non-finite one is an error."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = {name: value * self.scale * self.scale for name, value in values.items()}
+        checked = out if draws >= 2 else {k: v for k, v in out.items() if not k.endswith("_se")}
+        require_finite(checked, "the Monte Carlo losses", "they exceed float64's range in the data's units "
+                       "(data of too large a magnitude)")
+        return out
+
+
 def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key: jax.Array,
                      chunk_size: int | None = None, dtype=jnp.float32, devices=None,
                      block_size: int = DEFAULT_BLOCK_SIZE, show_progress: bool = False) -> ExcessLosses:
@@ -332,6 +394,9 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
     if chunk_size < 1 or block_size < 1:
         raise InvalidInputError("chunk_size and block_size must be >= 1")
+    schedule_sigmas = sigmas_np
+    frame = _NormalisedFrame.of(x_np, means_np, float(sigma2), sigmas_np, alphas_np, dtype)
+    x_np, means_np, sigma2, sigmas_np = frame.inputs(x_np, means_np, float(sigma2), sigmas_np)
 
     n, _ = x_np.shape
     devices = tuple(jax.devices() if devices is None else devices)
@@ -384,9 +449,10 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     loss_mem, loss_mem_se = _estimate(*stats["mem"], draws)
     excess_pmem, excess_pmem_se = _estimate(*stats["pmem"], draws)
     excess_gen, excess_gen_se = _estimate(*stats["gen"], draws)
-    return ExcessLosses(loss_mem=loss_mem, loss_mem_se=loss_mem_se, excess_pmem=excess_pmem,
-                        excess_pmem_se=excess_pmem_se, excess_gen=excess_gen, excess_gen_se=excess_gen_se,
-                        alphas=alphas_np, sigmas=sigmas_np, draws=draws, dtype=str(dtype))
+    losses = frame.losses(dict(loss_mem=loss_mem, loss_mem_se=loss_mem_se, excess_pmem=excess_pmem,
+                               excess_pmem_se=excess_pmem_se, excess_gen=excess_gen, excess_gen_se=excess_gen_se),
+                          draws)
+    return ExcessLosses(**losses, alphas=alphas_np, sigmas=schedule_sigmas, draws=draws, dtype=str(dtype))
 
 
 @jax.jit

@@ -58,6 +58,7 @@ from memlab.numerics._weighting_regression import (
     stack_gaps,
 )
 from memlab.numerics._model_sizes import m_grid, refinement_ms
+from memlab.numerics._standard_error import within_sample_standard_error
 from memlab.numerics._memorization import (
     DEFAULT_MEMORIZATION_C,
     MemorizationRatio,
@@ -159,4 +160,5 @@ __all__ = [
     "time_averages",
     "timestep_grid",
     "weighted_training_loss",
+    "within_sample_standard_error",
 ]

@@ -1,4 +1,4 @@
-"""Float64 evaluation of the Section 3 approximations used by Figure 1 (SPEC §4).
+"""Float64 evaluation of the Section 3 approximations used by Figure 1 (Theorems 3.1 and 3.2).
 
 These are the leading-order closed forms of Theorems 3.1 and 3.2, evaluated through the SymPy
 closed forms of ``memlab.theory`` (``excess_generalizing()``, ``excess_pmem()``, lambdified and cached).

@@ -1,4 +1,4 @@
-"""The crossover model size M* in float64 (SPEC §4), evaluated through the theory layer.
+"""The crossover model size M* in float64 (eq. 14 solved for M), evaluated through the theory layer.
 
     M* = N (1 - E_t[lambda / (psi_t sigma_*^2 + 1)] / (C E_t[lambda]))
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab._errors import InvalidInputError
+from memlab._errors import InvalidInputError, require_finite
 from memlab.theory import (
     DEFAULT_STEPS,
     MEAN_WEIGHT_GENERALIZING_SYMBOL,
@@ -52,6 +52,7 @@ from memlab.numerics._schedules import timestep_grid
 
 __all__ = ["CrossoverResult", "crossover", "time_averages"]
 
+_OVERFLOW_HINT = "d * sigma2 * C (times the mean weight) exceeds float64's range; use smaller values"
 _DEFAULT_T_MIN = 0.001
 _DEFAULT_T_MAX = 0.999
 
@@ -61,6 +62,8 @@ def _positive_float(value, what: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{what} must be a number, got {value!r}") from None
+    except OverflowError:  # an int beyond float64
+        raise InvalidInputError(f"{what} is too large for float64 (at most about 1.8e308)") from None
     if not math.isfinite(number) or number <= 0:
         raise InvalidInputError(f"{what} must be a finite positive number, got {value!r}")
     return number
@@ -71,6 +74,8 @@ def _positive_array(value, what: str) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{what} must be numbers, got {value!r}") from None
+    except OverflowError:  # an int beyond float64
+        raise InvalidInputError(f"{what} is too large for float64 (at most about 1.8e308)") from None
     if arr.size == 0:
         raise InvalidInputError(f"{what} is empty")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -161,14 +166,18 @@ class CrossoverResult:
             raise InvalidInputError("the approximate losses need the dimension d (pass d=...)")
         return _positive_float(d, "d")
 
-    def _out(self, value):
-        value = np.asarray(value, dtype=np.float64)
+    def _out(self, value, what: str = "the approximate excess loss"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = np.asarray(value, dtype=np.float64)
+        require_finite(value, what, _OVERFLOW_HINT)
         return float(value) if value.ndim == 0 else value
 
     def excess_loss_generalizing(self, d=None) -> float:
         """Theorem 3.1, weighted and averaged: ``d sigma2 E_t[lambda/(psi sigma2 + 1)]`` (independent of N, M)."""
         fn = numeric_function(_generalizing_averaged(), (D, SIGMA2, MEAN_WEIGHT_GENERALIZING_SYMBOL))
-        return float(fn(self._d(d), self.sigma2, self.mean_weight_generalizing))
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = fn(self._d(d), self.sigma2, self.mean_weight_generalizing)
+        return float(self._out(value, "the approximate excess loss of x_*"))
 
     def excess_loss_pmem(self, m, d=None):
         """Theorem 3.2, weighted and averaged: ``C (1 - M/N) d sigma2 E_t[lambda]``; ``m`` broadcasts against ``n``.
@@ -180,12 +189,16 @@ class CrossoverResult:
         if not np.all(np.isfinite(m)) or np.any(m < 0) or np.any(m > n):
             raise InvalidInputError(f"m must lie in [0, n], got {m.tolist()}")
         fn = numeric_function(_pmem_averaged(), (C, M, N, D, SIGMA2, MEAN_WEIGHT_SYMBOL))
-        return self._out(np.broadcast_to(fn(self.c, m, n, self._d(d), self.sigma2, self.mean_weight),
-                                         np.broadcast_shapes(m.shape, n.shape)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = fn(self.c, m, n, self._d(d), self.sigma2, self.mean_weight)
+        return self._out(np.broadcast_to(value, np.broadcast_shapes(m.shape, n.shape)),
+                         "the approximate excess loss of x_pmem,M")
 
     def loss_gap(self, m, d=None):
         """eq. 14: ``excess_loss_pmem(m) - excess_loss_generalizing()``; < 0 where x_pmem,M has the lower loss."""
-        return self._out(np.asarray(self.excess_loss_pmem(m, d)) - self.excess_loss_generalizing(d))
+        with np.errstate(over="ignore", invalid="ignore"):
+            gap = np.asarray(self.excess_loss_pmem(m, d)) - self.excess_loss_generalizing(d)
+        return self._out(gap, "the loss gap")
 
 
 def _generalizing_averaged():
@@ -251,6 +264,8 @@ def crossover(
     m_star = np.broadcast_to(np.asarray(m_star_fn(n_arr, c, mean_weight, mean_weight_generalizing),
                                         dtype=np.float64), n_arr.shape)
     m_star_over_n = float(m_star_fn(1.0, c, mean_weight, mean_weight_generalizing))
+    require_finite([mean_weight, mean_weight_generalizing, m_star_over_n, m_star], "M*",
+                   "the weighting's time average exceeds float64's range")
     scalar = n_arr.ndim == 0
 
     def out(x):

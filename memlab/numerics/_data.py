@@ -1,14 +1,16 @@
-"""Isotropic Gaussian-mixture data (SPEC §1, App. H.1): generation with a seed, and loading a user's ``.npz``."""
+"""Isotropic Gaussian-mixture data (Section 2, App. H.1): generation with a seed, and loading a user's ``.npz``."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from memlab._errors import InvalidInputError
-from memlab._io import load_npz
+from memlab._limits import check_allocation
+from memlab._readers import NpzArchive, open_npz
 
 __all__ = ["GMMDataset", "sphere_means", "make_gmm_dataset", "load_gmm_dataset", "nearest_labels"]
 
@@ -67,6 +69,7 @@ def make_gmm_dataset(*, d: int, k: int, n: int, n_test: int | None = None, sigma
     n_test = n if n_test is None else n_test
     if n_test < 0:
         raise InvalidInputError(f"n_test must be >= 0, got {n_test}")
+    check_allocation((n + n_test + k, d), 8, "the generated data set")
     means_ss, train_ss, test_ss = np.random.SeedSequence(seed).spawn(3)
     means = sphere_means(np.random.default_rng(means_ss), k, d)
     x_train, labels_train = _sample(np.random.default_rng(train_ss), means, sigma2, n)
@@ -75,18 +78,32 @@ def make_gmm_dataset(*, d: int, k: int, n: int, n_test: int | None = None, sigma
 
 
 def nearest_labels(x: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Index of the nearest mean for each row of x: (B, d), (K, d) -> (B,)."""
-    d2 = np.sum((x[:, None, :] - means[None, :, :]) ** 2, axis=-1)
+    """Index of the nearest mean for each row of x: (B, d), (K, d) -> (B,).
+
+    Distances are compared in a frame scaled by a power of two (exact), so data of any finite magnitude
+    gives the same labels without overflowing.
+    """
+    scale = _power_of_two_scale(np.max(np.abs(x), initial=0.0), np.max(np.abs(means), initial=0.0))
+    xs, ms = x / scale, means / scale
+    d2 = np.sum((xs[:, None, :] - ms[None, :, :]) ** 2, axis=-1)
     return np.argmin(d2, axis=1)
 
 
-def _float_matrix(data: dict, key: str, path) -> np.ndarray:
-    value = data[key]
-    if value.dtype.kind not in "fiu":
-        raise InvalidInputError(f"{path}: '{key}' must be a numeric array, got dtype {value.dtype}")
-    value = value.astype(np.float64)
-    if value.ndim != 2:
-        raise InvalidInputError(f"{path}: '{key}' must be a 2-D array (rows x d), got shape {value.shape}")
+def _power_of_two_scale(*magnitudes: float) -> float:
+    largest = max(float(m) for m in magnitudes)
+    return 1.0 if not largest > 0 else float(2.0 ** np.frexp(largest)[1])
+
+
+def _float_matrix(archive: NpzArchive, key: str, path) -> np.ndarray:
+    """Member ``key`` as a finite float64 (rows, d) matrix with d >= 1 (its header is checked before reading)."""
+    header = archive.header(key)
+    if header.dtype.kind not in "fiu":
+        raise InvalidInputError(f"{path}: '{key}' must be a numeric array, got dtype {header.dtype}")
+    if len(header.shape) != 2:
+        raise InvalidInputError(f"{path}: '{key}' must be a 2-D array (rows x d), got shape {header.shape}")
+    if header.shape[1] < 1:
+        raise InvalidInputError(f"{path}: '{key}' has dimension d = 0 (shape {header.shape})")
+    value = np.asarray(archive.read(key), dtype=np.float64)
     if not np.all(np.isfinite(value)):
         raise InvalidInputError(f"{path}: '{key}' contains NaN or Inf")
     return value
@@ -95,33 +112,37 @@ def _float_matrix(data: dict, key: str, path) -> np.ndarray:
 def load_gmm_dataset(path: str | os.PathLike) -> GMMDataset:
     """Load a user's dataset from ``.npz``: ``x_train`` (N, d), ``means`` (K, d), optional ``sigma2``, ``x_test``.
 
-    Component labels are the nearest mean. Every problem is a one-line ``InvalidInputError``.
+    Only these members are read (through :func:`memlab._readers.open_npz`: sizes checked before reading,
+    at most ``memlab._limits.max_input_bytes()``). Component labels are the nearest mean. Every problem
+    is a one-line ``InvalidInputError``.
     """
-    data = load_npz(path)
-    for key in ("x_train", "means"):
-        if key not in data:
-            raise InvalidInputError(f"{path}: missing array '{key}' (found: {', '.join(sorted(data)) or 'none'})")
-    x_train = _float_matrix(data, "x_train", path)
-    means = _float_matrix(data, "means", path)
-    if x_train.shape[0] < 2:
-        raise InvalidInputError(f"{path}: need at least 2 training samples, got {x_train.shape[0]}")
-    if means.shape[0] < 1:
-        raise InvalidInputError(f"{path}: 'means' has no rows")
-    if means.shape[1] != x_train.shape[1]:
-        raise InvalidInputError(f"{path}: 'means' has d={means.shape[1]} but 'x_train' has d={x_train.shape[1]}")
-    sigma2 = 1.0
-    if "sigma2" in data:
-        raw = data["sigma2"]
-        if raw.size != 1 or raw.dtype.kind not in "fiu":
-            raise InvalidInputError(f"{path}: 'sigma2' must be a numeric scalar")
-        sigma2 = float(raw.reshape(()))
-        if not (np.isfinite(sigma2) and sigma2 > 0):
-            raise InvalidInputError(f"{path}: 'sigma2' must be positive and finite, got {sigma2}")
-    if "x_test" in data:
-        x_test = _float_matrix(data, "x_test", path)
-        if x_test.shape[1] != x_train.shape[1]:
-            raise InvalidInputError(f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has d={x_train.shape[1]}")
-    else:
-        x_test = np.zeros((0, x_train.shape[1]))
-    return GMMDataset(means, sigma2, x_train, nearest_labels(x_train, means), x_test, nearest_labels(x_test, means)
-                      if x_test.shape[0] else np.zeros(0, dtype=np.int64))
+    with open_npz(path) as archive:
+        for key in ("x_train", "means"):
+            if key not in archive:
+                found = ", ".join(sorted(archive.names)) or "none"
+                raise InvalidInputError(f"{path}: missing array '{key}' (found: {found})")
+        x_train = _float_matrix(archive, "x_train", path)
+        means = _float_matrix(archive, "means", path)
+        if x_train.shape[0] < 2:
+            raise InvalidInputError(f"{path}: need at least 2 training samples, got {x_train.shape[0]}")
+        if means.shape[0] < 1:
+            raise InvalidInputError(f"{path}: 'means' has no rows")
+        if means.shape[1] != x_train.shape[1]:
+            raise InvalidInputError(f"{path}: 'means' has d={means.shape[1]} but 'x_train' has d={x_train.shape[1]}")
+        sigma2 = 1.0
+        if "sigma2" in archive:
+            header = archive.header("sigma2")
+            if math.prod(header.shape) != 1 or header.dtype.kind not in "fiu":
+                raise InvalidInputError(f"{path}: 'sigma2' must be a numeric scalar")
+            sigma2 = float(archive.read("sigma2").reshape(()))
+            if not (np.isfinite(sigma2) and sigma2 > 0):
+                raise InvalidInputError(f"{path}: 'sigma2' must be positive and finite, got {sigma2}")
+        if "x_test" in archive:
+            x_test = _float_matrix(archive, "x_test", path)
+            if x_test.shape[1] != x_train.shape[1]:
+                raise InvalidInputError(f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has "
+                                        f"d={x_train.shape[1]}")
+        else:
+            x_test = np.zeros((0, x_train.shape[1]))
+    labels_test = nearest_labels(x_test, means) if x_test.shape[0] else np.zeros(0, dtype=np.int64)
+    return GMMDataset(means, sigma2, x_train, nearest_labels(x_train, means), x_test, labels_test)

@@ -1,4 +1,4 @@
-"""Float64 NumPy reference denoisers (SPEC §2). Slow, obviously correct; everything is checked against them.
+"""Float64 NumPy reference denoisers (eqs. 7, 10, 11-12, Lemma 2.1). Slow, obviously correct; everything is checked against them.
 
 Shapes: ``x`` is ``(B, d)`` (a batch of noisy points), ``alpha``/``sigma`` are scalars.
 Softmax weights always go through ``scipy.special.softmax`` (max-subtracted log-sum-exp).

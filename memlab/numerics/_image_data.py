@@ -1,4 +1,4 @@
-"""The simple image model's data (Section 4.2, App. H.1/H.4, SPEC §2 and §5).
+"""The simple image model's data (Section 4.2, App. H.1/H.4).
 
 A monochrome template ``x_k`` (an ``s x s`` image flattened row-major to ``D = s^2`` pixels) and a
 colour ``col ~ N(mu_c, sigma_c^2 I_c)`` give the coloured image ``y = col ⊗ x_k`` (Kronecker product).
@@ -15,7 +15,7 @@ separable triangle (bilinear, antialiased when shrinking) filter implemented her
 
 from __future__ import annotations
 
-import gzip
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from memlab._errors import InvalidInputError
-from memlab._io import load_npz
+from memlab._limits import check_allocation
+from memlab._readers import open_npz, read_idx
 
 __all__ = [
     "DEFAULT_SIDE",
@@ -140,82 +141,104 @@ def resize_images(images, side: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Loading templates
 
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"expected a file, got a directory: {path}") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InvalidInputError(f"{path}: corrupt gzip data ({type(exc).__name__})") from None
-    return raw
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Parse an IDX file (the MNIST / FashionMNIST format), optionally gzip-compressed.
-
-    Format: 2 zero bytes, a dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
-    0x0E float64), the number of dimensions, then each dimension as a big-endian uint32, then the
-    data, big-endian, row-major. Anything else is a one-line ``InvalidInputError``.
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise InvalidInputError(f"{path}: not an IDX file (bad magic number)")
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_DTYPES:
-        raise InvalidInputError(f"{path}: unknown IDX data type code 0x{code:02x}")
-    if ndim == 0:
-        raise InvalidInputError(f"{path}: IDX file declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise InvalidInputError(f"{path}: truncated IDX header")
-    dims = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise InvalidInputError(f"{path}: IDX header says {dims} ({expected} data bytes) but the file has "
-                             f"{len(raw) - header} data bytes")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-
-
 def _images_from_npz(path: Path) -> np.ndarray:
-    data = load_npz(path)
-    if "images" in data:
-        arr = data["images"]
-    elif len(data) == 1:
-        arr = next(iter(data.values()))
-    else:
-        raise InvalidInputError(f"{path}: expected an array named 'images' (found: {', '.join(sorted(data)) or 'none'})")
-    return arr
+    """The ``images`` member (or the only member) of an ``.npz``; nothing else is read."""
+    with open_npz(path, "template file") as archive:
+        if "images" in archive:
+            name = "images"
+        elif len(archive.names) == 1:
+            name = archive.names[0]
+        else:
+            found = ", ".join(sorted(archive.names)) or "none"
+            raise InvalidInputError(f"{path}: expected an array named 'images' (found: {found})")
+        header = archive.header(name)
+        _check_image_shape(header.shape, header.dtype, path)
+        return archive.read(name)
 
 
-def _as_square_images(arr: np.ndarray, path) -> np.ndarray:
-    if arr.dtype.kind not in "fiu":
-        raise InvalidInputError(f"{path}: images must be numeric, got dtype {arr.dtype}")
-    if arr.ndim == 2:  # (n, h*w) flattened square images
-        side = int(round(np.sqrt(arr.shape[1])))
-        if side * side != arr.shape[1]:
-            raise InvalidInputError(f"{path}: flattened images of length {arr.shape[1]} are not square")
-        arr = arr.reshape(arr.shape[0], side, side)
-    if arr.ndim != 3:
-        raise InvalidInputError(f"{path}: images must have shape (n, h, w) or (n, h*w), got {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise InvalidInputError(f"{path}: no images (shape {arr.shape})")
-    scale = 255.0 if arr.dtype == np.uint8 else 1.0
-    images = arr.astype(np.float64) / scale
-    if not np.all(np.isfinite(images)):
-        raise InvalidInputError(f"{path}: images contain NaN or Inf")
-    return images
+def _check_image_shape(shape: tuple[int, ...], dtype: np.dtype, path) -> tuple[int, int, int]:
+    """(n, h, w) of images stored as (n, h, w) or (n, h*w) square images; errors are one line."""
+    if dtype.kind not in "fiu":
+        raise InvalidInputError(f"{path}: images must be numeric, got dtype {dtype}")
+    if len(shape) == 2:  # (n, h*w) flattened square images
+        side = math.isqrt(shape[1])
+        if side * side != shape[1]:
+            raise InvalidInputError(f"{path}: flattened images of length {shape[1]} are not square")
+        shape = (shape[0], side, side)
+    if len(shape) != 3:
+        raise InvalidInputError(f"{path}: images must have shape (n, h, w) or (n, h*w), got {shape}")
+    if min(shape) < 1:
+        raise InvalidInputError(f"{path}: no images (shape {shape})")
+    return shape
+
+
+@dataclass(frozen=True, eq=False)
+class _RawTemplates:
+    """Candidate templates as stored (n, h, w) — not converted — and the factor that maps them to [0, 1]."""
+
+    images: np.ndarray
+    scale: float
+    description: str
+
+    def converted(self, indices) -> np.ndarray:
+        """float64 images of the given indices only: (len(indices), h, w)."""
+        chosen = np.asarray(self.images[np.asarray(indices)], dtype=np.float64)
+        return chosen / self.scale if self.scale != 1.0 else chosen
+
+    def squared_norms(self) -> np.ndarray:
+        """(n,) sum of squared (scaled) pixels of every image, computed in float64 one block of at most
+        ``_CONVERT_BLOCK`` pixels at a time (memory: one block, however large the images); a non-finite
+        pixel is an error."""
+        n = self.images.shape[0]
+        pixels = math.prod(self.images.shape[1:])
+        flat = self.images.reshape(n, pixels)
+        rows_per_block, cols_per_block = max(1, _CONVERT_BLOCK // pixels), min(pixels, _CONVERT_BLOCK)
+        out = np.zeros(n)
+        for r0 in range(0, n, rows_per_block):
+            for c0 in range(0, pixels, cols_per_block):
+                block = np.asarray(flat[r0:r0 + rows_per_block, c0:c0 + cols_per_block], dtype=np.float64)
+                if not np.all(np.isfinite(block)):
+                    raise InvalidInputError(f"{self.description}: images contain NaN or Inf")
+                with np.errstate(over="ignore"):
+                    out[r0:r0 + rows_per_block] += np.sum((block / self.scale) ** 2, axis=1)
+        if not np.all(np.isfinite(out)):
+            raise InvalidInputError(f"{self.description}: pixel values are too large (squared norms overflow "
+                                    "float64)")
+        return out
+
+    def resized(self, indices, side: int) -> np.ndarray:
+        """The chosen images, scaled and resized to (len(indices), side, side) float64.
+
+        Images up to ``_CONVERT_BLOCK`` pixels go through :func:`resize_images` as they are; a larger one is
+        converted and resized a band of rows at a time (memory: one band, not a float64 copy of it).
+        """
+        indices = np.asarray(indices)
+        h, w = self.images.shape[1:]
+        if h * w <= _CONVERT_BLOCK:
+            return resize_images(self.converted(indices), side)
+        rows, cols = resampling_matrix(h, side), resampling_matrix(w, side)
+        band = max(1, _CONVERT_BLOCK // w)
+        out = np.zeros((indices.size, side, side))
+        for i, index in enumerate(indices):
+            for h0 in range(0, h, band):
+                chunk = np.asarray(self.images[index, h0:h0 + band], dtype=np.float64) / self.scale
+                out[i] += rows[:, h0:h0 + band] @ (chunk @ cols.T)
+        return out
+
+
+_CONVERT_BLOCK = 1 << 20  # pixels converted to float64 at a time
+
+
+def _raw_templates(source: str | os.PathLike) -> _RawTemplates:
+    if isinstance(source, str) and source in BUILTIN_SOURCES:
+        # scikit-learn (about a second to import) is needed only for its bundled digits.
+        from sklearn.datasets import load_digits
+
+        return _RawTemplates(np.asarray(load_digits().images, dtype=np.float64), 16.0, "sklearn.datasets.load_digits")
+    path = Path(source)
+    arr = _images_from_npz(path) if path.suffix == ".npz" else read_idx(path, "template file")
+    n, h, w = _check_image_shape(arr.shape, arr.dtype, path)
+    return _RawTemplates(arr.reshape(n, h, w), 255.0 if arr.dtype == np.uint8 else 1.0, str(path))
 
 
 def load_template_images(source: str | os.PathLike = "digits") -> tuple[np.ndarray, str]:
@@ -224,18 +247,13 @@ def load_template_images(source: str | os.PathLike = "digits") -> tuple[np.ndarr
     ``source``: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 images, pixel values /16 in
     [0, 1]; offline), or a path to an IDX file (``.gz`` allowed; uint8 scaled by 1/255) or an ``.npz``
     holding an array ``images`` (or a single array) of shape (n, h, w) or (n, h*w) (uint8 scaled by
-    1/255, other dtypes used as given).
+    1/255, other dtypes used as given). Files are read through :mod:`memlab._readers` (sizes checked
+    before reading); this converts *every* image to float64 — :func:`make_image_dataset` converts only
+    the templates it draws.
     """
-    if isinstance(source, str) and source in BUILTIN_SOURCES:
-        from sklearn.datasets import load_digits
-
-        return np.asarray(load_digits().images, dtype=np.float64) / 16.0, "sklearn.datasets.load_digits"
-    path = Path(source)
-    if path.suffix == ".npz":
-        arr = _images_from_npz(path)
-    else:
-        arr = read_idx(path)
-    return _as_square_images(arr, path), str(path)
+    raw = _raw_templates(source)
+    raw.squared_norms()  # the finiteness check, one block at a time
+    return raw.converted(np.arange(raw.images.shape[0])), raw.description
 
 
 # ----------------------------------------------------------------------------------------------
@@ -292,14 +310,15 @@ def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int =
     n_test = n if n_test is None else n_test
     if n_test < 0:
         raise InvalidInputError(f"n_test must be >= 0, got {n_test}")
-    images, description = load_template_images(source)
-    norms = np.sqrt(np.sum(images.reshape(images.shape[0], -1) ** 2, axis=1))
-    usable = np.flatnonzero(norms > 0)
+    check_allocation((n + n_test, channels * side * side), 8, "the generated image data set")
+    raw = _raw_templates(source)
+    usable = np.flatnonzero(raw.squared_norms() > 0)
     if usable.size < k:
-        raise InvalidInputError(f"{description}: need {k} nonzero template images, found {usable.size}")
+        raise InvalidInputError(f"{raw.description}: need {k} nonzero template images, found {usable.size}")
     templates_ss, train_ss, test_ss = np.random.SeedSequence(seed).spawn(3)
     chosen = np.sort(np.random.default_rng(templates_ss).choice(usable, size=k, replace=False))
-    templates = resize_images(images[chosen], side).reshape(k, side * side)
+    templates = raw.resized(chosen, side).reshape(k, side * side)
+    description = raw.description
     x_train, labels_train, colors_train = _sample(np.random.default_rng(train_ss), templates, color_mean,
                                                   color_var, n, balanced)
     x_test, labels_test, colors_test = _sample(np.random.default_rng(test_ss), templates, color_mean,

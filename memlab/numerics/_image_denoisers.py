@@ -1,4 +1,4 @@
-"""Float64 reference posterior mean of the low-rank image mixture (Lemma 2.1 + App. H.4, SPEC §2).
+"""Float64 reference posterior mean of the low-rank image mixture (Lemma 2.1 + App. H.4).
 
 Component i of ``pi = (1/M) sum_i N(m_i, Sigma_i)`` has ``A_i = I_c ⊗ x_i`` (x_i a template of D pixels),
 ``m_i = A_i mu_i = mu_i ⊗ x_i`` and ``Sigma_i = s^2 A_i A_i^T`` (s^2 = colour variance). With

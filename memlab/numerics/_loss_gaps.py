@@ -1,4 +1,4 @@
-"""Per-time loss gaps ``L_{N,t}(x_pmem,M) - L_{N,t}(x_*)`` for one (N, d, K) tuple (SPEC §4, App. H.3).
+"""Per-time loss gaps ``L_{N,t}(x_pmem,M) - L_{N,t}(x_*)`` for one (N, d, K) tuple (Section 3, App. H.3).
 
 The phase-transition predictor of App. H.3 integrates these gaps over t with a weighting lambda and
 looks for the M where the integrated gap crosses zero. This module builds the gap matrix, shape

@@ -1,4 +1,4 @@
-"""Float64 Monte Carlo loss estimators (SPEC §3): the per-time loss (eq. 6) and excess losses (eq. 13).
+"""Float64 Monte Carlo loss estimators (Section 2): the per-time loss (eq. 6) and excess losses (eq. 13).
 
 Slow and obviously correct: one sample at a time, the denoisers of :mod:`memlab.numerics._denoisers`.
 Every estimator returns an :class:`MCEstimate` (mean and Monte Carlo standard error).
@@ -7,7 +7,7 @@ Monte Carlo over a fixed training set. ``noise`` has shape ``(N, R, d)``: R stan
 training sample, ``X_t^{i,r} = alpha x^i + sigma noise[i, r]``. For each sample i the R values
 ``f_{i,r}`` give a mean ``m_i`` and an unbiased sample variance ``s_i^2``; the estimate is
 ``(1/N) sum_i m_i`` and its standard error ``sqrt(sum_i s_i^2 / R) / N`` (the only randomness for a
-fixed dataset is the noise; SPEC §3). With R = 1 the standard error is undefined (NaN).
+fixed dataset is the noise). With R = 1 the standard error is undefined (NaN).
 
 Excess losses are estimated directly as ``E |x_hat(X) - x_mem(X)|^2`` on the same noisy points
 (common random numbers, eq. 13), never as a difference of two loss estimates.
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab._errors import InvalidInputError
-
 from memlab.numerics._denoisers import memorizing_denoiser, partial_memorizing_denoiser
+from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = [
     "MCEstimate",
@@ -60,7 +60,7 @@ def mc_estimate(values) -> MCEstimate:
     per_sample_mean = values.mean(axis=1)
     per_sample_var = values.var(axis=1, ddof=1) if r > 1 else np.full(n, np.nan)
     mean = float(per_sample_mean.mean())
-    se = float(np.sqrt(per_sample_var.sum() / r) / n)
+    se = float(within_sample_standard_error(per_sample_var, r))
     return MCEstimate(mean=mean, se=se, draws=r, per_sample_mean=per_sample_mean, per_sample_var=per_sample_var)
 
 

@@ -1,7 +1,7 @@
-"""The model sizes a phase-transition sweep trains (App. H.1, as SPEC §5 resolves it).
+"""The model sizes a phase-transition sweep trains (App. H.1, as memlab reads it).
 
 - :func:`m_grid`: the coarse grid ``j * floor(N / 10)``, j = 1..20 (App. H.1 says "20 models ... to
-  M = 10 floor(N/10)", which holds only 10; SPEC §5 defaults to 20 multiples, configurable).
+  M = 10 floor(N/10)", which holds only 10; memlab defaults to 20 multiples, configurable).
 - :func:`refinement_ms`: ``count`` (10) more sizes equally spaced over the transition, given its
   start (first M with ratio > 1/10) and end (first M with ratio > 9/10) from
   :func:`memlab.numerics.phase_transition`. If the transition falls between two grid points

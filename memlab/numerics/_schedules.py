@@ -8,9 +8,12 @@ import numpy as np
 import sympy as sp
 
 from memlab._errors import InvalidInputError
-
+from memlab._limits import check_allocation
 from memlab.theory import DEFAULT_STEPS, REPRESENTATIVE_T_INDEX, T, get_schedule
 from memlab.theory import timestep_grid as _exact_grid
+
+#: Memory a grid point costs downstream (the grid, schedule coefficients, weights: a few float64 arrays).
+_BYTES_PER_GRID_POINT = 64
 
 __all__ = ["timestep_grid", "schedule_coefficients", "representative_t", "REPRESENTATIVE_T_INDEX", "DEFAULT_STEPS"]
 
@@ -25,6 +28,7 @@ def timestep_grid(steps: int = DEFAULT_STEPS) -> np.ndarray:
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
         raise InvalidInputError(f"steps must be an integer >= 1, got {steps}")
     steps = int(steps)
+    check_allocation((steps + 1,), _BYTES_PER_GRID_POINT, f"a grid of L+1 = {steps + 1} timesteps")
     if 1000 * steps >= 2**53:  # pragma: no cover - absurdly fine grids: fall back to exact rationals
         return np.array([float(v) for v in _exact_grid(steps)], dtype=np.float64)
     ell = np.arange(steps + 1, dtype=np.int64)

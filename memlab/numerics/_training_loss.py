@@ -15,6 +15,7 @@ import numpy as np
 from memlab._errors import InvalidInputError
 from memlab.theory import WEIGHTING_NAMES, T, numeric_function
 from memlab.theory import weighting as theory_weighting
+from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = ["LOSS_WEIGHTINGS", "loss_weighting_values", "per_time_training_losses", "weighted_training_loss"]
 
@@ -46,7 +47,7 @@ def per_time_training_losses(denoise: Callable, x_train, noise, *, alphas, sigma
 
     denoise(x (B, d), alpha, sigma) -> (B, d); x_train (N, d); noise (T, N, R, d); alphas, sigmas (T,).
     Returns ``(losses (T,), standard_errors (T,))``; the SE is the within-sample spread over draws,
-    ``sqrt(sum_i s_i^2 / R) / N`` (SPEC §3), ``nan`` when R = 1.
+    ``sqrt(sum_i s_i^2 / R) / N`` (:func:`within_sample_standard_error`), ``nan`` when R = 1.
     """
     x_train = np.asarray(x_train, dtype=np.float64)
     noise = np.asarray(noise, dtype=np.float64)
@@ -63,10 +64,8 @@ def per_time_training_losses(denoise: Callable, x_train, noise, *, alphas, sigma
         denoised = np.asarray(denoise(x_noisy.reshape(n * draws, d), alpha, sigma), dtype=np.float64)
         sq_err = np.sum((denoised.reshape(n, draws, d) - x_train[:, None, :]) ** 2, axis=-1)  # (N, R)
         losses[ell] = sq_err.mean()
-        if draws > 1:
-            errors[ell] = np.sqrt(np.sum(sq_err.var(axis=1, ddof=1)) / draws) / n
-        else:
-            errors[ell] = np.nan
+        per_sample_var = sq_err.var(axis=1, ddof=1) if draws > 1 else np.full(n, np.nan)
+        errors[ell] = within_sample_standard_error(per_sample_var, draws)
     return losses, errors
 
 

@@ -47,6 +47,7 @@ from scipy import optimize
 from memlab._errors import InvalidInputError
 from memlab.numerics._loss_gaps import LossGaps
 from memlab.numerics._schedules import DEFAULT_STEPS, timestep_grid
+from memlab.theory import T, numeric_function, weighting
 
 __all__ = [
     "PAPER_BETA",
@@ -102,8 +103,6 @@ class RegressionConfig:
 
 def grid_weighting(name: str, *, schedule: str = "vp", steps: int = DEFAULT_STEPS) -> np.ndarray:
     """A built-in weighting (``x0``, ``eps``, ``v``, ``score``, ``elbo``) on the grid, float64 ``(steps+1,)``."""
-    from memlab.theory import T, numeric_function, weighting
-
     t = timestep_grid(steps)
     fn = numeric_function(weighting(name, schedule), (T,))
     return np.broadcast_to(np.asarray(fn(t), dtype=np.float64), t.shape).copy()

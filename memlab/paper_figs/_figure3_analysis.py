@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from memlab._errors import InvalidInputError
+from memlab.paper_figs._settings import AnalysisSettings
 from memlab.numerics import (
     ErrorSummary,
     LossGaps,
@@ -41,8 +42,8 @@ from memlab.numerics import (
     split_tuples,
 )
 
-__all__ = ["FIXED_WEIGHTINGS", "AnalysisSettings", "Figure3Analysis", "MethodResult", "TupleOutcome", "analyze",
-           "csv_table"]
+__all__ = ["FIXED_WEIGHTINGS", "Figure3Analysis", "MethodResult", "TupleOutcome", "analyze", "csv_table",
+           "regression_config"]
 
 FIXED_WEIGHTINGS = ("x0", "eps")
 
@@ -68,25 +69,10 @@ class TupleOutcome:
     exact: LossGaps | None = None
 
 
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """Options of the regression (App. H.3 defaults) and of the held-out split."""
-
-    tau: float = 1.0 / 20.0
-    beta: float = 1e-2
-    c: float = 2.0
-    sigma2: float = 1.0
-    normalize: str = "span"
-    test_fraction: float = 0.25
-    split_seed: int = 0
-    random_starts: int = 2
-    fit_seed: int = 0
-    schedule: str = "vp"
-    steps: int = 25
-
-    def regression_config(self) -> RegressionConfig:
-        return RegressionConfig(tau=self.tau, beta=self.beta, random_starts=self.random_starts, seed=self.fit_seed,
-                                schedule=self.schedule)
+def regression_config(settings: AnalysisSettings) -> RegressionConfig:
+    """The fit's configuration (App. H.3) from the analysis settings."""
+    return RegressionConfig(tau=settings.tau, beta=settings.beta, random_starts=settings.random_starts,
+                            seed=settings.fit_seed, schedule=settings.schedule)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +96,7 @@ class Figure3Analysis:
     split: tuple[str, ...]  # per tuple: "train", "test" or "excluded"
     methods: dict[str, MethodResult]
     settings: AnalysisSettings
+    sigma2: float = 1.0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def targets(self) -> np.ndarray:
@@ -127,22 +114,27 @@ def _errors(pred: np.ndarray, targets: np.ndarray, idx: np.ndarray) -> ErrorSumm
 
 
 def _method(name: str, losses: str, gaps: list[LossGaps], weights: np.ndarray, targets: np.ndarray,
-            split: Sequence[str], settings: AnalysisSettings, *, fit: WeightingFit | None = None) -> MethodResult:
+            split: Sequence[str], settings: AnalysisSettings, sigma2: float, *,
+            fit: WeightingFit | None = None) -> MethodResult:
     pred = predict_m_pt(gaps, weights, tau=settings.tau)
     train, test = _indices(split, "train"), _indices(split, "test")
     errors = {"train": _errors(pred.relaxed, targets, train), "test": _errors(pred.relaxed, targets, test),
               "train_nearest": _errors(pred.hard, targets, train), "test_nearest": _errors(pred.hard, targets, test)}
     m_star = None
     if losses == "approx":
-        m_star = float(crossover(1.0, c=settings.c, sigma2=settings.sigma2, schedule=settings.schedule,
+        m_star = float(crossover(1.0, c=settings.c, sigma2=sigma2, schedule=settings.schedule,
                                  steps=settings.steps, weights=weights).m_star_over_n)
     return MethodResult(name=name, losses=losses, weights=np.asarray(weights, dtype=np.float64) / np.mean(weights),
                         m_hat=pred.relaxed, m_nearest=pred.hard, crossover=pred.crossover, errors=errors,
                         m_star_over_n=m_star, fit=fit)
 
 
-def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = AnalysisSettings()) -> Figure3Analysis:
-    """Split the tuples with an M_pt into train/test, fit lambda on each loss kind, predict with every method."""
+def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = AnalysisSettings(), *,
+            sigma2: float = 1.0) -> Figure3Analysis:
+    """Split the tuples with an M_pt into train/test, fit lambda on each loss kind, predict with every method.
+
+    sigma2: the data's sigma_*^2 (in the approximate losses of Theorems 3.1/3.2).
+    """
     tuples = tuple(tuples)
     if not tuples:
         raise InvalidInputError("no tuples to analyse")
@@ -165,10 +157,10 @@ def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = Analysi
         split[usable[j]] = "test"
     targets = np.array([np.nan if t.m_pt is None else float(t.m_pt) for t in tuples])
     train = _indices(split, "train")
-    config = settings.regression_config()
+    config = regression_config(settings)
 
     gap_sets: dict[str, list[LossGaps]] = {
-        "approx": [approx_loss_gaps(t.n, d=t.d, k=t.k, sigma2=settings.sigma2, c=settings.c,
+        "approx": [approx_loss_gaps(t.n, d=t.d, k=t.k, sigma2=sigma2, c=settings.c,
                                     schedule=settings.schedule, steps=settings.steps, normalize=settings.normalize)
                    for t in tuples]}
     if all(t.exact is not None for t in tuples):
@@ -180,11 +172,12 @@ def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = Analysi
     for losses, gaps in gap_sets.items():
         fit = fit_weighting([gaps[i] for i in train], targets[train], config=config)
         methods[f"fitted_{losses}"] = _method(f"fitted_{losses}", losses, gaps, fit.weights, targets, split, settings,
-                                              fit=fit)
+                                              sigma2, fit=fit)
         for name in FIXED_WEIGHTINGS:
             weights = grid_weighting(name, schedule=settings.schedule, steps=settings.steps)
-            methods[f"{name}_{losses}"] = _method(f"{name}_{losses}", losses, gaps, weights, targets, split, settings)
-    return Figure3Analysis(tuples=tuples, split=tuple(split), methods=methods, settings=settings, notes=tuple(notes))
+            methods[f"{name}_{losses}"] = _method(f"{name}_{losses}", losses, gaps, weights, targets, split, settings, sigma2)
+    return Figure3Analysis(tuples=tuples, split=tuple(split), methods=methods, settings=settings, sigma2=sigma2,
+                           notes=tuple(notes))
 
 
 def csv_table(analysis: Figure3Analysis) -> tuple[list[str], list[list[Any]]]:

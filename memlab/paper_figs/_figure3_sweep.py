@@ -21,105 +21,42 @@ M_pt and its bootstrap interval come from :func:`memlab.numerics.phase_transitio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from memlab._errors import InvalidInputError
+from memlab import gpu_kernels, numerics
+from memlab._io import load_npz, write_npz
+from memlab._jaxcfg import float64_scope
+from memlab._sweep import SweepOptions, run_dir, run_sweep
+from memlab.paper_figs._figure3_analysis import TupleOutcome
+from memlab.paper_figs._phase_transition import run_config, train_and_evaluate
+from memlab.paper_figs._settings import Figure3Settings, PhaseTransitionSettings
 
-__all__ = ["EXACT_FUNCTION", "PRESETS", "Figure3Settings", "SweepOptions", "SweepResult", "exact_config", "exact_losses",
-           "run_figure3_sweep", "tuple_experiment", "tuples_of", "with_overrides"]
+__all__ = ["SweepResult", "exact_config", "exact_losses", "run_figure3_sweep", "tuple_experiment"]
 
-EXACT_FUNCTION = "memlab.paper_figs._figure3_sweep:exact_losses"
 EXACT_VERSION = 1
 #: The exact-loss noise key is ``fold_in(key(seed), EXACT_KEY_TAG)``, independent of the training runs'
-#: ``split(key(seed), 4)`` (init, training noise, sampling, evaluation).
+#: ``split(key(seed), 5)`` (init, training noise, sampling, evaluation, excess).
 EXACT_KEY_TAG = 6
 
-_TRAINING_FIELDS = ("sigma2", "epochs", "draws", "peak_lr", "final_lr", "warmup_fraction", "adam_b2", "n_eval",
-                    "eval_draws", "chunk_size", "dtype")
 
-#: ``paper``: App. H.1's 64 tuples and training budget (meant for GPUs / a cluster); ``cpu``: 12 small
-#: tuples, the phase-transition experiment's CPU recipe (1,000 epochs, lr 5e-2, b2 0.9, 1 draw), a grid
-#: of 12 multiples of floor(N/10) (the transition sits near 0.8 N) and 6 refinement sizes.
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(ns=(50, 100, 150, 200), ds=(30, 40, 50, 60), ks=(3, 6, 9, 12), multiples=20, refine=10,
-                  exact_draws=100, exact_dtype="float32", training="paper"),
-    "cpu": dict(ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12, refine=6, exact_draws=20,
-                exact_dtype="float64", training="cpu"),
-}
-
-
-@dataclass(frozen=True)
-class Figure3Settings:
-    """Everything that defines Figure 3's sweep (a preset, possibly overridden by flags)."""
-
-    preset: str
-    ns: tuple[int, ...]
-    ds: tuple[int, ...]
-    ks: tuple[int, ...]
-    seed: int
-    multiples: int
-    refine: int
-    exact_draws: int
-    exact_dtype: str
-    exact: bool
-    training: Mapping[str, Any]  # the _TRAINING_FIELDS of the phase-transition experiment
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> Figure3Settings:
-        from memlab.paper_figs._phase_transition import PRESETS as TRAINING_PRESETS
-
-        if name not in PRESETS:
-            raise InvalidInputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        preset = dict(PRESETS[name])
-        recipe = TRAINING_PRESETS[preset.pop("training")]
-        training = {f: recipe[f] for f in _TRAINING_FIELDS}
-        training.update({k: v for k, v in overrides.pop("training", {}).items() if v is not None})
-        preset.update({k: v for k, v in overrides.items() if v is not None})
-        preset.setdefault("seed", 0)
-        preset.setdefault("exact", True)
-        settings = cls(preset=name, training=training, **preset)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        for name in ("ns", "ds", "ks"):
-            values = getattr(self, name)
-            if not values or any(int(v) != v or v < 1 for v in values):
-                raise InvalidInputError(f"{name} must be positive integers, got {values}")
-        if min(self.ns) < 2:
-            raise InvalidInputError("every N must be at least 2 (the memorization criterion needs two training points)")
-        if self.multiples < 1 or self.refine < 0 or self.exact_draws < 1 or self.seed < 0:
-            raise InvalidInputError("multiples and exact_draws must be >= 1, refine and seed >= 0")
-        if self.exact_dtype not in ("float32", "float64"):
-            raise InvalidInputError(f"exact_dtype must be float32 or float64, got {self.exact_dtype!r}")
-
-    def tuples(self) -> list[tuple[int, int, int]]:
-        return tuples_of(self.ns, self.ds, self.ks)
-
-
-def tuples_of(ns: Sequence[int], ds: Sequence[int], ks: Sequence[int]) -> list[tuple[int, int, int]]:
-    """The grid of (N, d, K) tuples in a fixed order (N slowest)."""
-    return [(int(n), int(d), int(k)) for n in ns for d in ds for k in ks]
-
-
-def tuple_experiment(s: Figure3Settings, n: int, d: int, k: int, m_values: Sequence[int]):
+def tuple_experiment(s: Figure3Settings, n: int, d: int, k: int, m_values) -> PhaseTransitionSettings:
     """The phase-transition experiment's settings for one tuple (so run configs and hashes are shared)."""
-    from memlab.paper_figs._phase_transition import ExperimentSettings
-
-    return ExperimentSettings(preset=s.preset, n=n, d=d, k=k, m_values=tuple(int(m) for m in m_values),
-                              refine=s.refine, seeds=(s.seed,), **dict(s.training))
+    return PhaseTransitionSettings(preset=s.preset, n=n, d=d, k=k, sigma2=s.sigma2, recipe=s.recipe,
+                                   m_values=tuple(int(m) for m in m_values), refine=s.refine, seeds=(s.seed,))
 
 
-def exact_config(s: Figure3Settings, n: int, d: int, k: int, *, steps: int = 25, schedule: str = "vp") -> dict:
+def exact_config(s: Figure3Settings, n: int, d: int, k: int) -> dict:
     """The JSON config of a tuple's exact-loss run (the sweep hashes it)."""
     return {"experiment": "figure3_exact_losses", "version": EXACT_VERSION, "n": n, "d": d, "k": k,
-            "sigma2": float(s.training["sigma2"]), "n_test": n, "seed": s.seed, "steps": steps,
-            "schedule": schedule, "draws": s.exact_draws, "dtype": s.exact_dtype}
+            "sigma2": float(s.sigma2), "n_test": n, "seed": s.seed, "steps": s.analysis.steps,
+            "schedule": s.analysis.schedule, "draws": s.exact_draws, "dtype": s.exact_dtype}
 
 
 def exact_losses(config: dict, run_dir: Path) -> dict[str, Any]:
@@ -129,22 +66,14 @@ def exact_losses(config: dict, run_dir: Path) -> dict[str, Any]:
     Writes ``exact_losses.npz`` (excess_pmem (T, N), excess_pmem_se, excess_gen (T,), excess_gen_se,
     loss_mem, loss_mem_se, t) into ``run_dir``.
     """
-    from memlab._jaxcfg import enable_float64
-
-    enable_float64()  # a run function is an entry point (like the CLI)
-    import jax
-    import jax.numpy as jnp
-
-    from memlab import gpu_kernels, numerics
-    from memlab._io import write_npz
-
-    ds = numerics.make_gmm_dataset(d=config["d"], k=config["k"], n=config["n"], n_test=config["n_test"],
-                                   sigma2=config["sigma2"], seed=config["seed"])
-    t = numerics.timestep_grid(config["steps"])
-    alphas, sigmas, _ = numerics.schedule_coefficients(t, config["schedule"])
-    key = jax.random.fold_in(jax.random.key(config["seed"]), EXACT_KEY_TAG)
-    losses = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas,
-                                          draws=config["draws"], key=key, dtype=jnp.dtype(config["dtype"]))
+    with float64_scope():
+        ds = numerics.make_gmm_dataset(d=config["d"], k=config["k"], n=config["n"], n_test=config["n_test"],
+                                       sigma2=config["sigma2"], seed=config["seed"])
+        t = numerics.timestep_grid(config["steps"])
+        alphas, sigmas, _ = numerics.schedule_coefficients(t, config["schedule"])
+        key = jax.random.fold_in(jax.random.key(config["seed"]), EXACT_KEY_TAG)
+        losses = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas,
+                                              draws=config["draws"], key=key, dtype=jnp.dtype(config["dtype"]))
     write_npz(run_dir / "exact_losses.npz", t=t, excess_pmem=losses.excess_pmem, excess_pmem_se=losses.excess_pmem_se,
               excess_gen=losses.excess_gen, excess_gen_se=losses.excess_gen_se, loss_mem=losses.loss_mem,
               loss_mem_se=losses.loss_mem_se)
@@ -152,54 +81,33 @@ def exact_losses(config: dict, run_dir: Path) -> dict[str, Any]:
             "max_excess_pmem_se": float(np.max(losses.excess_pmem_se)), "backend": jax.default_backend()}
 
 
-@dataclass(frozen=True)
-class SweepOptions:
-    """Where and how runs execute (see :func:`memlab._sweep.run_sweep`)."""
-
-    cache_dir: Path
-    executor: str = "local"
-    max_workers: int | None = None
-    submitit_cluster: str | None = None
-    submitit_parameters: Mapping[str, Any] | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        return dict(cache_dir=self.cache_dir, executor=self.executor, max_workers=self.max_workers,
-                    submitit_cluster=self.submitit_cluster, submitit_parameters=dict(self.submitit_parameters or {}))
-
-
 @dataclass(frozen=True, eq=False)
 class SweepResult:
     """Per tuple (settings order): the analysis input, plus run counts and timings."""
 
-    outcomes: list  # list[_figure3_analysis.TupleOutcome]
+    outcomes: list[TupleOutcome]
     executed: int
     cached: int
     run_seconds: float  # sum of the executed and cached runs' own timings (what the sweep costs uncached)
     exact_seconds: float
 
 
-def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: str = "span", c: float = 2.0,
-                      run_function: str | None = None, exact_function: str = EXACT_FUNCTION) -> SweepResult:
+def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *,
+                      run_function: Callable = train_and_evaluate,
+                      exact_function: Callable = exact_losses) -> SweepResult:
     """Run (or load) every model of every tuple, refine, compute exact losses; return per-tuple outcomes.
 
-    ``normalize``, ``c``: how the exact gaps are normalised (:func:`memlab.numerics.exact_loss_gaps`).
+    The exact gaps are normalised as ``s.analysis`` says (:func:`memlab.numerics.exact_loss_gaps`).
     ``run_function`` (default the phase-transition experiment's ``train_and_evaluate``) and
-    ``exact_function`` (default :func:`exact_losses`) are sweep run-function names; a replacement must
-    take the same configs and return ``memorized_flags`` (resp. write ``exact_losses.npz``).
+    ``exact_function`` (default :func:`exact_losses`) are sweep run functions; a replacement must take the
+    same configs and return ``memorized_flags`` (resp. write ``exact_losses.npz``).
     """
-    from memlab import _sweep, numerics
-    from memlab._io import load_npz
-    from memlab.paper_figs._figure3_analysis import TupleOutcome
-    from memlab.paper_figs._phase_transition import RUN_FUNCTION, run_config
-
-    run_function = RUN_FUNCTION if run_function is None else _sweep.function_name(run_function)
-    exact_function = _sweep.function_name(exact_function)
     tuples = s.tuples()
     counts = {"executed": 0, "cached": 0}
     seconds = {"runs": 0.0, "exact": 0.0}
 
     def sweep(function, configs, desc):
-        outcome = _sweep.run_sweep(function, configs, desc=desc, **options.kwargs())
+        outcome = run_sweep(function, configs, options=options, desc=desc)
         counts["executed"] += outcome.executed
         counts["cached"] += outcome.cached
         return outcome.records
@@ -228,18 +136,18 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: s
             collect(sweep(run_function, configs_for(extra), "figure 3: refinement"))
         ms_per_tuple = [sorted(ms + more) for ms, more in zip(ms_per_tuple, extra)]
 
-    exact_gaps = [None] * len(tuples)
+    exact_gaps: list[numerics.LossGaps | None] = [None] * len(tuples)
     if s.exact:
         exact_configs = [exact_config(s, n, d, k) for n, d, k in tuples]
         records = sweep(exact_function, exact_configs, "figure 3: exact losses")
         for i, (config, record) in enumerate(zip(exact_configs, records)):
             seconds["exact"] += float(record["seconds"])
-            arrays = load_npz(_sweep.run_dir(options.cache_dir, config, exact_function) / "exact_losses.npz")
+            arrays = load_npz(run_dir(options.cache_dir, config, exact_function) / "exact_losses.npz")
             n, d, k = tuples[i]
             exact_gaps[i] = numerics.exact_loss_gaps(arrays["excess_pmem"], arrays["excess_gen"], n=n, d=d, k=k,
                                                      sigma2=config["sigma2"], excess_pmem_se=arrays["excess_pmem_se"],
-                                                     excess_gen_se=arrays["excess_gen_se"], normalize=normalize,
-                                                     c=c)
+                                                     excess_gen_se=arrays["excess_gen_se"],
+                                                     normalize=s.analysis.normalize, c=s.analysis.c)
 
     outcomes = []
     for (n, d, k), ms, gaps in zip(tuples, ms_per_tuple, exact_gaps):
@@ -251,12 +159,3 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *, normalize: s
                                      m_end=transition.m_end, exact=gaps))
     return SweepResult(outcomes=outcomes, executed=counts["executed"], cached=counts["cached"],
                        run_seconds=seconds["runs"], exact_seconds=seconds["exact"])
-
-
-def with_overrides(s: Figure3Settings, **changes) -> Figure3Settings:
-    """A copy of ``s`` with fields replaced (``training`` entries merged), validated."""
-    training = dict(s.training)
-    training.update(changes.pop("training", {}))
-    out = replace(s, training=training, **changes)
-    out.validate()
-    return out

@@ -11,10 +11,19 @@ Monte Carlo noise.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from memlab import gpu_kernels, numerics
+from memlab._io import write_npz
+from memlab._jaxcfg import float64_scope
+from memlab._readers import file_digest
+from memlab.paper_figs._recipes import train_config
+from memlab.paper_figs._settings import ImageDataSettings
 
 __all__ = ["dataset_config", "dataset_from_config", "evaluation_noise", "train_and_evaluate", "evaluate_baselines",
            "image_excess_losses", "rank_c_generalizing_excess"]
@@ -24,42 +33,22 @@ _TEST_NOISE_STREAM = 8
 _DDIM_STREAM = 9
 
 
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def dataset_config(args) -> dict:
+def dataset_config(data: ImageDataSettings) -> dict[str, Any]:
     """The data part of a run config (a user file is identified by its content hash too)."""
-    source = str(args.templates)
-    config = {"templates": source, "side": args.side, "k": args.k, "n": args.n,
-              "n_test": args.n_test if getattr(args, "n_test", None) is not None else args.n,
-              "channels": args.channels, "color_mean": list(args.color_mean), "color_var": args.color_var,
-              "seed": args.seed}
-    if source != "digits":
-        from memlab._errors import InvalidInputError
-
-        try:
-            config["templates_sha256"] = _file_digest(source)
-        except FileNotFoundError:
-            raise InvalidInputError(f"file not found: {source}") from None
-        except IsADirectoryError:
-            raise InvalidInputError(f"expected a file, got a directory: {source}") from None
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
+    config: dict[str, Any] = {"templates": data.templates, "side": data.side, "k": data.k, "n": data.n,
+                              "n_test": data.held_out, "channels": data.channels, "color_mean": list(data.color_mean),
+                              "color_var": data.color_var, "seed": data.seed}
+    if data.templates != "digits":
+        config["templates_sha256"] = file_digest(data.templates, "template file")
     return config
 
 
-def dataset_from_config(config: dict):
-    from memlab.numerics import make_image_dataset
-
+def dataset_from_config(config: dict) -> numerics.ImageDataset:
     mean = config["color_mean"]
-    return make_image_dataset(k=config["k"], n=config["n"], n_test=config["n_test"], side=config["side"],
-                              channels=config["channels"], color_mean=mean if len(mean) > 1 else mean[0],
-                              color_var=config["color_var"], seed=config["seed"], source=config["templates"])
+    return numerics.make_image_dataset(k=config["k"], n=config["n"], n_test=config["n_test"], side=config["side"],
+                                       channels=config["channels"], color_mean=mean if len(mean) > 1 else mean[0],
+                                       color_var=config["color_var"], seed=config["seed"],
+                                       source=config["templates"])
 
 
 def evaluation_noise(config: dict, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,49 +62,37 @@ def evaluation_noise(config: dict, dataset) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _coefficients(config: dict) -> tuple[float, float, float]:
-    from memlab.numerics import schedule_coefficients, timestep_grid
-
-    t = float(timestep_grid()[config["t_index"]])
-    alpha, sigma, psi = schedule_coefficients(t)
+    t = float(numerics.timestep_grid()[config["t_index"]])
+    alpha, sigma, psi = numerics.schedule_coefficients(t)
     return t, float(alpha), float(sigma)
 
 
 def _losses(denoise, dataset, train_noise, test_noise, alpha, sigma) -> dict:
     """Eq. 6 per-time losses (x0 units) on the training and the held-out set, with standard errors."""
-    from memlab.numerics import per_time_loss
-
     out = {}
-    train = per_time_loss(denoise, dataset.x_train, alpha=alpha, sigma=sigma, noise=train_noise)
+    train = numerics.per_time_loss(denoise, dataset.x_train, alpha=alpha, sigma=sigma, noise=train_noise)
     out.update(train_loss=train.mean, train_loss_se=train.se)
     if dataset.x_test.shape[0]:
-        test = per_time_loss(denoise, dataset.x_test, alpha=alpha, sigma=sigma, noise=test_noise)
+        test = numerics.per_time_loss(denoise, dataset.x_test, alpha=alpha, sigma=sigma, noise=test_noise)
         out.update(test_loss=test.mean, test_loss_se=test.se)
     return out
 
 
 def _ddim(apply, params, x_init) -> np.ndarray:
-    import jax.numpy as jnp
-
-    from memlab.gpu_kernels import ddim_sample_model
-    from memlab.numerics import schedule_coefficients, timestep_grid
-
-    alphas, sigmas, _ = schedule_coefficients(timestep_grid())
-    return np.asarray(ddim_sample_model(apply, params, jnp.asarray(x_init, jnp.float64), alphas=alphas,
+    alphas, sigmas, _ = numerics.schedule_coefficients(numerics.timestep_grid())
+    return np.asarray(gpu_kernels.ddim_sample_model(apply, params, jnp.asarray(x_init, jnp.float64), alphas=alphas,
                                         sigmas=sigmas), np.float64)
 
 
 def _ratio(samples, dataset, seed) -> dict:
-    from memlab.numerics import memorization_ratio
-
-    result = memorization_ratio(samples, dataset.x_train, seed=seed)
+    result = numerics.memorization_ratio(samples, dataset.x_train, seed=seed)
     return {"ratio": result.ratio, "ratio_ci_low": result.ci_low, "ratio_ci_high": result.ci_high,
             "memorized_flags": result.flags.astype(int).tolist()}
 
 
-def _memorizing_apply(params, x, alpha, sigma):
-    from memlab.gpu_kernels import memorizing_denoiser
-
-    return memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=params["train"])
+def memorizing_apply(params, x, alpha, sigma):
+    """The memorizing denoiser (eq. 7) as a model ``apply(params={"train": (N, d)}, x, alpha, sigma)``."""
+    return gpu_kernels.memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=params["train"])
 
 
 def train_and_evaluate(config: dict, run_dir: Path) -> dict:
@@ -124,19 +101,12 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
     config: the data fields of :func:`dataset_config` plus ``m``, ``epochs``, ``draws``, ``peak_lr``,
     ``final_lr``, ``warmup_fraction``, ``adam_b2``, ``chunk_size``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
     """
-    from memlab._jaxcfg import enable_float64
+    with float64_scope():
+        return _train_and_evaluate(config, run_dir)
 
-    enable_float64()
-    import jax
-    import jax.numpy as jnp
 
-    from memlab import gpu_kernels, numerics
-    from memlab._io import write_npz
-
+def _train_and_evaluate(config: dict, run_dir: Path) -> dict:
     dataset = dataset_from_config(config)
-    train_config = gpu_kernels.TrainConfig(epochs=config["epochs"], draws=config["draws"], peak_lr=config["peak_lr"],
-                                           final_lr=config["final_lr"], warmup_fraction=config["warmup_fraction"],
-                                           adam_b2=config["adam_b2"], chunk_size=config["chunk_size"])
     dtype = jnp.dtype(config["dtype"])
     key = jax.random.fold_in(jax.random.key(config["seed"]), config["m"])
     init_key, noise_key = jax.random.split(key)
@@ -144,7 +114,7 @@ def train_and_evaluate(config: dict, run_dir: Path) -> dict:
                                           labels_train=dataset.labels_train, colors_train=dataset.colors_train,
                                           dtype=dtype)
     result = gpu_kernels.train(gpu_kernels.image_model_apply, params, jnp.asarray(dataset.x_train, dtype),
-                               config=train_config, key=noise_key, desc=f"training M={config['m']}")
+                               config=train_config(config), key=noise_key, desc=f"training M={config['m']}")
     learned = {k: np.asarray(v, np.float64) for k, v in result.params.items()}
     color_var = float(np.exp(learned["log_color_var"]))
     _, alpha, sigma = _coefficients(config)
@@ -172,14 +142,11 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict:
     config: the data fields plus ``ms``, ``eval_draws``, ``n_eval``, ``t_index``. Returns losses and
     memorization ratios; per-M values are lists aligned with ``ms``.
     """
-    from memlab._jaxcfg import enable_float64
+    with float64_scope():
+        return _evaluate_baselines(config, run_dir)
 
-    enable_float64()
-    import jax.numpy as jnp
 
-    from memlab import gpu_kernels, numerics
-    from memlab._io import write_npz
-
+def _evaluate_baselines(config: dict, run_dir: Path) -> dict:
     dataset = dataset_from_config(config)
     _, alpha, sigma = _coefficients(config)
     train_noise, test_noise, x_init = evaluation_noise(config, dataset)
@@ -198,7 +165,7 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict:
     samples = {}
     for name, denoise, apply, params in (
             ("exact", exact, gpu_kernels.image_model_apply, exact_params),
-            ("mem", memorizing, _memorizing_apply, {"train": jnp.asarray(dataset.x_train)})):
+            ("mem", memorizing, memorizing_apply, {"train": jnp.asarray(dataset.x_train)})):
         losses = _losses(denoise, dataset, train_noise, test_noise, alpha, sigma)
         samples[name] = _ddim(apply, params, x_init)
         ratio = _ratio(samples[name], dataset, config["seed"])
@@ -211,7 +178,7 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict:
             return numerics.partial_memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=dataset.x_train, m=m_eff)
 
         losses = _losses(pmem, dataset, train_noise, test_noise, alpha, sigma)
-        pm_samples = _ddim(_memorizing_apply, {"train": jnp.asarray(dataset.x_train[:m_eff])}, x_init)
+        pm_samples = _ddim(memorizing_apply, {"train": jnp.asarray(dataset.x_train[:m_eff])}, x_init)
         ratio = _ratio(pm_samples, dataset, config["seed"])
         for k, v in {**losses, "ratio": ratio["ratio"]}.items():
             per_m.setdefault(f"pmem_{k}", []).append(v)
@@ -223,9 +190,7 @@ def evaluate_baselines(config: dict, run_dir: Path) -> dict:
 def rank_c_generalizing_excess(dataset, *, alpha: float, sigma: float) -> float:
     """Theorem 3.1's leading term for the image model: mean over the training samples of the posterior variance
     of their own component (:func:`memlab.numerics.low_rank_posterior_variance`)."""
-    from memlab.numerics import low_rank_posterior_variance
-
-    traces = low_rank_posterior_variance(dataset.templates, alpha=alpha, sigma=sigma, color_var=dataset.color_var,
+    traces = numerics.low_rank_posterior_variance(dataset.templates, alpha=alpha, sigma=sigma, color_var=dataset.color_var,
                                          channels=dataset.channels)
     return float(np.mean(traces[dataset.labels_train]))
 
@@ -240,15 +205,11 @@ def image_excess_losses(config: dict, run_dir: Path) -> dict:
     :func:`memlab.numerics.excess_loss` on the same noise draws (:func:`memlab.gpu_kernels.noise_draws`:
     the same Z at every t, as the engine uses). Full (T, N) arrays go to ``excess.npz``.
     """
-    from memlab._jaxcfg import enable_float64
+    with float64_scope():
+        return _image_excess_losses(config, run_dir)
 
-    enable_float64()
-    import jax
-    import jax.numpy as jnp
 
-    from memlab import gpu_kernels, numerics
-    from memlab._io import write_npz
-
+def _image_excess_losses(config: dict, run_dir: Path) -> dict:
     dataset = dataset_from_config(config)
     grid = numerics.timestep_grid()
     alphas, sigmas, psis = numerics.schedule_coefficients(grid)

@@ -1,51 +1,55 @@
-"""Tables, metadata and plots shared by Figures 2, 6 and 7 (the phase-transition experiment)."""
+"""Shared pieces of Figures 2, 6 and 7 (the phase-transition experiment): computing, tables, plots, JSON."""
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 
-from memlab.paper_figs._phase_transition import EVAL_T_INDEX, ExperimentSettings, SeedResult
+from memlab import numerics
+from memlab._metadata import run_metadata
+from memlab._sweep import SweepOptions
+from memlab.paper_figs._phase_transition import EVAL_T_INDEX, SeedResult, crossover_m_star, run_experiment
+from memlab.paper_figs._presets import PHASE_TRANSITION_CACHE
+from memlab.paper_figs._settings import PhaseTransitionSettings
 
-__all__ = ["figure2_rows", "metadata", "plot_loss_panel", "plot_ratio_panel", "shade_transition", "transition_json",
-           "write_outputs"]
+__all__ = ["FIGURE2_COLUMNS", "PhaseTransitionResult", "baseline_rows", "compute", "figure2_rows", "metadata",
+           "plot_loss_panel", "plot_ratio_panel", "psi_t16", "shade_transition", "transition_json"]
 
 FIGURE2_COLUMNS = ["seed", "m", "memorization_ratio", "memorization_ci_low", "memorization_ci_high",
                    "train_loss", "train_loss_se", "test_loss", "test_loss_se", "learned_variance",
-                   "dist_nearest_train", "dist_nearest_true_mean", "final_objective", "train_seconds"]
+                   "dist_nearest_train", "dist_nearest_true_mean", "final_objective"]
 
 
-def run_figure_experiment(args, *, single_seed_figure: int | None = None):
-    """The common start of Figures 2, 6 and 7: JAX set-up, settings from the flags, the cached sweep.
+@dataclass(frozen=True)
+class PhaseTransitionResult:
+    """Figures 2, 6, 7's numbers: one :class:`SeedResult` per seed, the crossover M* beside them.
 
-    Enables float64 and the persistent compilation cache (CLI only), reads the settings, checks that a
-    one-seed figure got one seed, runs (or reloads) the experiment. Returns
-    ``(settings, results, seconds, pyplot)`` with matplotlib on the Agg backend.
+    seeds: per seed, the trained models' results by M (memorization ratio with its interval, losses with
+    standard errors, learned variance, distances), the baselines and the transition; m_star: M* of eq. 14
+    (C = 2) for lambda = psi_t (``eps``) and lambda = 1 (``x0``); seconds: wall time of the sweep.
     """
-    from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-    from memlab.paper_figs._phase_transition import run_experiment, settings_from_args
 
-    enable_float64()
-    enable_compilation_cache()  # a re-run skips most JIT compilation (MEMLAB_JAX_CACHE=0: off)
-    import matplotlib
+    settings: PhaseTransitionSettings
+    seeds: list[SeedResult]
+    m_star: dict[str, float]
+    m_star_note: str
+    sweep: SweepOptions
+    seconds: float
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    settings = settings_from_args(args)
-    if single_seed_figure is not None and len(settings.seeds) != 1:
-        raise InvalidInputError(f"figure {single_seed_figure} uses one seed (--seeds S); figure 7 shows several "
-                             "seeds with min-max bands")
+def compute(settings: PhaseTransitionSettings, *, sweep: SweepOptions | None = None) -> PhaseTransitionResult:
+    """Train (or load from the sweep cache) every model of ``settings`` and measure the transition."""
+    sweep = SweepOptions(cache_dir=PHASE_TRANSITION_CACHE) if sweep is None else sweep
     started = time.perf_counter()
-    results = run_experiment(settings, args)
-    return settings, results, time.perf_counter() - started, plt
+    seeds = run_experiment(settings, sweep)
+    m_star, note = crossover_m_star(settings)
+    return PhaseTransitionResult(settings=settings, seeds=seeds, m_star=m_star, m_star_note=note, sweep=sweep,
+                                 seconds=time.perf_counter() - started)
 
 
 def figure2_rows(results: Sequence[SeedResult]) -> list[list[Any]]:
@@ -90,34 +94,22 @@ def transition_json(result: SeedResult) -> dict[str, Any]:
                     "resolution); null = not reached within the sweep"}
 
 
-def metadata(s: ExperimentSettings, args, *, seconds: float, figure: int) -> dict[str, Any]:
-    import jax
-    import matplotlib
-    import numpy
-    import scipy
-
-    from memlab import __version__
-    from memlab._jaxcfg import device_summary
-    from memlab.paper_figs._phase_transition import EVAL_T_INDEX
-
+def metadata(result: PhaseTransitionResult, *, figure: int, **extra: Any) -> dict[str, Any]:
+    """The JSON header of Figures 2, 6, 7: settings, weighting, cache, versions, device, timings."""
     return {
         "figure": figure,
-        "settings": asdict(s),
+        "settings": asdict(result.settings),
         "eval_t_index": EVAL_T_INDEX,
         "weighting": "eps (lambda = psi_t)",
         "schedule": "vp",
-        "cache_dir": str(args.cache_dir),
-        "executor": args.executor,
-        "versions": {"memlab": __version__, "python": platform.python_version(), "jax": jax.__version__,
-                     "numpy": numpy.__version__, "scipy": scipy.__version__, "matplotlib": matplotlib.__version__},
-        "device": device_summary(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
-        "timings": {"wall_seconds": seconds},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cache_dir": str(result.sweep.cache_dir),
+        "executor": result.sweep.executor,
+        **run_metadata(timings={"wall_seconds": result.seconds}),
+        **extra,
     }
 
 
-def shade_transition(ax, result: SeedResult, *, label: bool = True) -> None:
+def shade_transition(ax: Axes, result: SeedResult, *, label: bool = True) -> None:
     t = result.transition
     if t.m_start is not None:
         end = t.m_end if t.m_end is not None else max(result.m_values)
@@ -125,7 +117,7 @@ def shade_transition(ax, result: SeedResult, *, label: bool = True) -> None:
                    label="transition (ratio > 1/10 to > 9/10)" if label else None)
 
 
-def plot_ratio_panel(ax, result: SeedResult, *, m_star: dict[str, float] | None) -> None:
+def plot_ratio_panel(ax: Axes, result: SeedResult, *, m_star: dict[str, float] | None) -> None:
     ms = np.asarray(result.m_values)
     ratio = np.array([r["memorization_ratio"] for r in result.runs])
     low = np.array([r["memorization_ci_low"] for r in result.runs])
@@ -147,7 +139,7 @@ def plot_ratio_panel(ax, result: SeedResult, *, m_star: dict[str, float] | None)
     ax.set_title("Memorization ratio")
 
 
-def plot_loss_panel(ax, result: SeedResult, *, which: str, psi: float) -> None:
+def plot_loss_panel(ax: Axes, result: SeedResult, *, which: str, psi: float) -> None:
     """Trained-model loss at t_16 (points with SE bars) against x_hat_*, x_hat_mem and x_hat_pmem,M."""
     b = result.baselines
     ms = np.asarray(result.m_values)
@@ -167,19 +159,4 @@ def plot_loss_panel(ax, result: SeedResult, *, which: str, psi: float) -> None:
 
 
 def psi_t16() -> float:
-    from memlab import numerics
-
     return float(numerics.schedule_coefficients(numerics.timestep_grid()[EVAL_T_INDEX])[2])
-
-
-def write_outputs(out: Path, stem: str, fig, *, csv_header, csv_rows, json_obj, extra_csv=None) -> list[Path]:
-    """PNG + PDF + CSV (+ extra CSVs) + JSON into ``out`` (atomic writes)."""
-    from memlab._io import save_figure, write_csv, write_json
-
-    out.mkdir(parents=True, exist_ok=True)
-    written = save_figure(fig, out / stem)
-    written.append(write_csv(out / f"{stem}.csv", csv_header, csv_rows))
-    for suffix, (header, rows) in (extra_csv or {}).items():
-        written.append(write_csv(out / f"{stem}_{suffix}.csv", header, rows))
-    written.append(write_json(out / f"{stem}.json", json_obj))
-    return written

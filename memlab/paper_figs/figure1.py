@@ -1,8 +1,10 @@
 """Figure 1: Monte Carlo excess losses of the partially memorizing denoisers (every M) and of the
-generalizing denoiser, against the leading-order approximations of Theorems 3.1 and 3.2 (SPEC §5).
+generalizing denoiser, against the leading-order approximations of Theorems 3.1 and 3.2.
 
-``memlab figure 1`` — defaults reproduce the paper: d = 50, K = 12, N = 200, sigma_*^2 = 1, 100 noise
-draws per training sample, t = t_16 (psi ~ 6.704), every M = 1..N. Writes into ``--out``:
+The paper's setting (:class:`~memlab.paper_figs.Figure1Settings` defaults): d = 50, K = 12, N = 200,
+sigma_*^2 = 1, 100 noise draws per training sample, t = t_16 (psi ~ 6.704), every M = 1..N.
+``compute(settings)`` runs the Monte Carlo engine (:func:`memlab.gpu_kernels.mc_excess_losses`);
+``plot(result)`` draws; ``save(result, folder)`` writes
 
 - ``figure1.png`` / ``figure1.pdf`` — the plot;
 - ``figure1.csv`` — one row per (t, M), columns ``t,psi,M,loss_mem,excess_pmem,excess_pmem_se,
@@ -14,68 +16,101 @@ draws per training sample, t = t_16 (psi ~ 6.704), every M = 1..N. Writes into `
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from memlab import gpu_kernels, numerics
+from memlab._io import result_set
+from memlab._jaxcfg import float64_scope
+from memlab._metadata import run_metadata
+from memlab.paper_figs._settings import Figure1Settings
+
+__all__ = ["CSV_COLUMNS", "DESCRIPTION", "STEM", "Figure1Result", "compute", "describe", "plot", "save"]
 
 DESCRIPTION = ("Figure 1: excess training loss of x_pmem,M (every M) and x_* over x_mem, Monte Carlo vs "
                "Theorems 3.1/3.2")
-
 CSV_COLUMNS = ("t", "psi", "M", "loss_mem", "excess_pmem", "excess_pmem_se", "excess_pmem_approx_c1",
                "excess_pmem_approx_c2", "excess_gen", "excess_gen_se", "excess_gen_approx")
-DEFAULT_OUT = Path("figures") / "figure1"
 STEM = "figure1"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from memlab.cli._common import nonnegative_int, positive_int
+@dataclass(frozen=True, eq=False)
+class Figure1Result:
+    """Figure 1's numbers (NumPy float64; T = number of timesteps, N = training samples).
 
-    data = parser.add_argument_group("data (default: the paper's synthetic mixture)")
-    data.add_argument("--data", metavar="FILE.npz", default=None,
-                      help="your dataset: x_train (N x d), means (K x d), optional sigma2 (scalar) and x_test")
-    data.add_argument("--d", type=positive_int, default=None, help="dimension of generated data (default 50)")
-    data.add_argument("--k", type=positive_int, default=None, help="mixture components of generated data (default 12)")
-    data.add_argument("--n", type=positive_int, default=None, help="training samples of generated data (default 200)")
-    run = parser.add_argument_group("Monte Carlo")
-    run.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the data and the noise (default 0)")
-    run.add_argument("--draws", type=positive_int, default=100, help="noise draws per training sample (default 100)")
-    run.add_argument("--t-index", type=nonnegative_int, default=None,
-                     help="timestep index l of t_l = 0.999 - 0.998 l/25 (default 16, t = 0.36028)")
-    run.add_argument("--all-t", action="store_true", help="compute every timestep of the grid (26 values)")
-    run.add_argument("--schedule", choices=("vp", "ve", "linear"), default="vp", help="noise schedule (default vp)")
-    run.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                     help="compute precision (default float32; float64 is the reference)")
-    run.add_argument("--chunk-size", type=positive_int, default=None,
-                     help="(sample, draw) rows per tile: bounds memory (default 4096)")
-    parser.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
-                        help=f"output folder (default ./{DEFAULT_OUT.as_posix()})")
+    losses: the engine's :class:`~memlab.gpu_kernels.ExcessLosses` — ``excess_pmem`` (T, N) with column
+    M-1 for x_pmem,M, ``excess_gen`` (T,), ``loss_mem`` (T,), each with its standard error;
+    approx_c1, approx_c2: (N,) Theorem 3.2's (1 - M/N) d sigma2 times C = 1, 2; approx_gen: (T,)
+    Theorem 3.1's d sigma2 / (psi sigma2 + 1); t, psi, alpha, sigma: (T,) the timesteps.
+    """
+
+    settings: Figure1Settings
+    n: int
+    d: int
+    k: int
+    sigma2: float
+    source: str
+    t: np.ndarray
+    psi: np.ndarray
+    alpha: np.ndarray
+    sigma: np.ndarray
+    losses: gpu_kernels.ExcessLosses
+    approx_c1: np.ndarray
+    approx_c2: np.ndarray
+    approx_gen: np.ndarray
+    chunk_size: int
+    compute_seconds: float
+
+    @property
+    def representative(self) -> int:
+        """Position of t_16 among the timesteps (the main panel), else 0."""
+        indices = list(self.settings.t_indices)
+        return indices.index(numerics.REPRESENTATIVE_T_INDEX) if numerics.REPRESENTATIVE_T_INDEX in indices else 0
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers at the representative timestep (also in figure1.json)."""
+        return _summary(self.representative, self.t, self.psi, self.losses, self.approx_c1, self.approx_c2,
+                        self.approx_gen)
 
 
-def _dataset(args):
-    from memlab._errors import InvalidInputError
-    from memlab.numerics import load_gmm_dataset, make_gmm_dataset
-
-    if args.data is not None:
-        given = [f"--{name}" for name in ("d", "k", "n") if getattr(args, name) is not None]
-        if given:
-            raise InvalidInputError(f"{', '.join(given)} only apply to generated data, not with --data")
-        return load_gmm_dataset(args.data)
-    return make_gmm_dataset(d=args.d or 50, k=args.k or 12, n=args.n or 200, n_test=0, seed=args.seed)
+def _dataset(settings: Figure1Settings) -> tuple[numerics.GMMDataset, str]:
+    if settings.data is not None:
+        return numerics.load_gmm_dataset(settings.data), f"data {settings.data.name}"
+    dataset = numerics.make_gmm_dataset(d=settings.d, k=settings.k, n=settings.n, n_test=0, sigma2=settings.sigma2,
+                                        seed=settings.seed)
+    return dataset, f"synthetic, seed {settings.seed}"
 
 
-def _timestep_indices(args, steps: int) -> list[int]:
-    from memlab._errors import InvalidInputError
-    from memlab.numerics import REPRESENTATIVE_T_INDEX
-
-    if args.all_t:
-        if args.t_index is not None:
-            raise InvalidInputError("--t-index and --all-t exclude each other")
-        return list(range(steps + 1))
-    index = REPRESENTATIVE_T_INDEX if args.t_index is None else args.t_index
-    if index > steps:
-        raise InvalidInputError(f"--t-index must be in 0..{steps}, got {index}")
-    return [index]
+def compute(settings: Figure1Settings = Figure1Settings(), *, show_progress: bool = False) -> Figure1Result:
+    """Monte Carlo excess losses of x_pmem,M (every M) and x_* at the chosen timesteps, with the approximations."""
+    dataset, source = _dataset(settings)
+    ts = numerics.timestep_grid(numerics.DEFAULT_STEPS)[list(settings.t_indices)]
+    alphas, sigmas, psis = numerics.schedule_coefficients(ts, settings.schedule)
+    started = time.perf_counter()
+    with float64_scope():
+        losses = gpu_kernels.mc_excess_losses(
+            dataset.x_train, dataset.means, dataset.sigma2, alphas=alphas, sigmas=sigmas, draws=settings.draws,
+            key=jax.random.key(settings.seed), chunk_size=settings.chunk_size, dtype=jnp.dtype(settings.dtype),
+            show_progress=show_progress)
+    compute_seconds = time.perf_counter() - started
+    n, d = dataset.n, dataset.d
+    m = np.arange(1, n + 1)
+    return Figure1Result(
+        settings=settings, n=n, d=d, k=dataset.k, sigma2=dataset.sigma2, source=source, t=ts, psi=psis,
+        alpha=alphas, sigma=sigmas, losses=losses,
+        approx_c1=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=1.0),
+        approx_c2=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=2.0),
+        approx_gen=numerics.excess_gen_approx(psis, d=d, sigma2=dataset.sigma2),
+        chunk_size=settings.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE, compute_seconds=compute_seconds)
 
 
 def _rows(ts, psis, result, approx_c1, approx_c2, approx_gen):
@@ -89,8 +124,6 @@ def _rows(ts, psis, result, approx_c1, approx_c2, approx_gen):
 
 def _summary(ti, ts, psis, result, approx_c1, approx_c2, approx_gen) -> dict:
     """Numbers for the one-line summary and the JSON at timestep position ``ti``."""
-    import numpy as np
-
     pmem = result.excess_pmem[ti]
     within = (pmem >= approx_c1) & (pmem <= approx_c2)
     below_gen = np.nonzero(pmem < result.excess_gen[ti])[0]
@@ -104,9 +137,7 @@ def _summary(ti, ts, psis, result, approx_c1, approx_c2, approx_gen) -> dict:
     }
 
 
-def _plot_panel(ax, ti, result, approx_c1, approx_c2, approx_gen, *, title: str, legend: bool) -> None:
-    import numpy as np
-
+def _plot_panel(ax: Axes, ti, result, approx_c1, approx_c2, approx_gen, *, title: str, legend: bool) -> None:
     n = result.excess_pmem.shape[1]
     m = np.arange(1, n + 1)
     pmem, pmem_se = result.excess_pmem[ti], result.excess_pmem_se[ti]
@@ -134,10 +165,8 @@ def _plot_panel(ax, ti, result, approx_c1, approx_c2, approx_gen, *, title: str,
         ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
 
 
-def _plot_over_t(ax, ts, psis, result, approx_gen, approx_c1, approx_c2, gen_curve) -> None:
+def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, gen_curve) -> None:
     """Every timestep: x_* excess vs psi with Theorem 3.1; x_pmem at M = N/2 with its C = 1, 2 levels."""
-    import numpy as np
-
     n = result.excess_pmem.shape[1]
     half = max(1, n // 2)
     order = np.argsort(psis)
@@ -158,9 +187,8 @@ def _plot_over_t(ax, ts, psis, result, approx_gen, approx_c1, approx_c2, gen_cur
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
 
 
-def _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, gen_curve, header: str):
-    from matplotlib.figure import Figure
-
+def _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, gen_curve: Callable,
+            header: str) -> Figure:
     rep_title = (f"$t = t_{{{t_indices[rep]}}} = {ts[rep]:.5g}$,  $\\psi_t = {psis[rep]:.4g}$")
     if len(ts) == 1:
         fig = Figure(figsize=(7.5, 5.2), layout="constrained")
@@ -175,89 +203,53 @@ def _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, 
     return fig
 
 
-def run(args) -> int:
-    import platform
+def plot(result: Figure1Result) -> Figure:
+    """The excess-loss panel at t_16 (and, with several timesteps, the excess of x_* against psi)."""
+    r = result
+    header = (f"Figure 1 — excess training loss over the memorizing denoiser: N={r.n}, d={r.d}, K={r.k}, "
+              f"$\\sigma_*^2$={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})")
+    return _figure(r.t, r.psi, list(r.settings.t_indices), r.representative, r.losses, r.approx_c1, r.approx_c2,
+                   r.approx_gen, lambda psi: numerics.excess_gen_approx(psi, d=r.d, sigma2=r.sigma2), header)
 
-    from memlab import __version__
-    from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
 
-    started = time.perf_counter()
-    dataset = _dataset(args)  # bad files fail here, before any JAX work
-    if args.draws < 2:
-        raise InvalidInputError("--draws must be at least 2 (the standard error needs two draws per sample)")
-    from memlab.numerics import DEFAULT_STEPS, excess_gen_approx, excess_pmem_approx, schedule_coefficients, \
-        timestep_grid
+def save(result: Figure1Result, folder: str | Path, *, extra: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write figure1.png/.pdf, figure1.csv and figure1.json into ``folder`` as one set.
 
-    t_indices = _timestep_indices(args, DEFAULT_STEPS)
-    ts = timestep_grid(DEFAULT_STEPS)[t_indices]
-    alphas, sigmas, psis = schedule_coefficients(ts, args.schedule)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInputError(f"--out {out_dir} exists and is not a folder")
-
-    enable_float64()
-    cache_dir = enable_compilation_cache()
-    import jax
-    import jax.numpy as jnp
-    import matplotlib
-    import numpy as np
-
-    from memlab import gpu_kernels
-    from memlab._io import save_figure, write_csv, write_json
-
-    n, d, k = dataset.n, dataset.d, dataset.k
-    setup_s = time.perf_counter() - started
-    print(f"memlab figure 1: N={n}, d={d}, K={k}, sigma*^2={dataset.sigma2:g}, {args.draws} draws, "
-          f"{len(ts)} timestep(s), every M = 1..{n}, {args.dtype} on {jax.default_backend()}", file=sys.stderr)
-    compute_start = time.perf_counter()
-    result = gpu_kernels.mc_excess_losses(
-        dataset.x_train, dataset.means, dataset.sigma2, alphas=alphas, sigmas=sigmas, draws=args.draws,
-        key=jax.random.key(args.seed), chunk_size=args.chunk_size, dtype=getattr(jnp, args.dtype),
-        show_progress=True)
-    compute_s = time.perf_counter() - compute_start
-
-    m = np.arange(1, n + 1)
-    approx_c1 = excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=1.0)
-    approx_c2 = excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=2.0)
-    approx_gen = excess_gen_approx(psis, d=d, sigma2=dataset.sigma2)
-    from memlab.numerics import REPRESENTATIVE_T_INDEX
-
-    rep = t_indices.index(REPRESENTATIVE_T_INDEX) if REPRESENTATIVE_T_INDEX in t_indices else 0
-    summary = _summary(rep, ts, psis, result, approx_c1, approx_c2, approx_gen)
-    source = f"data {Path(args.data).name}" if args.data else f"synthetic, seed {args.seed}"
-    header = (f"Figure 1 — excess training loss over the memorizing denoiser: N={n}, d={d}, K={k}, "
-              f"$\\sigma_*^2$={dataset.sigma2:g}, {args.draws} noise draws/sample ({source})")
+    extra: more JSON entries (the CLI records its set-up time and compilation cache there).
+    """
+    r, s = result, result.settings
     plot_start = time.perf_counter()
-    fig = _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen,
-                  lambda psi: excess_gen_approx(psi, d=d, sigma2=dataset.sigma2), header)
+    fig = plot(result)
     plot_s = time.perf_counter() - plot_start
-
     config = {
-        "figure": 1, "n": n, "d": d, "k": k, "sigma2": dataset.sigma2, "draws": args.draws, "seed": args.seed,
-        "data": str(Path(args.data).resolve()) if args.data else None, "schedule": args.schedule,
-        "t_indices": t_indices, "t": ts, "psi": psis, "alpha": alphas, "sigma": sigmas, "dtype": args.dtype,
-        "chunk_size": args.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE, "block_size": gpu_kernels.DEFAULT_BLOCK_SIZE,
-        "jax_compilation_cache": cache_dir,
+        "figure": 1, "n": r.n, "d": r.d, "k": r.k, "sigma2": r.sigma2, "draws": s.draws, "seed": s.seed,
+        "data": str(s.data.resolve()) if s.data is not None else None, "schedule": s.schedule,
+        "t_indices": list(s.t_indices), "t": r.t, "psi": r.psi, "alpha": r.alpha, "sigma": r.sigma,
+        "dtype": s.dtype, "chunk_size": r.chunk_size, "block_size": gpu_kernels.DEFAULT_BLOCK_SIZE,
+        "settings": asdict(s),
         "approximations": {"excess_gen_approx": "Theorem 3.1: d sigma2 / (psi sigma2 + 1)",
                            "excess_pmem_approx_c1": "Theorem 3.2, C=1: (1 - M/N) d sigma2",
                            "excess_pmem_approx_c2": "Theorem 3.2, C=2: 2 (1 - M/N) d sigma2"},
     }
-    versions = {"memlab": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "jax": jax.__version__, "matplotlib": matplotlib.__version__}
     write_start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(out_dir / f"{STEM}.csv", CSV_COLUMNS, _rows(ts, psis, result, approx_c1, approx_c2, approx_gen))
-    written = save_figure(fig, out_dir / STEM)
-    timings = {"setup_s": setup_s, "compute_s": compute_s, "plot_s": plot_s,
-               "write_s": time.perf_counter() - write_start, "total_s": time.perf_counter() - started}
-    write_json(out_dir / f"{STEM}.json", {"config": config, "versions": versions, "device": device_summary(),
-                                          "timings": timings, "summary": summary})
+    extra = dict(extra or {})
+    timings = {"compute_s": r.compute_seconds, "plot_s": plot_s, **extra.pop("timings", {})}
+    with result_set(folder) as out:
+        written = out.figure(STEM, fig)
+        written.append(out.csv(f"{STEM}.csv", CSV_COLUMNS, _rows(r.t, r.psi, r.losses, r.approx_c1, r.approx_c2,
+                                                                   r.approx_gen)))
+        timings["write_s"] = time.perf_counter() - write_start
+        written.append(out.json(f"{STEM}.json", {"config": config, **run_metadata(timings=timings),
+                                                 "summary": r.summary(), **extra}))
+    return written
 
-    print(f"wrote {out_dir.resolve()}/: {', '.join(p.name for p in written)}, {STEM}.csv, {STEM}.json")
+
+def describe(result: Figure1Result) -> str:
+    """One line: x_*'s excess against Theorem 3.1, how often x_pmem,M lies between C = 1 and C = 2, the crossing."""
+    summary = result.summary()
     first_m = summary["smallest_m_pmem_below_gen"]
     crossing = f"x_pmem,M beats x_* from M = {first_m}" if first_m else "x_pmem,M never beats x_*"
-    print(f"t={summary['t']:.5g} (psi={summary['psi']:.4g}): excess(x_*) = {summary['excess_gen']:.4g} "
-          f"± {summary['excess_gen_se']:.2g} (Thm 3.1: {summary['excess_gen_approx']:.4g}); excess(x_pmem,M) within "
-          f"[C=1, C=2] for {summary['pmem_between_c1_and_c2']}/{n} M; {crossing}; {compute_s:.1f} s compute")
-    return 0
+    return (f"t={summary['t']:.5g} (psi={summary['psi']:.4g}): excess(x_*) = {summary['excess_gen']:.4g} "
+            f"± {summary['excess_gen_se']:.2g} (Thm 3.1: {summary['excess_gen_approx']:.4g}); excess(x_pmem,M) "
+            f"within [C=1, C=2] for {summary['pmem_between_c1_and_c2']}/{result.n} M; {crossing}; "
+            f"{result.compute_seconds:.1f} s compute")

@@ -1,11 +1,11 @@
 """Figure 3: the memorization phase transition M_pt across (N, d, K), predicted by the crossover of the
 lambda-integrated training losses (App. H.3's loss-weighting regression), tested against fixed weightings.
 
-``memlab figure 3 [--preset cpu|paper] [...]`` trains the models of every tuple through the cached sweep
+``compute(settings)`` trains the models of every tuple through the cached sweep
 (:mod:`memlab.paper_figs._figure3_sweep`), locates M_pt with a bootstrap interval, fits lambda on a
 training subset of the tuples (approximate losses and exact Monte Carlo losses), and predicts every tuple
 with the fitted and the fixed (x0, eps) weightings (:mod:`memlab.paper_figs._figure3_analysis`).
-Writes into ``--out`` (default ``figures/figure3``):
+``save(result, folder)`` writes:
 
 - ``figure3.png`` / ``figure3.pdf``: (a) the weightings against psi_t, (b) predicted vs measured M_pt,
   (c) M_pt/N with intervals against the implied M*/N, (d) the memorization ratios against M/N;
@@ -17,16 +17,29 @@ Writes into ``--out`` (default ``figures/figure3``):
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from memlab import numerics
+from memlab._io import result_set
+from memlab._metadata import run_metadata
+from memlab._sweep import SweepOptions
+from memlab.paper_figs._figure3_analysis import Figure3Analysis, analyze, csv_table, regression_config
+from memlab.paper_figs._figure3_sweep import SweepResult, run_figure3_sweep
+from memlab.paper_figs._presets import PHASE_TRANSITION_CACHE
+from memlab.paper_figs._settings import Figure3Settings
+
+__all__ = ["DESCRIPTION", "STEM", "Figure3Result", "compute", "describe", "plot", "save"]
 
 DESCRIPTION = ("Figure 3: phase transition M_pt across (N, d, K) and the loss-weighting regression (App. H.3); "
                "--preset cpu runs on a laptop")
 STEM = "figure3"
-DEFAULT_OUT = Path("figures") / "figure3"
-DEFAULT_CACHE = Path("figures") / "cache" / "phase-transition"
 WEIGHT_FLOOR = 1e-8
 METHOD_LABELS = {
     "fitted_approx": "fitted $\\lambda$, approx. losses",
@@ -38,88 +51,37 @@ METHOD_LABELS = {
 }
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+@dataclass(frozen=True, eq=False)
+class Figure3Result:
+    """Figure 3's numbers: the sweep's per-tuple outcomes and the analysis (every method's predictions).
+
+    t, psi: (T,) the grid the weightings live on; sweep: run counts and timings; seconds: wall time of the
+    sweep and of the analysis.
+    """
+
+    settings: Figure3Settings
+    sweep: SweepResult
+    analysis: Figure3Analysis
+    t: np.ndarray
+    psi: np.ndarray
+    sweep_options: SweepOptions
+    seconds: Mapping[str, float]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from memlab.cli._common import (add_executor_arguments, nonnegative_int, positive_float, positive_int,
-                                    positive_int_set)
-
-    sweep = parser.add_argument_group("sweep (defaults come from --preset)")
-    sweep.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
-                       help="'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid "
-                            "sizes + up to 6 refinements per tuple (15-21 min cold on a shared 2-core machine, "
-                            "seconds when cached); 'paper': the 64 tuples "
-                            "{50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per tuple (GPU/cluster). "
-                            "Default: cpu")
-    sweep.add_argument("--ns", type=positive_int_set, help="training set sizes N, comma-separated")
-    sweep.add_argument("--ds", type=positive_int_set, help="dimensions d, comma-separated")
-    sweep.add_argument("--ks", type=positive_int_set, help="mixture components K, comma-separated")
-    sweep.add_argument("--seed", type=nonnegative_int, help="data / model seed of every tuple (default 0)")
-    sweep.add_argument("--multiples", type=positive_int, help="grid M = j floor(N/10), j = 1..MULTIPLES")
-    sweep.add_argument("--refine", type=nonnegative_int, help="extra models over each tuple's transition")
-    train = parser.add_argument_group("training recipe (defaults: the phase-transition experiment's preset)")
-    train.add_argument("--epochs", type=positive_int, help="full-batch Adam steps per model")
-    train.add_argument("--draws", type=positive_int, help="training noise draws per sample and timestep")
-    train.add_argument("--peak-lr", type=positive_float, help="peak learning rate")
-    train.add_argument("--final-lr", type=positive_float, help="final learning rate")
-    train.add_argument("--warmup-fraction", type=_fraction, help="fraction of epochs of linear warm-up")
-    train.add_argument("--adam-b2", type=_fraction, help="Adam's second-moment decay")
-    train.add_argument("--n-eval", type=positive_int, help="DDIM samples per model for the memorization ratio")
-    train.add_argument("--eval-draws", type=positive_int, help="noise draws per sample for the t_16 losses")
-    train.add_argument("--dtype", choices=("float32", "float64"), help="training / sampling precision")
-    exact = parser.add_argument_group("exact (Monte Carlo) losses")
-    exact.add_argument("--exact-draws", type=positive_int, help="noise draws per training sample")
-    exact.add_argument("--exact-dtype", choices=("float32", "float64"), help="compute precision")
-    exact.add_argument("--no-exact", action="store_true", help="skip the exact-loss methods")
-    reg = parser.add_argument_group("regression (App. H.3)")
-    reg.add_argument("--tau", type=positive_float, default=1 / 20, help="softmax temperature (default 1/20)")
-    reg.add_argument("--beta", type=float, default=1e-2, help="entropy penalty (default 1e-2)")
-    reg.add_argument("--c", type=positive_float, default=2.0, help="Theorem 3.2's constant C (default 2)")
-    reg.add_argument("--normalize", choices=("span", "per_dim", "none"), default="span",
-                     help="loss normalisation: per_dim divides by d sigma_*^2; span (default) also rescales the "
-                          "integrated gap to the approximation's drop over M (see memlab.numerics.approx_loss_gaps); "
-                          "none keeps x0-MSE units")
-    reg.add_argument("--test-fraction", type=_fraction, default=0.25, help="held-out tuples (default 0.25)")
-    reg.add_argument("--split-seed", type=nonnegative_int, default=0, help="seed of the train/test split")
-    reg.add_argument("--random-starts", type=nonnegative_int, default=2, help="random starts of the fit (+ x0, eps)")
-    out = parser.add_argument_group("output and execution")
-    out.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    out.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
-                     help=f"run cache, shared with Figures 2, 6, 7 (default {DEFAULT_CACHE})")
-    add_executor_arguments(out)
-
-
-def settings_from_args(args):
-    """(Figure3Settings, AnalysisSettings, SweepOptions) from parsed arguments; bad values are InvalidInputError."""
-    from memlab._errors import InvalidInputError
-    from memlab.paper_figs._figure3_analysis import AnalysisSettings
-    from memlab.paper_figs._figure3_sweep import Figure3Settings, SweepOptions
-
-    training = {"epochs": args.epochs, "draws": args.draws, "peak_lr": args.peak_lr, "final_lr": args.final_lr,
-                "warmup_fraction": args.warmup_fraction, "adam_b2": args.adam_b2, "n_eval": args.n_eval,
-                "eval_draws": args.eval_draws, "dtype": args.dtype}
-    settings = Figure3Settings.from_preset(
-        args.preset, ns=args.ns, ds=args.ds, ks=args.ks, seed=args.seed, multiples=args.multiples, refine=args.refine,
-        exact_draws=args.exact_draws, exact_dtype=args.exact_dtype, exact=False if args.no_exact else None,
-        training=training)
-    if settings.exact and settings.exact_draws < 2:
-        raise InvalidInputError("--exact-draws must be at least 2 (standard errors need two draws per sample)")
-    analysis = AnalysisSettings(tau=args.tau, beta=args.beta, c=args.c, sigma2=float(settings.training["sigma2"]),
-                                normalize=args.normalize, test_fraction=args.test_fraction,
-                                split_seed=args.split_seed, random_starts=args.random_starts)
-    analysis.regression_config()  # validates tau and beta before any training
-    options = SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
-                           submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
-                           submitit_parameters=dict(args.submitit_param))
-    return settings, analysis, options
+def compute(settings: Figure3Settings, *, sweep: SweepOptions | None = None) -> Figure3Result:
+    """Train (or load) every tuple's models, locate M_pt, fit and test the loss weightings."""
+    sweep = SweepOptions(cache_dir=PHASE_TRANSITION_CACHE) if sweep is None else sweep
+    regression_config(settings.analysis)  # validates tau and beta before any training
+    started = time.perf_counter()
+    outcome = run_figure3_sweep(settings, sweep)
+    sweep_s = time.perf_counter() - started
+    started = time.perf_counter()
+    analysis = analyze(outcome.outcomes, settings.analysis, sigma2=settings.sigma2)
+    analysis_s = time.perf_counter() - started
+    t = numerics.timestep_grid(settings.analysis.steps)
+    _, _, psi = numerics.schedule_coefficients(t, settings.analysis.schedule)
+    return Figure3Result(settings=settings, sweep=outcome, analysis=analysis, t=t, psi=psi, sweep_options=sweep,
+                         seconds={"sweep_s": sweep_s, "analysis_s": analysis_s})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -127,10 +89,7 @@ def settings_from_args(args):
 # ----------------------------------------------------------------------------------------------------
 
 
-def _plot(analysis, psi):
-    import numpy as np
-    from matplotlib.figure import Figure
-
+def _plot(analysis: Figure3Analysis, psi: np.ndarray) -> Figure:
     fig = Figure(figsize=(13, 10), layout="constrained")
     (ax_w, ax_p), (ax_r, ax_m) = fig.subplots(2, 2)
     methods = analysis.methods
@@ -219,33 +178,26 @@ def _plot(analysis, psi):
     return fig
 
 
-# ----------------------------------------------------------------------------------------------------
-# Run
-# ----------------------------------------------------------------------------------------------------
+def plot(result: Figure3Result) -> Figure:
+    """The four panels of Figure 3."""
+    s, a = result.settings, result.analysis.settings
+    fig = _plot(result.analysis, result.psi)
+    fig.suptitle(f"Figure 3 — phase transition across {len(s.tuples())} (N, d, K) tuples, preset {s.preset}, "
+                 f"{s.recipe.epochs} epochs; regression tau={a.tau:g}, beta={a.beta:g}, C={a.c:g}, {a.normalize}",
+                 fontsize=10)
+    return fig
 
 
 def _errors_json(method) -> dict:
-    from dataclasses import asdict
-
     return {which: (None if summary is None else asdict(summary)) for which, summary in method.errors.items()}
 
 
-def _summary_json(analysis, settings, analysis_settings, options, sweep, timings) -> dict:
-    import platform
-    from dataclasses import asdict
-
-    import jax
-    import matplotlib
-    import numpy
-    import scipy
-
-    from memlab import __version__
-    from memlab._jaxcfg import device_summary
-
+def _summary_json(result: Figure3Result, timings: Mapping[str, float]) -> dict:
+    analysis, settings, sweep = result.analysis, result.settings, result.sweep
     methods = {}
     for name, method in analysis.methods.items():
         entry = {"losses": method.losses, "errors": _errors_json(method), "m_star_over_n": method.m_star_over_n,
-                 "mean_crossover_over_n": float(numpy.nanmean(method.crossover / numpy.array(
+                 "mean_crossover_over_n": float(np.nanmean(method.crossover / np.array(
                      [t.n for t in analysis.tuples]))),
                  "weights": method.weights}
         if method.fit is not None:
@@ -256,11 +208,9 @@ def _summary_json(analysis, settings, analysis_settings, options, sweep, timings
         methods[name] = entry
     return {
         "figure": 3,
-        "settings": {**{k: v for k, v in asdict(settings).items() if k != "training"},
-                     "training": dict(settings.training)},
-        "analysis": asdict(analysis_settings),
-        "cache_dir": str(options.cache_dir),
-        "executor": options.executor,
+        "settings": asdict(settings),
+        "cache_dir": str(result.sweep_options.cache_dir),
+        "executor": result.sweep_options.executor,
         "tuples": [{"n": t.n, "d": t.d, "k": t.k, "split": s, "m_pt": t.m_pt, "m_pt_ci": list(t.m_pt_ci),
                     "m_start": t.m_start, "m_end": t.m_end, "m_values": list(t.m_values), "ratios": list(t.ratios)}
                    for t, s in zip(analysis.tuples, analysis.split)],
@@ -273,72 +223,39 @@ def _summary_json(analysis, settings, analysis_settings, options, sweep, timings
             "rescales the integrated gap to the approximation's drop over M. With the approximate losses only "
             "E_t[lambda/(psi sigma2+1)]/E_t[lambda] is identifiable, so the fitted approx curve is one of many "
             "equivalent weightings"],
-        "versions": {"memlab": __version__, "python": platform.python_version(), "jax": jax.__version__,
-                     "numpy": numpy.__version__, "scipy": scipy.__version__, "matplotlib": matplotlib.__version__},
-        "device": device_summary(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
         "runs": {"executed_now": sweep.executed, "from_cache": sweep.cached},
-        "timings": {**timings, "sum_of_run_seconds": sweep.run_seconds, "sum_of_exact_seconds": sweep.exact_seconds},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **run_metadata(timings={**timings, "sum_of_run_seconds": sweep.run_seconds,
+                                "sum_of_exact_seconds": sweep.exact_seconds}),
     }
 
 
-def run(args) -> int:
-    from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
+def save(result: Figure3Result, folder: str | Path) -> list[Path]:
+    """Write figure3.png/.pdf, figure3.csv, figure3_weights.csv and figure3.json into ``folder`` as one set."""
     started = time.perf_counter()
-    settings, analysis_settings, options = settings_from_args(args)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInputError(f"--out {out_dir} exists and is not a folder")
-    enable_float64()
-    enable_compilation_cache()
-    from memlab import numerics
-    from memlab._io import save_figure, write_csv, write_json
-    from memlab.paper_figs._figure3_analysis import analyze, csv_table
-    from memlab.paper_figs._figure3_sweep import run_figure3_sweep
-
-    tuples = settings.tuples()
-    print(f"memlab figure 3: {len(tuples)} tuples (N in {settings.ns}, d in {settings.ds}, K in {settings.ks}), "
-          f"preset {settings.preset}, {settings.training['epochs']} epochs, grid of {settings.multiples} + "
-          f"{settings.refine} models per tuple, cache {options.cache_dir}", file=sys.stderr)
-    sweep_start = time.perf_counter()
-    sweep = run_figure3_sweep(settings, options, normalize=analysis_settings.normalize, c=analysis_settings.c)
-    sweep_s = time.perf_counter() - sweep_start
-    analysis_start = time.perf_counter()
-    analysis = analyze(sweep.outcomes, analysis_settings)
-    analysis_s = time.perf_counter() - analysis_start
-
-    t = numerics.timestep_grid(analysis_settings.steps)
-    _, _, psi = numerics.schedule_coefficients(t, analysis_settings.schedule)
-    plot_start = time.perf_counter()
-    fig = _plot(analysis, psi)
-    fig.suptitle(f"Figure 3 — phase transition across {len(tuples)} (N, d, K) tuples, preset {settings.preset}, "
-                 f"{settings.training['epochs']} epochs; regression tau={analysis_settings.tau:g}, "
-                 f"beta={analysis_settings.beta:g}, C={analysis_settings.c:g}, {analysis_settings.normalize}",
-                 fontsize=10)
-    plot_s = time.perf_counter() - plot_start
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = save_figure(fig, out_dir / STEM)
-    header, rows = csv_table(analysis)
-    written.append(write_csv(out_dir / f"{STEM}.csv", header, rows))
-    weight_header = ["l", "t", "psi"] + [f"lambda_{name}" for name in analysis.methods]
-    weight_rows = [[i, float(t[i]), float(psi[i])] + [float(m.weights[i]) for m in analysis.methods.values()]
+    fig = plot(result)
+    timings = {**result.seconds, "plot_s": time.perf_counter() - started}
+    t, psi, methods = result.t, result.psi, result.analysis.methods
+    weight_header = ["l", "t", "psi"] + [f"lambda_{name}" for name in methods]
+    weight_rows = [[i, float(t[i]), float(psi[i])] + [float(m.weights[i]) for m in methods.values()]
                    for i in range(t.size)]
-    written.append(write_csv(out_dir / f"{STEM}_weights.csv", weight_header, weight_rows))
-    timings = {"sweep_s": sweep_s, "analysis_s": analysis_s, "plot_s": plot_s,
-               "total_s": time.perf_counter() - started}
-    written.append(write_json(out_dir / f"{STEM}.json",
-                              _summary_json(analysis, settings, analysis_settings, options, sweep, timings)))
+    with result_set(folder) as out:
+        written = out.figure(STEM, fig)
+        written.append(out.csv(f"{STEM}.csv", *csv_table(result.analysis)))
+        written.append(out.csv(f"{STEM}_weights.csv", weight_header, weight_rows))
+        written.append(out.json(f"{STEM}.json", _summary_json(result, timings)))
+    return written
 
+
+def describe(result: Figure3Result) -> str:
+    """One line per tuple (M_pt with its interval), then each method's relative errors."""
+    analysis = result.analysis
+    lines = []
     for tup, split in zip(analysis.tuples, analysis.split):
         ci = tup.m_pt_ci
         m_pt = "not reached" if tup.m_pt is None else f"{tup.m_pt} ({tup.m_pt / tup.n:.3f} N)"
-        print(f"N={tup.n:4d} d={tup.d:3d} K={tup.k:3d} [{split:8s}] M_pt = {m_pt}, 95% CI "
-              f"{ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}")
-    print("relative error (pred - M_pt)/M_pt, RMS over tuples: relaxed M_hat | nearest M")
+        lines.append(f"N={tup.n:4d} d={tup.d:3d} K={tup.k:3d} [{split:8s}] M_pt = {m_pt}, 95% CI "
+                     f"{ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}")
+    lines.append("relative error (pred - M_pt)/M_pt, RMS over tuples: relaxed M_hat | nearest M")
     for name, method in analysis.methods.items():
         parts = []
         for which in ("train", "test"):
@@ -349,7 +266,6 @@ def run(args) -> int:
                 parts.append(f"{which} {relaxed.rmse_rel:.4f} | {nearest.rmse_rel:.4f} "
                              f"(mean |err| {relaxed.mean_abs:.2f} | {nearest.mean_abs:.2f} M)")
         extra = f"; M*/N = {method.m_star_over_n:.4f}" if method.m_star_over_n is not None else ""
-        print(f"{name:14s}: " + "; ".join(parts) + extra)
-    print(f"{sweep.executed} runs executed, {sweep.cached} from the cache; {timings['total_s']:.0f} s; wrote "
-          + ", ".join(str(p) for p in written), file=sys.stderr)
-    return 0
+        lines.append(f"{name:14s}: " + "; ".join(parts) + extra)
+    lines.append(f"{result.sweep.executed} runs executed, {result.sweep.cached} from the cache")
+    return "\n".join(lines)

@@ -9,115 +9,122 @@ Rows of the figure (one column per template, N = K = 8 by default, each template
    of the true mixture, or the memorizing denoiser — each shown under the template that explains it
    best and marked when it is memorized (Definition 2.2, c = 1/9).
 
-Writes figure4.png/.pdf, figure4.csv (one row per generated image), figure4.npz (every image shown) and
-figure4.json (configuration, versions, seed, device, timings) to --out.
+``save`` writes figure4.png/.pdf, figure4.csv (one row per generated image), figure4.npz (every image
+shown) and figure4.json (configuration, versions, seed, device, timings).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from memlab.cli._common import positive_int
-from memlab.paper_figs import _image_common as common
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.figure import Figure
 
-DESCRIPTION = "simple image model: templates, model samples and DDIM samples beside them (Section 4.2)"
+from memlab import gpu_kernels, numerics
+from memlab._errors import InvalidInputError
+from memlab._io import result_set
+from memlab._jaxcfg import float64_scope
+from memlab._metadata import run_metadata
+from memlab.paper_figs._image_common import data_json, image_dataset, nearest_templates, train_image_model
+from memlab.paper_figs._image_runs import memorizing_apply
+from memlab.paper_figs._recipes import recipe_fields, train_config
+from memlab.paper_figs._settings import Figure4Settings
 
-DENOISERS = ("trained", "exact", "memorizing")
+__all__ = ["DESCRIPTION", "STEM", "Figure4Result", "compute", "describe", "plot", "save"]
+
+DESCRIPTION = "Figure 4: simple image model: templates, model samples and DDIM samples beside them (Section 4.2)"
+STEM = "figure4"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_data_arguments(parser, k=8, n=8, n_test=None)
-    parser.add_argument("--denoiser", choices=DENOISERS, default="trained",
-                        help="denoiser used for DDIM sampling (default: the trained model)")
-    parser.add_argument("--m", type=positive_int, default=None,
-                        help="components of the trained model (default: K)")
-    parser.add_argument("--samples", type=positive_int, default=None,
-                        help="DDIM samples to generate (default: K)")
-    common.add_training_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path("figures/figure4"), help="output folder")
+@dataclass(frozen=True, eq=False)
+class Figure4Result:
+    """Figure 4's images and what they are (NumPy float64).
+
+    dataset: the templates and training images; samples: (S, c*D) DDIM samples; x_init: (S, c*D) their
+    starting points; matched: (S,) the template explaining each sample best; colors: (S, c) the fitted
+    colours; nearest_index, nearest_dist2, second_dist2: (S,) nearest training image and the two smallest
+    squared distances; memorized: (S,) Definition 2.2 with c = 1/9; denoiser_info: the trained model's M,
+    final loss and learned colour variance; seconds: training and sampling wall times.
+    """
+
+    settings: Figure4Settings
+    dataset: numerics.ImageDataset
+    balanced: bool
+    samples: np.ndarray
+    x_init: np.ndarray
+    matched: np.ndarray
+    colors: np.ndarray
+    nearest_index: np.ndarray
+    nearest_dist2: np.ndarray
+    second_dist2: np.ndarray
+    memorized: np.ndarray
+    denoiser_info: Mapping[str, Any]
+    seconds: Mapping[str, float]
 
 
-def _denoiser(name: str, dataset, args, preset, timings: dict):
+def _denoiser(settings: Figure4Settings, dataset: numerics.ImageDataset, seconds: dict):
     """-> (apply, params, info) with apply(params, x, alpha, sigma) for DDIM."""
-    import jax
-    import jax.numpy as jnp
-
-    from memlab import gpu_kernels
-
-    if name == "trained":
-        dtype = jnp.dtype(args.dtype)
-        m = args.m if args.m is not None else dataset.k
-        start = time.perf_counter()
-        params, result = common.train_image_model(dataset, m=m, config=common.train_config_from_args(preset, chunk_size=args.chunk_size),
-                                                  key=jax.random.fold_in(jax.random.key(args.seed), 1), dtype=dtype,
-                                                  desc=f"training M={m}")
-        timings["training"] = time.perf_counter() - start
+    if settings.denoiser == "trained":
+        m = settings.m if settings.m is not None else dataset.k
+        started = time.perf_counter()
+        params, trained = train_image_model(
+            dataset, m=m, config=train_config(recipe_fields(settings.recipe)),
+            key=jax.random.fold_in(jax.random.key(settings.data.seed), 1), dtype=jnp.dtype(settings.recipe.dtype),
+            desc=f"training M={m}")
+        seconds["training"] = time.perf_counter() - started
         params64 = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.float64), params)
         return gpu_kernels.image_model_apply, params64, {
-            "m": m, "final_loss": float(result.final_loss),
+            "m": m, "final_loss": float(trained.final_loss),
             "learned_color_var": float(gpu_kernels.image_model_color_var(params64))}
-    if name == "exact":
+    if settings.denoiser == "exact":
         params = {"templates": jnp.asarray(dataset.templates),
                   "color_means": jnp.broadcast_to(jnp.asarray(dataset.color_mean), (dataset.k, dataset.channels)),
                   "log_color_var": jnp.log(jnp.asarray(dataset.color_var))}
         return gpu_kernels.image_model_apply, params, {}
-    return _memorizing_apply, {"train": jnp.asarray(dataset.x_train)}, {}
+    return memorizing_apply, {"train": jnp.asarray(dataset.x_train)}, {}
 
 
-def _memorizing_apply(params, x, alpha, sigma):
-    from memlab import gpu_kernels
-
-    return gpu_kernels.memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=params["train"])
-
-
-def run(args) -> int:
-    started = time.perf_counter()
-    preset = common.apply_preset(args)
-    balanced = args.n >= args.k
-    dataset = common.dataset_from_args(args, balanced=balanced)  # bad data fails here, before JAX starts
-
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
-    enable_float64()
-    compilation_cache = enable_compilation_cache()
-    import jax
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from memlab import numerics
-    from memlab._io import save_figure, write_csv, write_json, write_npz
-    from memlab.gpu_kernels import ddim_sample_model
-
-    timings: dict = {}
-    apply, params, info = _denoiser(args.denoiser, dataset, args, preset, timings)
-
-    n_samples = args.samples if args.samples is not None else dataset.k
-    t = numerics.timestep_grid()
-    alphas, sigmas, _ = numerics.schedule_coefficients(t)
-    x_init = jax.random.normal(jax.random.fold_in(jax.random.key(args.seed), 2), (n_samples, dataset.d))
-    start = time.perf_counter()
-    samples = np.asarray(ddim_sample_model(apply, params, x_init, alphas=alphas, sigmas=sigmas), np.float64)
-    timings["sampling"] = time.perf_counter() - start
+def compute(settings: Figure4Settings) -> Figure4Result:
+    """Train (unless another denoiser is chosen), sample with DDIM, match and test the samples."""
+    balanced = settings.data.n >= settings.data.k
+    dataset = image_dataset(settings.data, balanced=balanced)
+    seconds: dict[str, float] = {}
+    with float64_scope():
+        apply, params, info = _denoiser(settings, dataset, seconds)
+        n_samples = settings.samples if settings.samples is not None else dataset.k
+        alphas, sigmas, _ = numerics.schedule_coefficients(numerics.timestep_grid())
+        x_init = jax.random.normal(jax.random.fold_in(jax.random.key(settings.data.seed), 2), (n_samples, dataset.d))
+        started = time.perf_counter()
+        samples = np.asarray(gpu_kernels.ddim_sample_model(apply, params, x_init, alphas=alphas, sigmas=sigmas),
+                             np.float64)
+        seconds["sampling"] = time.perf_counter() - started
     if not np.all(np.isfinite(samples)):
-        raise RuntimeError("DDIM produced non-finite samples")
-
-    matched = common.nearest_templates(samples, dataset.templates, channels=dataset.channels)
-    order = np.argsort(matched, kind="stable")
+        raise InvalidInputError("DDIM produced non-finite samples (check the data scale and the training budget)")
+    matched = nearest_templates(samples, dataset.templates, channels=dataset.channels)
     d2 = np.sum((samples[:, None, :] - dataset.x_train[None, :, :]) ** 2, axis=-1)
     nearest_two = np.sort(d2, axis=1)[:, :2] if dataset.n >= 2 else np.concatenate([d2, np.full_like(d2, np.inf)], 1)
-    nearest_index = np.argmin(d2, axis=1)
-    memorized = nearest_two[:, 0] < nearest_two[:, 1] / 9.0
-    colors = numerics.colors_from_images(samples, dataset.templates[matched])
+    return Figure4Result(
+        settings=settings, dataset=dataset, balanced=balanced, samples=samples, x_init=np.asarray(x_init),
+        matched=matched, colors=numerics.colors_from_images(samples, dataset.templates[matched]),
+        nearest_index=np.argmin(d2, axis=1), nearest_dist2=nearest_two[:, 0], second_dist2=nearest_two[:, 1],
+        memorized=nearest_two[:, 0] < nearest_two[:, 1] / 9.0, denoiser_info=info, seconds=seconds)
 
-    # ---- plot
+
+def plot(result: Figure4Result) -> Figure:
+    """Three rows: templates, training images, DDIM samples (memorized ones in red)."""
+    dataset, samples, s = result.dataset, result.samples, result.settings
+    n_samples = samples.shape[0]
+    order = np.argsort(result.matched, kind="stable")
     columns = max(dataset.k, dataset.n, n_samples)
     scale = float(max(np.abs(dataset.x_train).max(), np.abs(samples).max()))
-    fig, axes = plt.subplots(3, columns, figsize=(1.25 * columns, 4.3), squeeze=False)
+    fig = Figure(figsize=(1.25 * columns, 4.3), layout="constrained")
+    axes = fig.subplots(3, columns, squeeze=False)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -140,38 +147,43 @@ def run(args) -> int:
         ax = axes[2, col]
         ax.set_visible(True)
         ax.imshow(sample_rgb[i])
-        ax.set_title(f"≈ template {matched[i]}" + (" (mem.)" if memorized[i] else ""), fontsize=7,
-                     color="tab:red" if memorized[i] else "black")
+        ax.set_title(f"≈ template {result.matched[i]}" + (" (mem.)" if result.memorized[i] else ""), fontsize=7,
+                     color="tab:red" if result.memorized[i] else "black")
     axes[0, 0].set_ylabel("templates", fontsize=8)
     axes[1, 0].set_ylabel("training data", fontsize=8)
-    axes[2, 0].set_ylabel(f"DDIM, {args.denoiser}", fontsize=8)
+    axes[2, 0].set_ylabel(f"DDIM, {s.denoiser}", fontsize=8)
     for row in range(3):
         axes[row, 0].set_visible(True)
-    what = {"trained": f"trained model (M = {info.get('m')}, {preset.epochs} epochs)",
-            "exact": "exact posterior mean of the true mixture", "memorizing": "memorizing denoiser"}[args.denoiser]
-    fig.suptitle(f"Simple image model: K = {dataset.k} templates ({side}x{side}, c = {dataset.channels}), N = {dataset.n}; "
-                 f"bottom: DDIM with the {what}; {int(memorized.sum())}/{n_samples} memorized", fontsize=8)
-    fig.tight_layout()
+    what = {"trained": f"trained model (M = {result.denoiser_info.get('m')}, {s.recipe.epochs} epochs)",
+            "exact": "exact posterior mean of the true mixture", "memorizing": "memorizing denoiser"}[s.denoiser]
+    fig.suptitle(f"Simple image model: K = {dataset.k} templates ({side}x{side}, c = {dataset.channels}), "
+                 f"N = {dataset.n}; bottom: DDIM with the {what}; {int(result.memorized.sum())}/{n_samples} memorized",
+                 fontsize=8)
+    return fig
 
-    out = Path(args.out)
-    stem = out / "figure4"
-    save_figure(fig, stem)
-    plt.close(fig)
-    header = ["sample", "matched_template", *[f"color_{j}" for j in range(dataset.channels)], "nearest_train",
+
+def save(result: Figure4Result, folder: str | Path) -> list[Path]:
+    """Write figure4.png/.pdf, .csv, .npz and .json into ``folder`` as one set."""
+    dataset, channels = result.dataset, result.dataset.channels
+    header = ["sample", "matched_template", *[f"color_{j}" for j in range(channels)], "nearest_train",
               "dist2_nearest", "dist2_second", "memorized"]
-    rows = [[i, int(matched[i]), *[float(v) for v in colors[i]], int(nearest_index[i]), float(nearest_two[i, 0]),
-             float(nearest_two[i, 1]), int(memorized[i])] for i in range(n_samples)]
-    write_csv(stem.with_suffix(".csv"), header, rows)
-    write_npz(stem.with_suffix(".npz"), templates=dataset.templates, x_train=dataset.x_train,
-              labels_train=dataset.labels_train, colors_train=dataset.colors_train, samples=samples,
-              matched_template=matched, x_init=np.asarray(x_init))
-    meta = common.run_metadata(args, preset=preset if args.denoiser == "trained" else None, dataset=dataset,
-                               started=started, timings=timings)
-    meta["denoiser"] = {"name": args.denoiser, **info}
-    meta["memorized"] = int(memorized.sum())
-    meta["balanced_labels"] = balanced
-    meta["jax_compilation_cache"] = compilation_cache
-    write_json(stem.with_suffix(".json"), meta)
-    print(f"figure 4: {int(memorized.sum())}/{n_samples} DDIM samples memorized ({args.denoiser} denoiser); "
-          f"wrote {stem}.png/.pdf/.csv/.npz/.json")
-    return 0
+    rows = [[i, int(result.matched[i]), *[float(v) for v in result.colors[i]], int(result.nearest_index[i]),
+             float(result.nearest_dist2[i]), float(result.second_dist2[i]), int(result.memorized[i])]
+            for i in range(result.samples.shape[0])]
+    meta = {"settings": asdict(result.settings), "data": data_json(dataset), "seed": result.settings.data.seed,
+            "denoiser": {"name": result.settings.denoiser, **result.denoiser_info},
+            "memorized": int(result.memorized.sum()), "balanced_labels": result.balanced,
+            **run_metadata(timings=dict(result.seconds))}
+    with result_set(folder) as out:
+        written = out.figure(STEM, plot(result))
+        written.append(out.csv(f"{STEM}.csv", header, rows))
+        written.append(out.npz(f"{STEM}.npz", templates=dataset.templates, x_train=dataset.x_train,
+                               labels_train=dataset.labels_train, colors_train=dataset.colors_train,
+                               samples=result.samples, matched_template=result.matched, x_init=result.x_init))
+        written.append(out.json(f"{STEM}.json", meta))
+    return written
+
+
+def describe(result: Figure4Result) -> str:
+    return (f"figure 4: {int(result.memorized.sum())}/{result.samples.shape[0]} DDIM samples memorized "
+            f"({result.settings.denoiser} denoiser)")

@@ -4,139 +4,134 @@ For each model size M (default M = j floor(N/10), j = 1..10) an M-component imag
 (App. H.1: partial-memorization init, eps-prediction over the 26 grid times, full-batch Adam with
 warm-up/decay) and evaluated at the representative time t_16 (psi ~= 6.704):
 
-- left: the memorization ratio of N_eval DDIM samples (Definition 2.2, c = 1/9) with a bootstrap
-  interval; the phase transition (first M with ratio > 1/10, >= 1/2, > 9/10) is shaded;
+- left: the memorization ratio of N_eval DDIM samples (Definition 2.2, c = 1/9) with its interval; the
+  phase transition (first M with ratio > 1/10, >= 1/2, > 9/10) is shaded;
 - middle: the training loss L_{N,t}(x_hat) (eq. 6, x0 units, Monte Carlo with standard errors) of the
   trained models, against the exact denoiser x_* of the true mixture, the memorizing x_mem and the
   partially memorizing x_pmem,M (first M samples);
 - right: the same on a held-out set.
 
-Every model run is cached (``memlab._sweep``; key = hash of its config) under ``--cache-dir`` (default
-figures/cache/image-model): a re-run only trains what is missing. ``--excess`` adds the Theorem 3.1-style
-table over the whole grid (excess losses of x_* and x_pmem,M over x_mem, eq. 13, with standard errors) as
-figure5_excess.csv/.png/.pdf.
-
-Writes figure5.png/.pdf, figure5.csv (one row per M), figure5.json to --out.
+Every model run is cached (:mod:`memlab._sweep`; key = hash of its config; default cache
+figures/cache/image-model): a re-run only trains what is missing. ``excess=True`` adds the Theorem
+3.1-style table over the whole grid (excess losses of x_* and x_pmem,M over x_mem, eq. 13, with standard
+errors) as figure5_excess.csv/.png/.pdf. ``save`` writes figure5.png/.pdf, figure5.csv (one row per M),
+figure5.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from memlab.cli._common import add_executor_arguments, nonnegative_int, positive_int, positive_int_set
-from memlab.paper_figs import _image_common as common
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-DESCRIPTION = "simple image model: memorization ratio, train and test loss vs M at t_16 (Section 4.2)"
+from memlab import numerics
+from memlab._io import result_set
+from memlab._metadata import run_metadata
+from memlab._sweep import SweepOptions, run_sweep
+from memlab.paper_figs import _image_runs as runs
+from memlab.paper_figs._image_common import data_json
+from memlab.paper_figs._presets import IMAGE_MODEL_CACHE
+from memlab.paper_figs._recipes import recipe_fields
+from memlab.paper_figs._settings import Figure5Settings
 
+__all__ = ["DESCRIPTION", "STEM", "Figure5Result", "compute", "describe", "plot", "save"]
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_data_arguments(parser, k=4, n=100, n_test=None)
-    parser.add_argument("--n-test", type=nonnegative_int, default=None, help="held-out samples (default: N)")
-    parser.add_argument("--m-values", type=positive_int_set, default=None, metavar="M1,M2,...",
-                        help="model sizes M, comma-separated (default: j*floor(N/10), j = 1..10, as App. H.1)")
-    parser.add_argument("--t-index", type=nonnegative_int, default=16,
-                        help="grid index of the representative time (default 16: t = 0.36028)")
-    common.add_training_arguments(parser)
-    parser.add_argument("--excess", action="store_true",
-                        help="also tabulate excess losses of x_* and x_pmem,M over x_mem at every grid time")
-    parser.add_argument("--excess-draws", type=positive_int, default=10,
-                        help="noise draws per sample for --excess (default 10)")
-    out = parser.add_argument_group("output and execution")
-    out.add_argument("--out", type=Path, default=Path("figures/figure5"), help="output folder (default figures/figure5)")
-    out.add_argument("--cache-dir", type=Path, default=Path("figures/cache/image-model"),
-                     help="sweep cache (default figures/cache/image-model); a re-run trains only what is missing")
-    add_executor_arguments(out)
-
-
-def default_ms(n: int) -> tuple[int, ...]:
-    step = max(n // 10, 1)
-    return tuple(j * step for j in range(1, 11))
+DESCRIPTION = "Figure 5: simple image model: memorization ratio, train and test loss vs M at t_16 (Section 4.2)"
+STEM = "figure5"
+CSV_COLUMNS = ["M", "ratio", "ratio_ci_low", "ratio_ci_high", "train_loss", "train_loss_se", "test_loss",
+               "test_loss_se", "pmem_train_loss", "pmem_train_loss_se", "pmem_test_loss", "pmem_test_loss_se",
+               "pmem_ratio", "exact_train_loss", "exact_train_loss_se", "exact_test_loss", "exact_test_loss_se",
+               "mem_train_loss", "mem_train_loss_se", "mem_test_loss", "mem_test_loss_se", "exact_ratio", "mem_ratio",
+               "learned_color_var", "final_objective"]
 
 
-def _transition(ms, flag_lists):
-    from memlab.numerics import phase_transition
+@dataclass(frozen=True, eq=False)
+class Figure5Result:
+    """Figure 5's numbers.
 
-    return phase_transition(ms, flag_lists)
+    runs: per model size (``settings.model_sizes`` order) the trained model's results (ratio with its
+    interval, losses with standard errors, learned colour variance, ...); baselines: x_*, x_mem and
+    x_pmem,M (lists aligned with the model sizes); transition: :func:`memlab.numerics.phase_transition`;
+    excess: the grid table (``excess=True``) or None; t, psi: the representative time.
+    """
+
+    settings: Figure5Settings
+    dataset: numerics.ImageDataset
+    runs: list[dict]
+    baselines: dict
+    transition: numerics.PhaseTransition
+    excess: list[dict] | None
+    t: float
+    psi: float
+    sweep: SweepOptions
+    executed: int
+    cached: int
+    seconds: Mapping[str, float]
 
 
-def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from memlab import _sweep
-    from memlab._errors import InvalidInputError
-    from memlab._io import save_figure, write_csv, write_json
-    from memlab.numerics import schedule_coefficients, timestep_grid
-    from memlab.paper_figs import _image_runs as runs
-
+def compute(settings: Figure5Settings, *, sweep: SweepOptions | None = None) -> Figure5Result:
+    """Train (or load) one image model per M, evaluate it and the baselines at t_{t_index}."""
+    sweep = SweepOptions(cache_dir=IMAGE_MODEL_CACHE) if sweep is None else sweep
+    ms = settings.model_sizes
+    data = runs.dataset_config(settings.data)
+    dataset = runs.dataset_from_config(data)  # validates the data before any training
+    recipe = settings.recipe
+    evaluation = {"eval_draws": recipe.eval_draws, "n_eval": recipe.n_eval, "t_index": settings.t_index}
+    training = {**recipe_fields(recipe), "dtype": recipe.dtype}
+    seconds: dict[str, float] = {}
     started = time.perf_counter()
-    preset = common.apply_preset(args)
-    grid = timestep_grid()
-    if args.t_index >= grid.size:
-        raise InvalidInputError(f"--t-index must be in [0, {grid.size - 1}], got {args.t_index}")
-    ms = args.m_values if args.m_values is not None else default_ms(args.n)
-    data = runs.dataset_config(args)
-    dataset = runs.dataset_from_config(data)  # validates the data options before any training
-    if dataset.n < 2:
-        raise InvalidInputError("need N >= 2 for the memorization criterion")
-    from memlab._jaxcfg import enable_compilation_cache, enable_float64
-
-    enable_float64()  # after validating the data: bad input fails fast, before JAX starts
-    compilation_cache = enable_compilation_cache()
-    evaluation = {"eval_draws": preset.eval_draws, "n_eval": preset.n_eval, "t_index": args.t_index}
-    training = {"epochs": preset.epochs, "draws": preset.draws, "peak_lr": preset.peak_lr, "final_lr": preset.final_lr,
-                "warmup_fraction": preset.warmup_fraction, "adam_b2": preset.adam_b2, "chunk_size": args.chunk_size,
-                "dtype": args.dtype}
-    out = Path(args.out)
-    cache = args.cache_dir
-    sweep_kwargs = dict(cache_dir=cache, executor=args.executor, max_workers=args.workers,
-                        submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
-                        submitit_parameters=dict(args.submitit_param))
-    timings: dict = {}
-
-    start = time.perf_counter()
-    model_configs = [{**data, **training, **evaluation, "m": int(m)} for m in ms]
-    outcome = _sweep.run_sweep(runs.train_and_evaluate, model_configs, desc="figure 5 models", **sweep_kwargs)
-    timings["models"] = time.perf_counter() - start
-    start = time.perf_counter()
-    base = _sweep.run_sweep(runs.evaluate_baselines, [{**data, **evaluation, "ms": [int(m) for m in ms]}],
-                            cache_dir=cache, desc="figure 5 baselines").results[0]
-    timings["baselines"] = time.perf_counter() - start
+    outcome = run_sweep(runs.train_and_evaluate, [{**data, **training, **evaluation, "m": int(m)} for m in ms],
+                        options=sweep, desc="figure 5 models")
+    seconds["models"] = time.perf_counter() - started
+    started = time.perf_counter()
+    base = run_sweep(runs.evaluate_baselines, [{**data, **evaluation, "ms": [int(m) for m in ms]}],
+                     options=sweep, desc="figure 5 baselines").results[0]
+    seconds["baselines"] = time.perf_counter() - started
     results = outcome.results
+    transition = numerics.phase_transition(np.array(ms), [np.array(r["memorized_flags"], bool) for r in results])
+    excess = None
+    if settings.excess:
+        started = time.perf_counter()
+        excess = run_sweep(runs.image_excess_losses, [{**data, "ms": [int(m) for m in ms],
+                                                       "excess_draws": settings.excess_draws}],
+                           options=sweep, desc="excess losses").results[0]["rows"]
+        seconds["excess"] = time.perf_counter() - started
+    t_value = float(numerics.timestep_grid()[settings.t_index])
+    return Figure5Result(settings=settings, dataset=dataset, runs=results, baselines=base, transition=transition,
+                         excess=excess, t=t_value, psi=float(numerics.schedule_coefficients(t_value)[2]),
+                         sweep=sweep, executed=outcome.executed, cached=outcome.cached, seconds=seconds)
 
-    ratios = np.array([r["ratio"] for r in results])
-    transition = _transition(np.array(ms), [np.array(r["memorized_flags"], bool) for r in results])
-    t_value = float(grid[args.t_index])
-    psi = float(schedule_coefficients(t_value)[2])
 
-    # ---- CSV: one row per M
-    header = ["M", "ratio", "ratio_ci_low", "ratio_ci_high", "train_loss", "train_loss_se", "test_loss",
-              "test_loss_se", "pmem_train_loss", "pmem_train_loss_se", "pmem_test_loss", "pmem_test_loss_se",
-              "pmem_ratio", "exact_train_loss", "exact_train_loss_se", "exact_test_loss", "exact_test_loss_se",
-              "mem_train_loss", "mem_train_loss_se", "mem_test_loss", "mem_test_loss_se", "exact_ratio", "mem_ratio",
-              "learned_color_var", "final_objective", "train_seconds"]
+def _rows(result: Figure5Result) -> list[list]:
+    base, nan = result.baselines, float("nan")
+    ms = result.settings.model_sizes
     rows = []
-    for j, (m, r) in enumerate(zip(ms, results)):
+    for j, (m, r) in enumerate(zip(ms, result.runs)):
         rows.append([m, r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], r["train_loss"], r["train_loss_se"],
-                     r.get("test_loss", float("nan")), r.get("test_loss_se", float("nan")),
+                     r.get("test_loss", nan), r.get("test_loss_se", nan),
                      base["pmem_train_loss"][j], base["pmem_train_loss_se"][j],
-                     base.get("pmem_test_loss", [float("nan")] * len(ms))[j],
-                     base.get("pmem_test_loss_se", [float("nan")] * len(ms))[j], base["pmem_ratio"][j],
-                     base["exact_train_loss"], base["exact_train_loss_se"], base.get("exact_test_loss", float("nan")),
-                     base.get("exact_test_loss_se", float("nan")), base["mem_train_loss"], base["mem_train_loss_se"],
-                     base.get("mem_test_loss", float("nan")), base.get("mem_test_loss_se", float("nan")),
-                     base["exact_ratio"], base["mem_ratio"], r["learned_color_var"], r["final_objective"],
-                     r["train_seconds"]])
-    stem = out / "figure5"
-    write_csv(stem.with_suffix(".csv"), header, rows)
+                     base.get("pmem_test_loss", [nan] * len(ms))[j],
+                     base.get("pmem_test_loss_se", [nan] * len(ms))[j], base["pmem_ratio"][j],
+                     base["exact_train_loss"], base["exact_train_loss_se"], base.get("exact_test_loss", nan),
+                     base.get("exact_test_loss_se", nan), base["mem_train_loss"], base["mem_train_loss_se"],
+                     base.get("mem_test_loss", nan), base.get("mem_test_loss_se", nan),
+                     base["exact_ratio"], base["mem_ratio"], r["learned_color_var"], r["final_objective"]])
+    return rows
 
-    # ---- plot
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
+
+def plot(result: Figure5Result) -> Figure:
+    """Memorization ratio, training loss and test loss against M."""
+    results, base, transition = result.runs, result.baselines, result.transition
+    ms, psi, dataset, s = result.settings.model_sizes, result.psi, result.dataset, result.settings
+    ratios = np.array([r["ratio"] for r in results])
+    fig = Figure(figsize=(13.5, 3.8), layout="constrained")
+    axes = fig.subplots(1, 3)
     m_arr = np.array(ms, dtype=float)
     ax = axes[0]
     lo = ratios - np.array([r["ratio_ci_low"] for r in results])
@@ -179,51 +174,53 @@ def run(args) -> int:
         ax.set(xlabel="model size M", ylabel=r"$L_{N,t}$ (x$_0$-MSE, ±2 SE)", title=f"{title}, $\\psi$ = {psi:.3f}")
         ax.legend(fontsize=7)
     fig.suptitle(f"Simple image model: N = {dataset.n}, K = {dataset.k}, c = {dataset.channels}, "
-                 f"{dataset.side}x{dataset.side} templates ({Path(dataset.source).name}); t = {t_value:.5f}; "
-                 f"preset {args.preset} ({preset.epochs} epochs, {preset.draws} draws)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, stem)
-    plt.close(fig)
-
-    meta = common.run_metadata(args, preset=preset, dataset=dataset, started=started, timings=timings)
-    meta.update(ms=list(ms), t=t_value, psi=psi, cache=str(cache), jax_compilation_cache=compilation_cache,
-                runs_executed=outcome.executed,
-                runs_cached=outcome.cached,
-                phase_transition={"m_start": transition.m_start, "m_pt": transition.m_pt, "m_end": transition.m_end,
-                                  "m_start_ci": transition.m_start_ci, "m_pt_ci": transition.m_pt_ci,
-                                  "m_end_ci": transition.m_end_ci, "confidence": transition.confidence},
-                baselines={k: v for k, v in base.items()})
-
-    if args.excess:
-        start = time.perf_counter()
-        excess = _sweep.run_sweep(runs.image_excess_losses, [{**data, "ms": [int(m) for m in ms],
-                                                              "excess_draws": args.excess_draws}],
-                                  cache_dir=cache, desc="excess losses").results[0]
-        timings["excess"] = time.perf_counter() - start
-        _write_excess(out / "figure5_excess", excess["rows"], ms, args.excess_draws, dataset.n)
-        meta["excess_draws"] = args.excess_draws
-    meta["timings_s"].update(timings)
-    meta["timings_s"]["total"] = time.perf_counter() - started
-    write_json(stem.with_suffix(".json"), meta)
-    where = "" if transition.m_pt is None else f"M_pt = {transition.m_pt} (CI {transition.m_pt_ci}); "
-    print(f"figure 5: ratios {', '.join(f'M={m}: {r:.2f}' for m, r in zip(ms, ratios))}; {where}"
-          f"{outcome.executed} models trained, {outcome.cached} from cache; wrote {stem}.png/.pdf/.csv/.json")
-    return 0
+                 f"{dataset.side}x{dataset.side} templates ({Path(dataset.source).name}); t = {result.t:.5f}; "
+                 f"preset {s.preset} ({s.recipe.epochs} epochs, {s.recipe.draws} draws)", fontsize=9)
+    return fig
 
 
-def _write_excess(stem: Path, rows: list[dict], ms, draws: int, n: int) -> None:
-    import matplotlib.pyplot as plt
-    import numpy as np
+def save(result: Figure5Result, folder: str | Path) -> list[Path]:
+    """Write figure5.png/.pdf/.csv/.json (and figure5_excess.* with the grid table) into ``folder`` as one set."""
+    t = result.transition
+    meta = {"settings": asdict(result.settings), "data": data_json(result.dataset), "seed": result.settings.data.seed,
+            "ms": list(result.settings.model_sizes), "t": result.t, "psi": result.psi,
+            "cache": str(result.sweep.cache_dir), "runs_executed": result.executed, "runs_cached": result.cached,
+            "phase_transition": {"m_start": t.m_start, "m_pt": t.m_pt, "m_end": t.m_end,
+                                 "m_start_ci": t.m_start_ci, "m_pt_ci": t.m_pt_ci, "m_end_ci": t.m_end_ci,
+                                 "confidence": t.confidence},
+            "baselines": dict(result.baselines),
+            "train_seconds": {str(m): r["train_seconds"] for m, r in zip(result.settings.model_sizes, result.runs)},
+            **run_metadata(timings=dict(result.seconds))}
+    if result.excess is not None:
+        meta["excess_draws"] = result.settings.excess_draws
+    with result_set(folder) as out:
+        written = out.figure(STEM, plot(result))
+        written.append(out.csv(f"{STEM}.csv", CSV_COLUMNS, _rows(result)))
+        if result.excess is not None:
+            header, rows, fig = _excess_table(result)
+            written += out.figure(f"{STEM}_excess", fig)
+            written.append(out.csv(f"{STEM}_excess.csv", header, rows))
+        written.append(out.json(f"{STEM}.json", meta))
+    return written
 
-    from memlab._io import save_figure, write_csv
 
+def describe(result: Figure5Result) -> str:
+    t = result.transition
+    where = "" if t.m_pt is None else f"M_pt = {t.m_pt} (CI {t.m_pt_ci}); "
+    ratios = ", ".join(f"M={m}: {r['ratio']:.2f}" for m, r in zip(result.settings.model_sizes, result.runs))
+    return f"figure 5: ratios {ratios}; {where}{result.executed} models trained, {result.cached} from cache"
+
+
+def _excess_table(result: Figure5Result) -> tuple[list[str], list[list], Figure]:
+    """The grid table of excess losses over x_mem and its plot."""
+    rows, ms, draws, n = result.excess, result.settings.model_sizes, result.settings.excess_draws, result.dataset.n
     header = ["t", "psi", "loss_mem", "loss_mem_se", "excess_gen", "excess_gen_se", "excess_gen_rank_c"]
     header += [f"excess_pmem_M{m}" for m in ms] + [f"excess_pmem_M{m}_se" for m in ms]
     table = [[r["t"], r["psi"], r["loss_mem"], r["loss_mem_se"], r["excess_gen"], r["excess_gen_se"],
               r["excess_gen_rank_c"], *r["excess_pmem"], *r["excess_pmem_se"]] for r in rows]
-    write_csv(stem.with_suffix(".csv"), header, table)
     t = np.array([r["t"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
     gen = np.array([r["excess_gen"] for r in rows])
     ax.errorbar(t, gen, yerr=2 * np.array([r["excess_gen_se"] for r in rows]), color="tab:green", marker="o", ms=3,
                 label=r"$\hat x_*$ (MC, ±2 SE)")
@@ -231,7 +228,7 @@ def _write_excess(stem: Path, rows: list[dict], ms, draws: int, n: int) -> None:
             label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)")
     # M >= N: x_pmem,M = x_mem, excess 0 up to rounding (not drawable on a log axis).
     drawn = [j for j, m in enumerate(ms) if m < n]
-    colors = plt.cm.Reds(np.linspace(0.35, 0.95, max(len(drawn), 1)))
+    colors = colormaps["Reds"](np.linspace(0.35, 0.95, max(len(drawn), 1)))
     for i, j in enumerate(drawn):
         ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[i], lw=1,
                 label=f"pmem, M = {ms[j]}" if i in (0, len(drawn) - 1) else None)
@@ -239,6 +236,4 @@ def _write_excess(stem: Path, rows: list[dict], ms, draws: int, n: int) -> None:
     ax.set(xlabel="t", ylabel=r"excess loss over $\hat x_{\mathrm{mem}}$ (eq. 13)",
            title=f"Image model: excess losses on the grid ({draws} draws/sample)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, stem)
-    plt.close(fig)
+    return header, table, fig

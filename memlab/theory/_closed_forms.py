@@ -1,4 +1,4 @@
-"""Theorem 3.1, Theorem 3.2, eq. 14 and the crossover M* (SPEC §4), derived with SymPy.
+"""Theorem 3.1, Theorem 3.2, eq. 14 and the crossover M* (Section 3), derived with SymPy.
 
 Nothing here is typed in as a final formula: each closed form is obtained from the step of its
 derivation that the paper's proofs rest on, and the final forms are what SymPy simplifies to.

@@ -46,6 +46,7 @@ _PENDING: dict[tuple, tuple] = {}
 def _lambdified(expr_srepr: str, args_srepr: tuple[str, ...], backend: str) -> Callable:
     expr, args = _PENDING[(expr_srepr, args_srepr, backend)]
     if backend == "jax":
+        # The theory layer does not depend on JAX: it is imported only when a caller asks for a JAX function.
         import jax.numpy  # noqa: F401 - make sure JAX is importable before lambdify picks the module
 
     return sp.lambdify(args, expr, modules=backend, cse=True)

@@ -1,4 +1,4 @@
-"""Noise schedules as symbolic objects (SPEC §1): X_t = alpha_t X_0 + sigma_t Z, psi_t = alpha_t^2 / sigma_t^2."""
+"""Noise schedules as symbolic objects (Section 2): X_t = alpha_t X_0 + sigma_t Z, psi_t = alpha_t^2 / sigma_t^2."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Time averages E_t[f(t)]: over the discrete grid (exact) or over a continuous uniform t (SPEC §3).
+"""Time averages E_t[f(t)]: over the discrete grid (exact) or over a continuous uniform t (eq. 5).
 
 - Discrete: ``E_t[f] = (1/(L+1)) sum_l f(t_l)`` over the exact grid ``t_l = 999/1000 - 998/1000 l/L``
   (:func:`memlab.theory.timestep_grid`); rational f and rational parameters give an exact Rational.
@@ -22,9 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+from scipy import integrate
 
 from memlab._errors import InvalidInputError
 from memlab.theory._schedules import DEFAULT_STEPS, T, timestep_grid
+from memlab.theory._weightings import exact_number
 
 __all__ = [
     "DEFAULT_T_MAX",
@@ -59,8 +61,6 @@ class TimeAverage:
 
 def validate_time_range(t_min, t_max) -> tuple[float, float]:
     """Check ``0 < t_min < t_max <= 1`` (finite numbers, numeric strings allowed); return them as floats."""
-    from memlab.theory._weightings import exact_number
-
     lo = float(exact_number(t_min, what="t_min"))
     hi = float(exact_number(t_max, what="t_max"))
     if not (0.0 < lo <= 1.0 and 0.0 < hi <= 1.0):
@@ -92,8 +92,6 @@ def quad_log_t(f, t_min: float, t_max: float, *, epsrel: float = QUAD_EPSREL) ->
     ``f`` is a float -> float callable. Raises ``RuntimeError`` if the quadrature's own error
     estimate exceeds ``1e3 * epsrel`` relative to the value.
     """
-    from scipy import integrate
-
     lo, hi = validate_time_range(t_min, t_max)
 
     def integrand(u: float) -> float:
@@ -117,8 +115,6 @@ def continuous_average(expr, t_min=DEFAULT_T_MIN, t_max=DEFAULT_T_MAX) -> TimeAv
     Exact endpoints: pass Rationals (or ints/strings); floats are read as their shortest decimal.
     ``expr`` must have no free symbol other than :data:`T` (substitute parameters first).
     """
-    from memlab.theory._weightings import exact_number
-
     validate_time_range(t_min, t_max)
     lo, hi = exact_number(t_min, what="t_min"), exact_number(t_max, what="t_max")
     expr = sp.sympify(expr)

@@ -1,4 +1,4 @@
-"""Loss weightings lambda(t) relative to the x0-prediction MSE (SPEC §3).
+"""Loss weightings lambda(t) relative to the x0-prediction MSE (eq. 5).
 
 The weighted loss (eq. 5) is ``L_N(x_hat, lambda) = E_t[lambda(t) * L_{N,t}(x_hat)]`` with the
 per-time loss ``L_{N,t}`` written as an x0-MSE. Training with another *parametrisation* of the

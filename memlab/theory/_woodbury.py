@@ -1,4 +1,4 @@
-"""Symbolic proofs of the App. H.4 identities for the low-rank image model (SPEC §2).
+"""Symbolic proofs of the App. H.4 identities for the low-rank image model (Section 4.2).
 
 Setting: a template ``x in R^D``, ``A = I_c ⊗ x`` (shape ``cD x c``), so ``A^T A = ||x||^2 I_c``, and
 the component covariance ``Sigma = sigma_c^2 A A^T``. With ``s = ||x||^2`` the claims are
@@ -77,12 +77,12 @@ class SymbolicProof:
 
 
 def woodbury_coefficient(alpha, sigma_c, sigma_t, norm2):
-    """SPEC's coefficient ``alpha^2 sigma_c^2 / (sigma_t^2 + alpha^2 sigma_c^2 ||x||^2)``."""
+    """App. H.4's coefficient ``alpha^2 sigma_c^2 / (sigma_t^2 + alpha^2 sigma_c^2 ||x||^2)``."""
     return alpha**2 * sigma_c**2 / (sigma_t**2 + alpha**2 * sigma_c**2 * norm2)
 
 
 def woodbury_logdet(c, D, alpha, sigma_c, sigma_t, norm2):
-    """SPEC's ``c D log sigma_t^2 + c log(1 + alpha^2 sigma_c^2 ||x||^2 / sigma_t^2)``."""
+    """App. H.4's ``c D log sigma_t^2 + c log(1 + alpha^2 sigma_c^2 ||x||^2 / sigma_t^2)``."""
     return c * D * sp.log(sigma_t**2) + c * sp.log(1 + alpha**2 * sigma_c**2 * norm2 / sigma_t**2)
 
 
@@ -115,7 +115,7 @@ def prove_woodbury_inverse(c: int = 3, D: int = 2, *, coefficient: Callable | No
     """Prove the App. H.4 inverse for ``A = I_c ⊗ x``, x in R^D symbolic, and size-free in span{I, A A^T}.
 
     ``coefficient(alpha, sigma_c, sigma_t, norm2)`` is the claimed scalar in front of ``A A^T``
-    (default: :func:`woodbury_coefficient`, the SPEC's). Runs in well under a second for c*D <= 6.
+    (default: :func:`woodbury_coefficient`, App. H.4's). Runs in well under a second for c*D <= 6.
     """
     start = time.perf_counter()
     c, D = _check_sizes(c, D)
@@ -155,7 +155,7 @@ def prove_woodbury_logdet(c: int = 3, D: int = 2, *, claimed_logdet: Callable | 
     """Prove the App. H.4 log-det explicitly for ``(c, D)`` (symbolic x) and for symbolic sizes ``c, D``.
 
     ``claimed_logdet(c, D, alpha, sigma_c, sigma_t, norm2)`` is the claimed log-determinant
-    (default: :func:`woodbury_logdet`, the SPEC's).
+    (default: :func:`woodbury_logdet`, App. H.4's).
     """
     start = time.perf_counter()
     c, D = _check_sizes(c, D)

@@ -56,13 +56,15 @@ def excursion_bounds(mean: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.nd
     its SE; lo, hi: (m,) the stated interval (lo = hi for an equality). The excursion of a cell is
     ``dist(mean, [lo, hi])``; with every cell's truth in ``mean ± k se`` (simultaneous), the largest true
     excursion lies in ``[lcb, ucb]`` (distance to an interval is 1-Lipschitz). Returns estimate / lcb / ucb
-    of the largest excursion (shape (...)) and the cells where the estimate and the lcb are attained.
+    of the largest excursion (shape (...)), the cell farthest outside the set (or, all inside, nearest to
+    its edge: ``argmax``) and the cell where the lcb is attained.
     """
-    excursion = np.maximum(np.maximum(lo - mean, mean - hi), 0.0)
+    signed = np.maximum(lo - mean, mean - hi)  # < 0 inside the set: minus the distance to its nearest end
+    excursion = np.maximum(signed, 0.0)
     lower = np.maximum(np.maximum(lo - (mean + k * se), (mean - k * se) - hi), 0.0)
     upper = np.maximum(np.maximum(lo - (mean - k * se), (mean + k * se) - hi), 0.0)
     return {"estimate": excursion.max(axis=-1), "lcb": lower.max(axis=-1), "ucb": upper.max(axis=-1),
-            "argmax": np.argmax(excursion, axis=-1), "argmax_lcb": np.argmax(lower, axis=-1), "k": float(k)}
+            "argmax": np.argmax(signed, axis=-1), "argmax_lcb": np.argmax(lower, axis=-1), "k": float(k)}
 
 
 def binomial_se(freq: float, n: int) -> float:

@@ -4,8 +4,8 @@ For a fixed dataset, two runs of ``mc_excess_losses`` with fresh keys estimate t
 independently, so z = (m_a − m_b) / sqrt(se_a² + se_b²) is ~N(0, 1) if the reported SEs are right (and the
 central limit theorem holds for the R draws of the N samples). Each pair contributes one z from one cell —
 x̂_* at some t, x̂_mem at some t, x̂_pmem,M at some (M, t) — in rotation, so the z's are independent and can be
-pooled. One run of every eighth pair splits its draws into tiles (chunk_size < draws) so that the per-tile
-merge of means and sums of squares (Chan et al.) is covered too.
+pooled. (The merge of per-tile means and sums of squares when the draws are split into tiles is covered by
+test_gpu_kernels_losses.py::test_chunk_size_does_not_change_the_numbers.)
 
 Decision: the pooled z's fail if a two-sided Kolmogorov–Smirnov test against N(0, 1) or a two-sided
 chi-square test of Σz² ~ χ²(n) has a p-value below 5e-4: failure probability <= 1e-3 when the SEs are right.
@@ -40,8 +40,7 @@ def _pooled_z(ts, cells, *, pairs: int, draws: int, seed: int) -> np.ndarray:
     for p in range(pairs):
         name, idx = cells[p % len(cells)]
         runs = [mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas, draws=draws,
-                                 key=jax.random.key(seed + 2 * p + h), dtype=jnp.float64,
-                                 chunk_size=8 if (h == 0 and p % 8 == 0) else None)
+                                 key=jax.random.key(seed + 2 * p + h), dtype=jnp.float64)
                 for h in (0, 1)]
         means = [getattr(r, name)[idx] for r in runs]
         ses = [getattr(r, name + "_se")[idx] for r in runs]

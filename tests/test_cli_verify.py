@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from memlab.cli import main
-from memlab.verification import CLAIM_FIELDS, CheckResult, Claim, all_claims, quantity
-from memlab.verification import _registry
+from memlab.verification import CLAIM_FIELDS, CheckResult, Claim, _registry, all_claims, quantity
 
 
 def test_list_prints_every_claim(capsys):

@@ -1,4 +1,4 @@
-"""The engine's standard errors against the spread of independent replicates (not against the formula written elsewhere).
+"""The engine's standard errors against the spread of independent replicates (not the formula written elsewhere).
 
 For a fixed dataset, two runs of ``mc_excess_losses`` with fresh keys estimate the same expectation
 independently, so z = (m_a − m_b) / sqrt(se_a² + se_b²) is ~N(0, 1) if the reported SEs are right (and the

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from memlab.numerics import excess_loss_pmem, make_gmm_dataset, schedule_coefficients
-from memlab.verification import Budget, get_claim, run_claim
-from memlab.verification import _asymptotics
+from memlab.verification import Budget, _asymptotics, get_claim, run_claim
 from memlab.verification._asymptotics import (
     CellGroup,
     Setting,

@@ -34,7 +34,7 @@ def test_generic_bound_as_transcribed_fails_with_a_genuine_counterexample():
     # Recompute independently: P(X <= a) by numerical integration of the χ² density, the infimum of
     # E[e^{tX}] e^{-ta} over t in (0, 1/2) by numerical integration of the MGF and a scalar minimiser.
     prob, _ = integrate.quad(lambda x: stats.chi2.pdf(x, p), 0, a)
-    mgf = lambda t: integrate.quad(lambda x: math.exp(t * x + stats.chi2.logpdf(x, p)), 0, np.inf)[0]  # noqa: E731
+    mgf = lambda t: integrate.quad(lambda x: math.exp(t * x + stats.chi2.logpdf(x, p)), 0, np.inf)[0]
     res = optimize.minimize_scalar(lambda t: mgf(t) * math.exp(-t * a), bounds=(1e-6, 0.49), method="bounded")
     assert prob > res.fun + 0.1  # a clear violation, not rounding
     # The smallest one reported is the smallest p on the grid.

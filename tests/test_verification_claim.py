@@ -16,6 +16,7 @@ from memlab.verification import (
     Claim,
     Perturbation,
     Rescore,
+    _registry,
     all_claims,
     claim_rng,
     power_rng,
@@ -27,7 +28,6 @@ from memlab.verification import (
     write_json_report,
     write_markdown_report,
 )
-from memlab.verification import _registry
 from memlab.verification._power import measure_power
 
 REQUIRED_IDS = {
@@ -155,7 +155,8 @@ def test_power_is_the_smallest_detected_relative_error():
     assert down["detectable_relative_error"] == pytest.approx(1e-6, rel=1e-3) and not down["primary"]
     assert power["detectable_relative_error"] == up["detectable_relative_error"]  # the primary ones only
     # the statement_scale hook reaches the check: a perturbed statement fails
-    assert run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0, statement_scale=1.01).result.verdict == "fails"
+    perturbed = run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0, statement_scale=1.01)
+    assert perturbed.result.verdict == "fails"
 
 
 def test_stochastic_power_uses_resampled_measurements():

@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
-
-from memlab.numerics import schedule_coefficients
 from scipy import stats
 
+from memlab.numerics import schedule_coefficients
 from memlab.verification._distance_gap import (
     lemma_e1_exact_bracket,
     lemma_e1_monte_carlo,

@@ -9,8 +9,15 @@ Theorems 3.1/3.2 have theirs in test_verification_asymptotics.py (a tiny experim
 import pytest
 
 from memlab.numerics import make_gmm_dataset, timestep_grid
-from memlab.verification import Budget, all_claims, get_claim, run_claim
-from memlab.verification import _gmm_identities, _loss_identities, _theory_claims
+from memlab.verification import (
+    Budget,
+    _gmm_identities,
+    _loss_identities,
+    _theory_claims,
+    all_claims,
+    get_claim,
+    run_claim,
+)
 
 #: claim id -> (statement scale, whether the claim as stated holds)
 CONTROLS = {
@@ -51,7 +58,8 @@ def small_settings(monkeypatch):
     monkeypatch.setattr(_theory_claims, "_proof_sizes", lambda budget: ((1, 2),))
     monkeypatch.setattr(_gmm_identities, "_t_values", lambda budget: [float(timestep_grid()[i]) for i in (25, 10)])
     monkeypatch.setattr(_loss_identities, "_datasets", lambda budget, seed: [
-        make_gmm_dataset(d=d, k=k, n=n, n_test=0, seed=seed + j) for j, (d, k, n) in enumerate([(2, 2, 6), (10, 3, 12)])])
+        make_gmm_dataset(d=d, k=k, n=n, n_test=0, seed=seed + j)
+        for j, (d, k, n) in enumerate([(2, 2, 6), (10, 3, 12)])])
     monkeypatch.setattr(_loss_identities, "_t_values", lambda budget: [float(timestep_grid()[i]) for i in (22, 10)])
 
 

@@ -97,7 +97,7 @@ def run(args) -> int:
     enable_float64()
     enable_compilation_cache()  # a re-run skips the engine's JIT compilation (MEMLAB_JAX_CACHE=0: off)
     budget = Budget(args.budget)
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     print(f"memlab verify: {len(claims)} claims, budget {budget.name}, seed {args.seed}", flush=True)
     print(table_header(), flush=True)
     bar = progress(total=len(claims), desc="verify")

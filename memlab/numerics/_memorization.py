@@ -24,10 +24,10 @@ __all__ = [
     "DEFAULT_MEMORIZATION_C",
     "MemorizationRatio",
     "PhaseTransition",
-    "memorized_flags",
-    "memorization_ratio",
-    "phase_transition",
     "mean_distance_to_nearest",
+    "memorization_ratio",
+    "memorized_flags",
+    "phase_transition",
 ]
 
 DEFAULT_MEMORIZATION_C = 1.0 / 9.0

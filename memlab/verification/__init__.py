@@ -19,8 +19,8 @@ from memlab.verification._claim import (
     Rescore,
     quantity,
 )
-from memlab.verification._registry import all_claims, get_claim, register_claim, select_claims
 from memlab.verification._power import DETECTION_PROBABILITY, measure_power
+from memlab.verification._registry import all_claims, get_claim, register_claim, select_claims
 from memlab.verification._report import (
     CLAIM_FIELDS,
     DECISION_RULES,
@@ -36,7 +36,7 @@ from memlab.verification._report import (
 from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, power_rng, run_claim, run_claims
 
 # Check modules register their claims on import (report order = import order).
-from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: E402,F401  isort: skip
+from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: F401  isort: skip
 
 __all__ = [
     "BUDGETS",

@@ -56,9 +56,19 @@ from memlab.verification._common import fmt
 from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM, excursion_bounds, replicate_mean_se, t_sigma
 
-__all__ = ["ExperimentConfig", "experiment_config", "run_experiment", "coupon_threshold", "high_snr",
-           "excursion_decision", "TOLERANCE_3_1", "TOLERANCE_3_2",
-           "check_theorem_3_1", "check_theorem_3_2", "check_theorem_3_2_coupon"]
+__all__ = [
+    "TOLERANCE_3_1",
+    "TOLERANCE_3_2",
+    "ExperimentConfig",
+    "check_theorem_3_1",
+    "check_theorem_3_2",
+    "check_theorem_3_2_coupon",
+    "coupon_threshold",
+    "excursion_decision",
+    "experiment_config",
+    "high_snr",
+    "run_experiment",
+]
 
 K_MODES = 4
 SIGMA2_STAR = 1.0
@@ -315,7 +325,8 @@ def _decision_rule_text(tolerance: float, what: str) -> str:
 def _rescore(groups: list[CellGroup], tolerance: float, perturbations: tuple[Perturbation, ...],
              notes: tuple[str, ...] = ()) -> Rescore:
     return Rescore(
-        fails=lambda scale, rng: excursion_decision(groups, scale=scale, tolerance=tolerance, rng=rng)["verdict"] == "fails",
+        fails=lambda scale, rng: excursion_decision(groups, scale=scale, tolerance=tolerance,
+                                                    rng=rng)["verdict"] == "fails",
         perturbations=perturbations, stochastic=True,
         method="the S datasets of every setting resampled with replacement, the whole decision (A)+(B) re-run",
         notes=notes, detection_rate=_BootstrapRates(groups, tolerance))
@@ -406,7 +417,8 @@ def _theorem_3_2_groups(exp: dict, *, restrict_coupon: bool) -> list[CellGroup]:
         upper = excess_pmem_approx(ms, n=n, d=d, sigma2=SIGMA2_STAR, c=2.0)  # ... and C = 2)
         regime = np.nonzero(high_snr(res["psi"], d))[0]
         values = res["pmem"][:, regime][:, :, ms - 1] / lower[None, None, :]  # (S, T_regime, n_M): empirical C
-        cells = tuple({"d": d, "N": n, "K": setting.k, "t": float(res["t"][j]), "psi": float(res["psi"][j]), "M": int(m)}
+        cells = tuple({"d": d, "N": n, "K": setting.k, "t": float(res["t"][j]), "psi": float(res["psi"][j]),
+                       "M": int(m)}
                       for j in regime for m in ms)
         hi = np.broadcast_to(upper / lower, (regime.size, ms.size)).reshape(-1)
         groups.append(CellGroup(setting, values.reshape(values.shape[0], -1), np.ones(hi.size), hi.copy(), cells))
@@ -436,7 +448,8 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool, statement_scale: fl
     sequence_rows = [r for r in rows if r["role"] == "sequence"]
     tight_rows = [r for r in rows if r["role"] == "tight"]
     worst = max([sequence_rows[-1]] + tight_rows,  # farthest outside [1, 2], else nearest to its edge
-                key=lambda r: (r["largest_excursion"], max(1.0 - r["worst_cell"]["mean"], r["worst_cell"]["mean"] - 2.0)))
+                key=lambda r: (r["largest_excursion"],
+                               max(1.0 - r["worst_cell"]["mean"], r["worst_cell"]["mean"] - 2.0)))
     perturbations = (Perturbation("upper constant 2 → 2(1 − r) (band × (1 − r))", -1),
                      Perturbation("lower constant 1 → 1 + r (band × (1 + r))", +1, primary=False))
     loose_note = ("The lower constant 1 is not approached in the regime at these d: the empirical C stays >= "
@@ -447,7 +460,8 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool, statement_scale: fl
     return CheckResult(
         verdict=verdict,
         measured=quantity(worst["worst_cell"]["mean"], se=worst["worst_cell"]["se"],
-                          what="the empirical C(M, t) = excess_pmem / ((1 − M/N) d σ*²) (mean over datasets) at the cell "
+                          what="the empirical C(M, t) = excess_pmem / ((1 − M/N) d σ*²) (mean over datasets) at the "
+                               "cell "
                                "farthest from [1, 2] at the largest d or the tight setting; ranges of C per d and the "
                                "largest excursion E from [1, 2] with its confidence bounds per d beside it",
                           at=worst["worst_cell"], largest_excursion=worst["largest_excursion"],
@@ -463,7 +477,8 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool, statement_scale: fl
                "measurement": f"{exp['engine']}: Monte Carlo E‖x̂_pmem,M − x̂_mem‖² for every M (all-M kernel) on "
                               f"{exp['config']['datasets_per_setting']} independent datasets per setting"},
         settings={"tried": sum(len(g.cells) for g in groups),
-                  "summary": f"d in {[r['d'] for r in sequence_rows]}" + (f" + tight d={tight_rows[0]['d']}" if tight_rows else "")
+                  "summary": f"d in {[r['d'] for r in sequence_rows]}"
+                             + (f" + tight d={tight_rows[0]['d']}" if tight_rows else "")
                              + (", M >= (1+log d)K log K" if restrict_coupon else ", all M < N") + ", regime t",
                   **exp["config"]},
         counterexample=counterexample,

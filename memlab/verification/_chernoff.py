@@ -19,16 +19,16 @@ from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM
 
 __all__ = [
+    "check_eq17",
+    "check_eq18",
+    "check_eq19",
+    "check_generic_as_transcribed",
+    "check_generic_standard",
     "chi2_log_chernoff_inf",
     "chi2_log_chernoff_inf_numeric",
     "eq17_log_bound",
     "eq18_log_bound",
     "eq19_log_bound",
-    "check_generic_as_transcribed",
-    "check_generic_standard",
-    "check_eq17",
-    "check_eq18",
-    "check_eq19",
 ]
 
 

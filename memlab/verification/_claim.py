@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BUDGETS",
+    "KINDS",
     "VERDICTS",
+    "Budget",
+    "CheckResult",
+    "Claim",
     "Perturbation",
     "Rescore",
-    "KINDS",
-    "BUDGETS",
-    "Budget",
-    "Claim",
-    "CheckResult",
     "quantity",
 ]
 

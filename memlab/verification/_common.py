@@ -8,14 +8,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-
 from scipy import stats
 
 from memlab.verification._claim import CheckResult, Perturbation, Rescore, quantity
 from memlab.verification._stats import FALSE_ALARM
 
-__all__ = ["fmt", "exact_bound_result", "smallest", "binomial_cross_check", "BOUND_TIGHTENED", "loose_note",
-           "mark_error", "AllowedShifts"]
+__all__ = [
+    "BOUND_TIGHTENED",
+    "AllowedShifts",
+    "binomial_cross_check",
+    "exact_bound_result",
+    "fmt",
+    "loose_note",
+    "mark_error",
+    "smallest",
+]
 
 #: The perturbation of a bound claim: the bound tightened (an error making a bound larger cannot be detected).
 BOUND_TIGHTENED = Perturbation("bound × (1 − r)", -1)

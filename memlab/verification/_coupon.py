@@ -21,7 +21,7 @@ from memlab.verification._common import binomial_cross_check, exact_bound_result
 from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM
 
-__all__ = ["coupon_failure_probability", "coupon_min_draws", "coupon_bound", "check_prop_c4", "check_prop_c4_factor2"]
+__all__ = ["check_prop_c4", "check_prop_c4_factor2", "coupon_bound", "coupon_failure_probability", "coupon_min_draws"]
 
 
 def coupon_failure_probability(k: int, draws: int) -> Fraction:

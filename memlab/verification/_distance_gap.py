@@ -24,7 +24,7 @@ from memlab.verification._common import BOUND_TIGHTENED, binomial_cross_check, f
 from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM, frequency_exceeds, frequency_test, k_sigma
 
-__all__ = ["simplex_means", "lemma_e1_exact_bracket", "lemma_e1_monte_carlo", "lemma_e1_eps_max", "check_lemma_e1"]
+__all__ = ["check_lemma_e1", "lemma_e1_eps_max", "lemma_e1_exact_bracket", "lemma_e1_monte_carlo", "simplex_means"]
 
 
 def simplex_means(rng: np.random.Generator, k: int, d: int, gamma: float) -> np.ndarray:

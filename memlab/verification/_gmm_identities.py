@@ -21,7 +21,7 @@ from memlab.verification._claim import Budget, CheckResult, Perturbation, Rescor
 from memlab.verification._common import AllowedShifts, fmt
 from memlab.verification._registry import register_claim
 
-__all__ = ["tweedie_denoiser", "isotropic_tweedie_denoiser", "check_lemma_2_1", "check_eq_11"]
+__all__ = ["check_eq_11", "check_lemma_2_1", "isotropic_tweedie_denoiser", "tweedie_denoiser"]
 
 EPS64 = float(np.finfo(np.float64).eps)
 SAFETY = 1e3

@@ -43,13 +43,13 @@ from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM, k_sigma
 
 __all__ = [
+    "bounded_perturbation",
+    "check_app_b",
+    "check_eq_7_limit",
+    "check_eq_7_minimizer",
+    "check_eq_13",
     "noised",
     "per_sample_sq_error",
-    "bounded_perturbation",
-    "check_eq_7_minimizer",
-    "check_eq_7_limit",
-    "check_eq_13",
-    "check_app_b",
 ]
 
 Denoiser = Callable[[np.ndarray], np.ndarray]
@@ -510,12 +510,12 @@ def check_app_b(budget: Budget, *, rng: np.random.Generator, statement_scale: fl
                 means = ds.x_train[rng.choice(ds.n, size=m, replace=True)] + 0.5 * rng.standard_normal((m, ds.d))
                 if model == "isotropic":
                     variance = float(10.0 ** rng.uniform(-2, 0.5))
-                    den = lambda x_, mu: isotropic_gmm_denoiser(x_, alpha=alpha, sigma=sigma, means=mu,  # noqa: E731
+                    den = lambda x_, mu: isotropic_gmm_denoiser(x_, alpha=alpha, sigma=sigma, means=mu,
                                                                  variance=variance)
                 else:
                     q, _ = np.linalg.qr(rng.standard_normal((ds.d, ds.d)))
                     cov = (q * 10.0 ** rng.uniform(-2, 0.5, size=ds.d)) @ q.T
-                    den = lambda x_, mu: gmm_denoiser(x_, alpha=alpha, sigma=sigma, means=mu,  # noqa: E731
+                    den = lambda x_, mu: gmm_denoiser(x_, alpha=alpha, sigma=sigma, means=mu,
                                                       covariances=np.broadcast_to(cov, (mu.shape[0],) + cov.shape))
                 base_values = den(x, means)
                 base_loss = per_sample_sq_error(base_values, ds.x_train, draws)
@@ -544,7 +544,7 @@ def check_app_b(budget: Budget, *, rng: np.random.Generator, statement_scale: fl
     alpha, sigma, _ = (float(v) for v in schedule_coefficients(0.36028))
     means0 = np.vstack([ds.means[:2], np.zeros((1, ds.d))])
     x = noised(ds.x_train, rng.standard_normal((ds.n, draws, ds.d)), alpha=alpha, sigma=sigma)
-    den0 = lambda mu: isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu, variance=0.5)  # noqa: E731
+    den0 = lambda mu: isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu, variance=0.5)
     base0 = per_sample_sq_error(den0(means0), ds.x_train, draws)
     zero_mean, zero_se = mc_mean_se(per_sample_sq_error(den0(np.vstack([means0, 1e3 * means0[-1:]])), ds.x_train,
                                                         draws) - base0)

@@ -17,7 +17,7 @@ from memlab.verification._common import binomial_cross_check, exact_bound_result
 from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM
 
-__all__ = ["lemma_c2_log_probability", "lemma_c2_log_bound", "check_lemma_c2"]
+__all__ = ["check_lemma_c2", "lemma_c2_log_bound", "lemma_c2_log_probability"]
 
 #: Settings whose bound is below e^-600 are left out: SciPy's noncentral χ² tails are not reliable there.
 _LOG_BOUND_FLOOR = -600.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from memlab.verification._claim import Perturbation, Rescore
 
-__all__ = ["DETECTION_PROBABILITY", "MIN_RELATIVE_ERROR", "MAX_UPWARD", "measure_power", "detection_probability"]
+__all__ = ["DETECTION_PROBABILITY", "MAX_UPWARD", "MIN_RELATIVE_ERROR", "detection_probability", "measure_power"]
 
 #: A relative error counts as detected when the check says "fails" with at least this probability.
 DETECTION_PROBABILITY = 0.95

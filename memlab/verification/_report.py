@@ -21,16 +21,16 @@ from memlab.verification._stats import FALSE_ALARM
 
 __all__ = [
     "CLAIM_FIELDS",
+    "DECISION_RULES",
+    "format_table",
+    "power_text",
     "record_to_dict",
     "run_to_dict",
     "summarize",
-    "write_json_report",
-    "write_markdown_report",
     "table_header",
     "table_row",
-    "format_table",
-    "power_text",
-    "DECISION_RULES",
+    "write_json_report",
+    "write_markdown_report",
 ]
 
 #: The keys of each entry of ``claims`` in the JSON report, in order.
@@ -214,10 +214,12 @@ def write_markdown_report(path: str | os.PathLike, run: VerificationRun) -> Path
             if (res.sides or {}).get(side):
                 lines.append(f"- {side} side: {_md_escape(res.sides[side])}")
         if res.power:
-            lines.append(f"- power: detectable relative error {power_text(res.power)} — {_md_escape(res.power['method'])}")
+            lines.append(f"- power: detectable relative error {power_text(res.power)} — "
+                         f"{_md_escape(res.power['method'])}")
             for entry in res.power.get("perturbations", []):
+                entry_power = {"detectable_relative_error": entry["detectable_relative_error"], "perturbations": [1]}
                 lines.append(f"  - {_md_escape(entry['label'])}{'' if entry['primary'] else ' (secondary)'}: "
-                             f"{power_text({'detectable_relative_error': entry['detectable_relative_error'], 'perturbations': [1]})}")
+                             f"{power_text(entry_power)}")
             for note in res.power.get("notes", []):
                 lines.append(f"  - {_md_escape(note)}")
         if res.counterexample is not None:

@@ -113,7 +113,7 @@ def run_claim(claim: Claim, *, budget: Budget, seed: int, statement_scale: float
         crashed = False
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # noqa: BLE001 - report per claim, keep going
+    except Exception as exc:
         result = _crash_result(exc)
         crashed = True
     return ClaimRecord(claim, result, time.perf_counter() - start, crashed)

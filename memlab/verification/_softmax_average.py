@@ -29,7 +29,7 @@ from memlab.verification._common import BOUND_TIGHTENED, fmt, loose_note
 from memlab.verification._registry import register_claim
 from memlab.verification._stats import FALSE_ALARM, frequency_exceeds, frequency_test, k_sigma
 
-__all__ = ["gaussian_points", "hull_distance_sq", "prop_c3_statistics", "prop_c3_bound", "check_prop_c3"]
+__all__ = ["check_prop_c3", "gaussian_points", "hull_distance_sq", "prop_c3_bound", "prop_c3_statistics"]
 
 
 def gaussian_points(rng: np.random.Generator, *, reps: int, n: int, d: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from memlab.verification._claim import Budget, CheckResult, Rescore, quantity
 from memlab.verification._common import BOUND_TIGHTENED, fmt
 from memlab.verification._registry import register_claim
 
-__all__ = ["lemma_d1_log_sides", "lemma_d2_log_sides", "softmax_cases", "check_lemma_d1", "check_lemma_d2"]
+__all__ = ["check_lemma_d1", "check_lemma_d2", "lemma_d1_log_sides", "lemma_d2_log_sides", "softmax_cases"]
 
 #: Relative tolerance of the log-space comparison: rounding of (v_i − v_k)/T and of log-sum-exp.
 LOG_RTOL = 1e-9

@@ -18,8 +18,16 @@ import math
 import numpy as np
 from scipy import stats
 
-__all__ = ["FALSE_ALARM", "k_sigma", "t_sigma", "replicate_mean_se", "excursion_bounds",
-           "frequency_test", "frequency_exceeds", "binomial_se"]
+__all__ = [
+    "FALSE_ALARM",
+    "binomial_se",
+    "excursion_bounds",
+    "frequency_exceeds",
+    "frequency_test",
+    "k_sigma",
+    "replicate_mean_se",
+    "t_sigma",
+]
 
 #: Family-wise false-alarm probability of each statistical claim (all its settings together).
 FALSE_ALARM = 1e-3
@@ -33,7 +41,7 @@ def k_sigma(settings: int, *, false_alarm: float = FALSE_ALARM, two_sided: bool 
 
 
 def t_sigma(cells: int, replicates: int, *, false_alarm: float) -> float:
-    """Two-sided simultaneous ``k`` for ``cells`` means of ``replicates`` i.i.d. replicates each (Student-t, Bonferroni).
+    """Two-sided simultaneous ``k`` for ``cells`` means of ``replicates`` i.i.d. replicates (Student-t, Bonferroni).
 
     With SE = sample standard deviation / sqrt(S), every |mean − truth| <= k SE holds at once with
     probability >= 1 − ``false_alarm`` (exactly Bonferroni for normal replicates, whatever the correlation).

@@ -33,8 +33,14 @@ from memlab.verification._claim import Budget, CheckResult, Perturbation, Rescor
 from memlab.verification._common import AllowedShifts, fmt
 from memlab.verification._registry import register_claim
 
-__all__ = ["woodbury_numeric_errors", "eq14_plain", "mstar_root", "check_woodbury_inverse", "check_woodbury_logdet",
-           "check_eq14_mstar"]
+__all__ = [
+    "check_eq14_mstar",
+    "check_woodbury_inverse",
+    "check_woodbury_logdet",
+    "eq14_plain",
+    "mstar_root",
+    "woodbury_numeric_errors",
+]
 
 _BOTH_WAYS = (Perturbation("statement × (1 + r)", +1), Perturbation("statement × (1 − r)", -1))
 

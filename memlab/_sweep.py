@@ -10,6 +10,7 @@ Cache layout (plain files only, no pickles)::
     <cache_dir>/<hash>/config.json   {"function": ..., "config": ...}     written before the run
     <cache_dir>/<hash>/*.npz          whatever the run function writes      (atomic writes)
     <cache_dir>/<hash>/result.json    {"function", "config", "result", "seconds", "files", "sha256"}  written last
+    <cache_dir>/<hash>/checkpoint.npz a long run's mid-training state (optional; removed before result.json)
 
 ``hash`` = first 16 hex digits of SHA-256 of the canonical JSON of ``{"function": name, "config": config}``
 (keys sorted, no whitespace). A run is finished iff its ``result.json`` exists *and checks out*
@@ -19,6 +20,11 @@ its canonical JSON without that field) matching, so an edited digit is caught to
 truncated, corrupt, or hand-edited cache entry) is recomputed, with a :class:`CacheWarning`; a run
 function's non-finite result is an error, never a cached file. Finished runs are skipped, so an
 interrupted sweep resumes where it stopped and never reads a half-written result.
+
+A run function that trains for long may keep a checkpoint at ``run_dir / CHECKPOINT_FILE`` and resume
+from it (``memlab.gpu_kernels.resumable``): a run killed half-way continues where it stopped. Clearing
+an unfinished run's folder keeps that file; it is deleted once the run function has returned (before the
+record's file list is taken).
 
 Each run executes under its lock (an exclusive ``flock`` on ``<hash>/.lock``, released by the kernel if
 the process dies): two sweeps sharing a cache never compute the same run twice. The local executor
@@ -58,12 +64,13 @@ from memlab._progress import progress
 from memlab._readers import load_npz, read_json
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "EXECUTORS",
     "CacheWarning",
     "SweepError",
     "SweepInputError",
-    "SweepOutcome",
     "SweepOptions",
+    "SweepOutcome",
     "canonical_json",
     "check_record",
     "config_hash",
@@ -81,6 +88,8 @@ EXECUTORS = ("local", "pool", "submitit")
 _RESULT = "result.json"
 _CONFIG = "config.json"
 _LOCK = ".lock"
+#: A run's mid-training checkpoint in its folder: kept when an unfinished run is retried, deleted when it finishes.
+CHECKPOINT_FILE = "checkpoint.npz"
 
 try:  # POSIX; elsewhere runs are not locked (documented in docs/reliability.md)
     import fcntl
@@ -316,9 +325,10 @@ def run_lock(directory: str | os.PathLike, *, blocking: bool = True) -> Iterator
 
 
 def _clear_run_folder(directory: Path) -> None:
-    """Remove what an earlier, unfinished or corrupt attempt left (not the lock): a run starts from nothing."""
+    """Remove what an earlier, unfinished or corrupt attempt left (not the lock, not a training checkpoint:
+    the run resumes from that): a run otherwise starts from nothing."""
     for path in directory.iterdir():
-        if path.name == _LOCK:
+        if path.name in (_LOCK, CHECKPOINT_FILE):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -344,6 +354,7 @@ def _execute(function: RunFunction, config: dict, cache_dir: str, *, blocking: b
         result = function(dict(config), directory)
         if not isinstance(result, Mapping):
             raise TypeError(f"run function {name} must return a dict, got {type(result).__name__}")
+        (directory / CHECKPOINT_FILE).unlink(missing_ok=True)  # the finished run supersedes it
         result = dict(result)
         require_finite(result, f"the result of run function {name}",
                        "a run that produces NaN or Inf is an error, not a cached result")

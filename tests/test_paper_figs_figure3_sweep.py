@@ -97,6 +97,29 @@ def test_configs_are_shared_with_the_phase_transition_experiment():
     assert run_config(figure2, m=4, seed=0) == config
 
 
+def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
+    """paper-small: App. H.1's training recipe as the paper states it (50,000 full-batch epochs, 100 noise draws
+    per sample, warm-up over N_epochs / 10 from 0 to 1e-3 then linear decay to 1e-6, eps weighting; Adam with
+    optax's defaults b1 0.9, b2 0.999, eps 1e-8, which the paper does not override) on the CPU preset's tuples,
+    grid and evaluation, so that only the training differs from the CPU preset."""
+    from memlab.paper_figs._phase_transition import run_config
+    from memlab.paper_figs._presets import preset
+
+    app_h1 = dict(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.999)
+    small, cpu = preset(3, "paper-small"), preset(3, "cpu")
+    assert {key: getattr(small.recipe, key) for key in app_h1} == app_h1
+    assert (small.ns, small.ds, small.ks, small.multiples, small.refine, small.sigma2) == (
+        cpu.ns, cpu.ds, cpu.ks, cpu.multiples, cpu.refine, cpu.sigma2)
+    for key in ("n_eval", "eval_draws", "chunk_size", "dtype"):
+        assert getattr(small.recipe, key) == getattr(cpu.recipe, key), key
+    config = run_config(f3.tuple_experiment(small, 20, 20, 2, [16]), m=16, seed=0)
+    assert (config["weighting"], config["adam_b1"], config["adam_eps"], config["steps"]) == ("eps", 0.9, 1e-8, 25)
+    for figure in (2, 6, 7):  # the phase-transition figures' paper-small: the smallest CPU tuple, same recipe
+        settings = preset(figure, "paper-small")
+        assert settings.recipe == small.recipe
+        assert (settings.n, settings.d, settings.k) == (min(cpu.ns), min(cpu.ds), min(cpu.ks))
+
+
 @pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
                                        {"refine": -1}, {"exact_draws": 1}])
 def test_bad_settings(overrides):

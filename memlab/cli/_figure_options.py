@@ -133,8 +133,9 @@ def _phase_transition_arguments(figure: int):
         exp.add_argument("--seeds", type=seed_list, help=f"data/model seeds, comma-separated (default {default_seeds})")
         _add_recipe_arguments(parser, preset_names(figure),
                               "'cpu': minutes on a laptop (reduced epochs/draws/M grid, faster optimizer settings); "
-                              "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU). "
-                              "Default: cpu")
+                              "'paper': App. H.1 (N=200, d=50, K=12, 50,000 epochs, 100 draws; meant for a GPU); "
+                              "'paper-small': App. H.1's training at N=20, d=20, K=2 (~20-30 min per model on a CPU "
+                              "core; docs/convergence.md). Default: cpu")
         out = parser.add_argument_group("output and execution")
         _add_out(out, figure)
         add_executor_arguments(out, default_cache=PHASE_TRANSITION_CACHE)
@@ -171,7 +172,9 @@ def _figure3_arguments(parser: argparse.ArgumentParser) -> None:
                           "'cpu': 12 small tuples (N in 20,30,40; d in 20,30; K in 2,4), 1,000 epochs, 12 grid sizes "
                           "+ up to 6 refinements per tuple (about 15-20 min cold on 2 cores, seconds when cached); "
                           "'paper': the 64 tuples {50..200} x {30..60} x {3..12}, 50,000 epochs, 20 + 10 models per "
-                          "tuple (GPU/cluster). Default: cpu")
+                          "tuple (GPU/cluster); 'paper-small': the cpu tuples and grid with App. H.1's training "
+                          "(100 draws, 50,000 epochs, lr 1e-3, b2 0.999; ~0.5-2 h per model on a CPU core). "
+                          "Default: cpu")
     exact = parser.add_argument_group("exact (Monte Carlo) losses")
     exact.add_argument("--exact-draws", type=positive_int, help="noise draws per training sample (>= 2)")
     exact.add_argument("--exact-dtype", choices=DTYPES, help="compute precision")

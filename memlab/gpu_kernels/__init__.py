@@ -3,6 +3,15 @@
 Importing this package imports JAX but never changes JAX's global configuration.
 """
 
+from memlab.gpu_kernels._checkpoint import (
+    CHECKPOINT_SECONDS_ENV,
+    DEFAULT_CHECKPOINT_SECONDS,
+    PeriodicCheckpoint,
+    checkpoint_seconds,
+    load_train_state,
+    resumable,
+    save_train_state,
+)
 from memlab.gpu_kernels._denoisers import (
     gmm_denoiser,
     isotropic_gmm_denoiser,
@@ -37,6 +46,7 @@ from memlab.gpu_kernels._tracing import trace_counts
 from memlab.gpu_kernels._training import (
     TrainConfig,
     TrainResult,
+    TrainState,
     train,
     train_runs,
     training_noise,
@@ -44,13 +54,18 @@ from memlab.gpu_kernels._training import (
 )
 
 __all__ = [
+    "CHECKPOINT_SECONDS_ENV",
     "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHECKPOINT_SECONDS",
     "DEFAULT_CHUNK_SIZE",
     "ExcessLosses",
     "INIT_COLOR_VAR",
     "PMEM_INIT_VARIANCE",
+    "PeriodicCheckpoint",
     "TrainConfig",
     "TrainResult",
+    "TrainState",
+    "checkpoint_seconds",
     "ddim_sample",
     "ddim_sample_model",
     "excess_pmem_single_m",
@@ -64,6 +79,7 @@ __all__ = [
     "init_image_model",
     "isotropic_gmm_denoiser",
     "isotropic_gmm_logits",
+    "load_train_state",
     "low_rank_image_denoiser",
     "low_rank_image_logits",
     "mc_excess_losses",
@@ -75,6 +91,8 @@ __all__ = [
     "partial_memorizing_denoiser",
     "pmem_apply",
     "pmem_params",
+    "resumable",
+    "save_train_state",
     "trace_counts",
     "train",
     "train_runs",

@@ -19,14 +19,23 @@ Several runs (seeds, datasets, initialisations of the same shapes) train togethe
 vmaps over a leading run axis and shards that axis over the available devices. ``train`` is the
 single-run wrapper. Each compiled call runs ``block_epochs`` Adam steps in one ``lax.scan``; repeated
 calls with the same config, ``apply`` and shapes never retrace (see ``trace_counts``).
+
+Pausing and resuming: after every block the trainer can hand a ``TrainState`` (parameters, optimizer
+state, losses so far, epoch; the noise draws are a function of the keys, so the keys are all the random
+state there is) to an ``on_block`` callback, and ``initial_state`` continues from such a state. The
+state is taken at a block boundary of the same compiled block length, so a resumed run performs exactly
+the steps of an uninterrupted one and ends bit-identically (same machine). The state's ``fingerprint``
+(config, model function, shapes, digests of the data, initial parameters and keys) must match the run it
+resumes. File checkpoints on top of this: ``memlab.gpu_kernels.resumable`` (``_checkpoint.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +50,7 @@ from memlab.gpu_kernels._host_random import host_generator
 from memlab.gpu_kernels._tracing import TRACE_COUNTS as _TRACE_COUNTS
 from memlab.numerics import loss_weighting_values, schedule_coefficients, timestep_grid
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_runs", "weighted_loss", "training_noise"]
+__all__ = ["TrainConfig", "TrainResult", "TrainState", "train", "train_runs", "training_noise", "weighted_loss"]
 
 _STORED_NOISE_LIMIT_BYTES = 1 << 30  # store_noise=None: store the draws when they fit in 1 GiB (all runs)
 
@@ -133,7 +142,9 @@ class TrainResult:
 
     params: the final pytree (leading run axis for ``train_runs``); loss_history: (H,) or (S, H) objective
     values *before* the update of the epochs ``history_epochs`` (H,); final_loss: () or (S,) objective after
-    the last update; seconds: wall time of the training loop (compilation included).
+    the last update; seconds: wall time of the training loops (compilation included; summed over resumes);
+    records: name -> (B, ...) or (B, S, ...) values of the ``record`` function at ``record_epochs`` (B,)
+    (epoch 0 and every block boundary; empty without ``record``).
     """
 
     params: Any
@@ -141,6 +152,39 @@ class TrainResult:
     history_epochs: np.ndarray
     final_loss: np.ndarray
     seconds: float = field(default=0.0)
+    records: Mapping[str, np.ndarray] = field(default_factory=dict)
+    record_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """A set of runs paused at a block boundary: everything ``train_runs`` needs to continue bit-identically.
+
+    epoch: Adam steps done (a multiple of the compiled block length, or ``epochs``); epochs: the total;
+    fingerprint: SHA-256 of what the runs are (config, ``apply``, pytree structures, shapes, dtypes, and
+    the bytes of the training data, the initial parameters and the noise keys); param_leaves / opt_leaves:
+    the leaves (leading run axis S) of the parameters and of the optimizer state (Adam moments, step
+    counts) in ``tree_flatten`` order; noise_keys: (S, ...) the key data of the runs' noise draws (the draws
+    are a function of them); losses: (S, epoch) objective before each update so far; end_loss: (S,)
+    objective after the last update (NaN at epoch 0); record_epochs (B,) and records name -> (B, S, ...):
+    the ``record`` values so far; seconds: training wall time so far.
+    """
+
+    epoch: int
+    epochs: int
+    fingerprint: str
+    param_leaves: tuple[np.ndarray, ...]
+    opt_leaves: tuple[np.ndarray, ...]
+    noise_keys: np.ndarray
+    losses: np.ndarray
+    end_loss: np.ndarray
+    record_epochs: np.ndarray
+    records: Mapping[str, np.ndarray]
+    seconds: float
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.epochs
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -359,13 +403,74 @@ def _stored(config: TrainConfig, layout: _Layout, runs: int, d: int, dtype) -> b
     return nbytes <= _STORED_NOISE_LIMIT_BYTES
 
 
+def _fingerprint(config: TrainConfig, apply: Callable, params, opt_state, x_train, keys) -> str:
+    """SHA-256 of everything that determines a set of runs' training (see ``TrainState``)."""
+    digest = hashlib.sha256()
+    param_leaves, param_tree = jax.tree_util.tree_flatten(params)
+    opt_leaves, opt_tree = jax.tree_util.tree_flatten(opt_state)
+    name = f"{getattr(apply, '__module__', '?')}:{getattr(apply, '__qualname__', repr(apply))}"
+    header = [repr(config), name, str(param_tree), str(opt_tree),
+              [(leaf.shape, str(leaf.dtype)) for leaf in opt_leaves]]
+    digest.update(repr(header).encode())
+    for array in (x_train, _key_data(keys), *param_leaves):
+        array = np.ascontiguousarray(np.asarray(array))
+        digest.update(repr((array.shape, str(array.dtype))).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _key_data(keys) -> np.ndarray:
+    """The raw uint32 data of typed or raw PRNG keys."""
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        return np.asarray(jax.random.key_data(keys))
+    return np.asarray(keys)
+
+
+def _host_tree(tree, runs: int) -> list[np.ndarray]:
+    """The leaves of a run-axis pytree as host arrays, padding runs dropped."""
+    return [np.array(leaf)[:runs] for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+def _restore_tree(leaves, like, padded: int, what: str):
+    """``like``'s structure with ``leaves`` (run axis S) padded to ``padded`` runs; checks shapes and dtypes."""
+    like_leaves, treedef = jax.tree_util.tree_flatten(like)
+    if len(leaves) != len(like_leaves):
+        raise InvalidInputError(f"resume state has {len(leaves)} {what} leaves, the run has {len(like_leaves)}")
+    restored = []
+    for leaf, ref in zip(leaves, like_leaves):
+        leaf = np.asarray(leaf)
+        if leaf.shape[1:] != ref.shape[1:] or leaf.dtype != ref.dtype:
+            raise InvalidInputError(f"resume state {what} leaf {leaf.shape} {leaf.dtype} does not match the run's "
+                                    f"{ref.shape} {ref.dtype}")
+        restored.append(jnp.asarray(leaf))
+    return _pad_runs(jax.tree_util.tree_unflatten(treedef, restored), padded)
+
+
+def _record_values(record: Callable | None, params, runs: int) -> dict[str, np.ndarray]:
+    if record is None:
+        return {}
+    values = record(jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[:runs], params))
+    if not isinstance(values, Mapping):
+        raise TypeError("record must return a dict of arrays")
+    return {str(k): np.asarray(v) for k, v in values.items()}
+
+
 def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, desc: str = "training",
-               show_progress: bool = True) -> TrainResult:
+               show_progress: bool = True, initial_state: TrainState | None = None,
+               on_block: Callable[[TrainState], None] | None = None,
+               record: Callable[[Any], Mapping[str, Any]] | None = None) -> TrainResult:
     """Train S runs together (vmapped, sharded over devices when S >= #devices).
 
     apply: model function ``(params, (B, d), alpha, sigma) -> (B, d)``; params: pytree with a leading run
     axis S on every leaf (its dtype is the compute dtype); x_train: (S, N, d); keys: S PRNG keys, one per
     run, used only for that run's noise draws. Returns a ``TrainResult`` with leading run axes.
+
+    initial_state: continue from this ``TrainState`` (taken by ``on_block`` of a run with the same
+    ``apply``, ``params``, ``x_train``, ``config`` and ``keys``, else ``InvalidInputError``); the result is
+    bit-identical to an uninterrupted run's. on_block: called with the ``TrainState`` after every compiled
+    block (host copies; it may write them to disk). record: ``params`` (host arrays, run axis S) ->
+    dict of arrays, evaluated at epoch 0 and after every block (e.g. a learned variance's trajectory);
+    returned as ``TrainResult.records`` and carried through ``TrainState`` (so it survives a resume).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a TrainConfig")
@@ -378,50 +483,107 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     params, x_train, keys = (_pad_runs(tree, padded) for tree in (params, x_train, keys))
     if sharding is not None:
         params, x_train, keys = jax.device_put((params, x_train, keys), sharding)
-    noise = None
-    if _stored(config, layout, padded, d, dtype):
-        noise = jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype))
-        if sharding is not None:
-            noise = jax.device_put(noise, sharding)
     opt_state = _init_opt_state(params, config=config)
 
     # One compiled block length for the whole run: n_blocks blocks of ceil(epochs / n_blocks) steps, the last
     # one partly masked (fewer than n_blocks wasted steps in all).
     n_blocks = -(-config.epochs // config.block_epochs)
     length = -(-config.epochs // n_blocks)
-    losses = []
-    bar = progress(total=config.epochs, desc=desc) if show_progress else None
-    done = 0
-    for _ in range(n_blocks):
+    fingerprint = ""  # only states (on_block) and resuming need it
+    if initial_state is not None or on_block is not None:
+        fingerprint = _fingerprint(config, apply, jax.tree_util.tree_map(lambda leaf: leaf[:runs], params),
+                                   opt_state, x_train[:runs], keys[:runs])
+    if initial_state is None:
+        done, seconds_before = 0, 0.0
+        losses = [np.zeros((runs, 0), dtype=np.dtype(dtype))]
+        end_loss = np.full(runs, np.nan)
+        record_epochs = [0]
+        records = [_record_values(record, params, runs)]
+    else:
+        if not isinstance(initial_state, TrainState):
+            raise TypeError("initial_state must be a TrainState")
+        if initial_state.fingerprint != fingerprint:
+            raise InvalidInputError("the resume state belongs to a different training run (config, model, data, "
+                                    "initial parameters or keys differ)")
+        done = int(initial_state.epoch)
+        if not (0 <= done <= config.epochs and (done % length == 0 or done == config.epochs)):
+            raise InvalidInputError(f"resume state epoch {done} is not a block boundary of this run")
+        params = _restore_tree(initial_state.param_leaves, params, padded, "parameter")
+        opt_state = _restore_tree(initial_state.opt_leaves, opt_state, padded, "optimizer state")
+        if sharding is not None:
+            params, opt_state = jax.device_put((params, opt_state), sharding)
+        seconds_before = float(initial_state.seconds)
+        losses = [np.asarray(initial_state.losses)]
+        end_loss = np.asarray(initial_state.end_loss)
+        record_epochs = [int(e) for e in initial_state.record_epochs]
+        records = [{k: v[i] for k, v in initial_state.records.items()} for i in range(len(record_epochs))]
+    noise = None
+    if done < config.epochs and _stored(config, layout, padded, d, dtype):
+        noise = jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype))
+        if sharding is not None:
+            noise = jax.device_put(noise, sharding)
+
+    def state() -> TrainState:
+        stacked = {k: np.stack([r[k] for r in records]) for k in records[0]} if records and records[0] else {}
+        return TrainState(epoch=done, epochs=config.epochs, fingerprint=fingerprint,
+                          param_leaves=tuple(_host_tree(params, runs)), opt_leaves=tuple(_host_tree(opt_state, runs)),
+                          noise_keys=_key_data(keys)[:runs],
+                          losses=np.concatenate(losses, axis=1), end_loss=np.asarray(end_loss)[:runs],
+                          record_epochs=np.asarray(record_epochs, np.int64), records=stacked,
+                          seconds=seconds_before + time.perf_counter() - started)
+
+    bar = progress(total=config.epochs, desc=desc, initial=done) if show_progress else None
+    while done < config.epochs:
         active = min(length, config.epochs - done)
         params, opt_state, block_losses, end_loss = _train_block(params, opt_state, x_train, keys, noise,
                                                                  jnp.asarray(active), apply=apply, config=config,
                                                                  length=length)
-        losses.append(np.asarray(block_losses)[:, :active])
+        losses.append(np.asarray(block_losses)[:runs, :active])
+        end_loss = np.asarray(end_loss)[:runs]
         done += active
+        if record is not None:
+            record_epochs.append(done)
+            records.append(_record_values(record, params, runs))
         if bar is not None:
             bar.update(active)
+        if on_block is not None:
+            on_block(state())
     if bar is not None:
         bar.close()
     final_loss = np.asarray(end_loss)[:runs]
     all_losses = np.concatenate(losses, axis=1)[:runs]
     history_epochs = _history_indices(config.epochs, config.history_points)
     params = jax.tree_util.tree_map(lambda leaf: leaf[:runs], params)
+    stacked = {k: np.stack([r[k] for r in records]) for k in records[0]} if records and records[0] else {}
     return TrainResult(params, all_losses[:, history_epochs], history_epochs, final_loss,
-                       time.perf_counter() - started)
+                       seconds_before + time.perf_counter() - started, stacked,
+                       np.asarray(record_epochs if stacked else [], np.int64))
 
 
 def train(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array, desc: str = "training",
-          show_progress: bool = True) -> TrainResult:
-    """Train one model: params pytree, x_train (N, d), ``key`` for the noise draws (used once)."""
+          show_progress: bool = True, initial_state: TrainState | None = None,
+          on_block: Callable[[TrainState], None] | None = None,
+          record: Callable[[Any], Mapping[str, Any]] | None = None) -> TrainResult:
+    """Train one model: params pytree, x_train (N, d), ``key`` for the noise draws (used once).
+
+    initial_state / on_block / record as in ``train_runs`` (states carry a run axis of size 1; ``record``
+    sees and returns arrays without one).
+    """
     x_train = jnp.asarray(x_train)
     if x_train.ndim != 2:
         raise InvalidInputError(f"x_train must have shape (N, d), got {x_train.shape}")
     stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
+    stacked_record = None
+    if record is not None:
+        def stacked_record(run_params):
+            single = jax.tree_util.tree_map(lambda leaf: leaf[0], run_params)
+            return {k: np.asarray(v)[None] for k, v in record(single).items()}
     result = train_runs(apply, stacked, x_train[None], config=config, keys=jnp.asarray(key)[None], desc=desc,
-                        show_progress=show_progress)
+                        show_progress=show_progress, initial_state=initial_state, on_block=on_block,
+                        record=stacked_record)
     return TrainResult(jax.tree_util.tree_map(lambda leaf: leaf[0], result.params), result.loss_history[0],
-                       result.history_epochs, result.final_loss[0], result.seconds)
+                       result.history_epochs, result.final_loss[0], result.seconds,
+                       {k: v[:, 0] for k, v in result.records.items()}, result.record_epochs)
 
 
 def weighted_loss(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array) -> jax.Array:

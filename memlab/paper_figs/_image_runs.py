@@ -22,6 +22,7 @@ from memlab import gpu_kernels, numerics
 from memlab._io import write_npz
 from memlab._jaxcfg import float64_scope
 from memlab._readers import file_digest
+from memlab._sweep import CHECKPOINT_FILE
 from memlab.paper_figs._recipes import train_config
 from memlab.paper_figs._settings import ImageDataSettings
 
@@ -95,11 +96,18 @@ def memorizing_apply(params, x, alpha, sigma):
     return gpu_kernels.memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=params["train"])
 
 
+def _record_color_var(params) -> dict:
+    """The learned log colour variance after every training block (training curves)."""
+    return {"log_color_var": params["log_color_var"]}
+
+
 def train_and_evaluate(config: dict, run_dir: Path) -> dict:
     """Train the M-component image model (App. H.1) and evaluate it at t_{t_index}.
 
     config: the data fields of :func:`dataset_config` plus ``m``, ``epochs``, ``draws``, ``peak_lr``,
     ``final_lr``, ``warmup_fraction``, ``adam_b2``, ``chunk_size``, ``dtype``, ``eval_draws``, ``n_eval``, ``t_index``.
+    Checkpoints and resumes like :func:`memlab.paper_figs._phase_transition.train_and_evaluate`; ``model.npz``
+    holds the learned log colour variance after every block (``log_color_var_history`` at ``log_color_var_epochs``).
     """
     with float64_scope():
         return _train_and_evaluate(config, run_dir)
@@ -113,8 +121,10 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict:
     params = gpu_kernels.init_image_model(key=init_key, m=config["m"], templates=dataset.templates,
                                           labels_train=dataset.labels_train, colors_train=dataset.colors_train,
                                           dtype=dtype)
+    checkpoint = run_dir / CHECKPOINT_FILE  # a killed run resumes here; the sweep removes it once finished
     result = gpu_kernels.train(gpu_kernels.image_model_apply, params, jnp.asarray(dataset.x_train, dtype),
-                               config=train_config(config), key=noise_key, desc=f"training M={config['m']}")
+                               config=train_config(config), key=noise_key, desc=f"training M={config['m']}",
+                               record=_record_color_var, **gpu_kernels.resumable(checkpoint))
     learned = {k: np.asarray(v, np.float64) for k, v in result.params.items()}
     color_var = float(np.exp(learned["log_color_var"]))
     _, alpha, sigma = _coefficients(config)
@@ -132,7 +142,8 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict:
                mean_template_norm=float(np.mean(np.linalg.norm(learned["templates"], axis=1))))
     write_npz(run_dir / "model.npz", templates=learned["templates"], color_means=learned["color_means"],
               log_color_var=learned["log_color_var"], samples=samples, loss_history=result.loss_history,
-              history_epochs=result.history_epochs)
+              history_epochs=result.history_epochs, log_color_var_history=result.records["log_color_var"],
+              log_color_var_epochs=result.record_epochs)
     return out
 
 

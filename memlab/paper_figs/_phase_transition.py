@@ -30,7 +30,7 @@ import numpy as np
 from memlab import gpu_kernels, numerics
 from memlab._io import write_npz
 from memlab._jaxcfg import float64_scope
-from memlab._sweep import SweepOptions, run_sweep
+from memlab._sweep import CHECKPOINT_FILE, SweepOptions, run_sweep
 from memlab.paper_figs._recipes import check_trained, recipe_fields, train_config
 from memlab.paper_figs._settings import PhaseTransitionSettings
 
@@ -105,8 +105,20 @@ def _losses(params, ds, noise_train, noise_test, alpha, sigma, apply=None) -> di
     return {"train_loss": train, "train_loss_se": train_se, "test_loss": test, "test_loss_se": test_se}
 
 
+def _record_log_variance(params) -> dict[str, Any]:
+    """The learned log-variance after every training block (training curves, docs/convergence.md)."""
+    return {"log_variance": params["log_variance"]}
+
+
 def train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
-    """Sweep run function: train one M-component model, sample, measure. Writes ``model.npz`` in ``run_dir``."""
+    """Sweep run function: train one M-component model, sample, measure. Writes ``model.npz`` in ``run_dir``.
+
+    Training checkpoints to ``run_dir / memlab._sweep.CHECKPOINT_FILE`` every
+    ``gpu_kernels.checkpoint_seconds()`` of work and resumes from it, so a killed run (a preempted job, an
+    interrupted sweep) continues where it stopped and ends with the result of an uninterrupted run.
+    ``model.npz`` also holds the learned log-variance after every training block (``log_variance_history``
+    at ``log_variance_epochs``).
+    """
     with float64_scope():
         return _train_and_evaluate(config, run_dir)
 
@@ -115,8 +127,10 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     ds, (init_key, noise_key, sample_key, eval_key, _), alphas, sigmas = _setup(config)
     dtype = jnp.dtype(config["dtype"])
     params = gpu_kernels.partial_memorization_init(ds.x_train, config["m"], key=init_key, dtype=dtype)
+    checkpoint = run_dir / CHECKPOINT_FILE  # a killed run resumes here; the sweep removes it once finished
     trained = gpu_kernels.train(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_train, dtype), config=train_config(config),
-                                key=noise_key, desc=f"train M={config['m']}")
+                                key=noise_key, desc=f"train M={config['m']}", record=_record_log_variance,
+                                **gpu_kernels.resumable(checkpoint))
     check_trained(trained, dtype)
     x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((config["n_eval"], ds.d)), dtype)
     samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
@@ -130,7 +144,8 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     losses = _losses(params64, ds, noise_train, noise_test, alphas[t_index], sigmas[t_index])
     write_npz(run_dir / "model.npz", means=means, log_variance=log_variance, samples=samples,
               memorized=memorization.flags, loss_history=trained.loss_history,
-              history_epochs=trained.history_epochs)
+              history_epochs=trained.history_epochs, log_variance_history=trained.records["log_variance"],
+              log_variance_epochs=trained.record_epochs)
     return {
         "memorization_ratio": memorization.ratio,
         "memorization_ci_low": memorization.ci_low,

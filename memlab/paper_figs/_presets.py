@@ -8,6 +8,10 @@
   b2 = 0.999 the log-variance cannot leave log(1e-6) in so few steps (the huge early gradients dominate
   Adam's second-moment estimate for thousands of steps), so the cpu recipes use a larger peak lr and
   b2 = 0.9. Whether that moves the transition is studied in docs/convergence.md.
+- ``paper-small`` (Figures 2, 3, 6, 7): the paper's training recipe exactly (App. H.1: 50,000 epochs, 100
+  draws, lr 0 -> 1e-3 -> 1e-6, b2 = 0.999, eps weighting) at the sizes of the CPU tuples (N = 20-40), with
+  the CPU preset's evaluation (50 DDIM samples, 20 evaluation draws), so that it differs from ``cpu`` in
+  the training alone: ~20-30 min per model on one CPU core at N = 20 (docs/convergence.md).
 
 Use :func:`preset` (``preset(2, "cpu")``) or the tables below; change a field with ``dataclasses.replace``.
 """
@@ -44,6 +48,9 @@ RECIPES: MappingProxyType[str, TrainingRecipe] = MappingProxyType({
                               n_eval=50, eval_draws=20),
     "image-paper": TrainingRecipe(epochs=100_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1,
                                   adam_b2=0.999, n_eval=50, eval_draws=100),
+    # App. H.1's optimizer, schedule, draws and epochs with the CPU recipe's evaluation (docs/convergence.md).
+    "gmm-paper-small": TrainingRecipe(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1,
+                                      adam_b2=0.999, n_eval=50, eval_draws=20),
     "image-cpu": TrainingRecipe(epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, warmup_fraction=0.1, adam_b2=0.9,
                                 n_eval=50, eval_draws=20),
 })
@@ -55,6 +62,9 @@ _PHASE_TRANSITION = {
     # A grid that brackets the transition near 0.8 N.
     "cpu": PhaseTransitionSettings(preset="cpu", n=200, d=50, k=12, recipe=RECIPES["gmm-cpu"],
                                    m_values=(40, 80, 120, 150, 170, 190, 210, 260), refine=0),
+    # The paper's recipe at the smallest Figure 3 CPU tuple (N = 20, d = 20, K = 2), M = 2, 4, ..., 24.
+    "paper-small": PhaseTransitionSettings(preset="paper-small", n=20, d=20, k=2, recipe=RECIPES["gmm-paper-small"],
+                                           m_values=tuple(2 * j for j in range(1, 13)), refine=6),
 }
 
 _FIGURE3 = {
@@ -65,6 +75,9 @@ _FIGURE3 = {
     # 12 small tuples; a grid of 12 multiples of floor(N/10) (the transition sits near 0.8 N) and 6 refinements.
     "cpu": Figure3Settings(preset="cpu", ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12, refine=6,
                            exact_draws=20, exact_dtype="float64", recipe=RECIPES["gmm-cpu"]),
+    # The cpu tuples and grid with the paper's recipe (~0.5-2 h per model on a CPU core: a pool, a cluster, a GPU).
+    "paper-small": Figure3Settings(preset="paper-small", ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12,
+                                   refine=6, exact_draws=20, exact_dtype="float64", recipe=RECIPES["gmm-paper-small"]),
 }
 
 _FIGURE4_DATA = ImageDataSettings(k=8, n=8, n_test=0)  # no held-out set: Figure 4 only shows images

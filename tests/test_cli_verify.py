@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from memlab.cli import main
-from memlab.verification import CLAIM_FIELDS, CheckResult, Claim, all_claims, quantity
-from memlab.verification import _registry
+from memlab.verification import CLAIM_FIELDS, CheckResult, Claim, _registry, all_claims, quantity
 
 
 def test_list_prints_every_claim(capsys):
@@ -46,7 +45,16 @@ def test_run_writes_reports_and_strict_turns_fails_into_exit_1(tmp_path, capsys)
     assert all(tuple(c) == CLAIM_FIELDS for c in doc["claims"])
     assert doc["config"]["seed"] == 5 and doc["config"]["budget"] == "quick"
     assert doc["summary"]["fails"] == 1 and doc["claims"][0]["counterexample"] is not None
-    assert "Proposition C.4" in out_md.read_text()
+    # both sides and the power of each claim are in the report and the printed table
+    for claim in doc["claims"]:
+        assert claim["sides"]["statement"] and claim["sides"]["measurement"]
+        assert set(claim["power"]) >= {"detectable_relative_error", "method"}
+    assert doc["claims"][0]["power"]["detectable_relative_error"] == 0.0  # prop-C.4 fails as stated
+    assert doc["claims"][1]["power"]["detectable_relative_error"] < 1e-6  # lemma D.1 is tight
+    assert "power" in printed and "fails as is" in printed
+    assert doc["config"]["decision_rules"]["false_alarm_per_claim"] == 1e-3
+    md = out_md.read_text()
+    assert "Proposition C.4" in md and "detectable rel. error" in md and "statement side" in md
     assert main(argv + ["--strict"]) == 1
     assert main(["verify", "--only", "lemma-D.1", "--strict"]) == 0
 
@@ -68,11 +76,18 @@ def crashing_claim():
         return CheckResult(verdict="holds", measured=quantity(0.0), expected=quantity(0.0),
                            tolerance={"value": 0, "why": "-"}, settings={"tried": 1}, summary="fine")
 
+    def inconsistent(budget, *, rng):
+        return CheckResult(verdict="error", measured=quantity(0.0), expected=quantity(0.0),
+                           tolerance={"value": 0, "why": "-"}, settings={"tried": 1},
+                           summary="measurement inconsistent: exact 0.1 vs simulated 0.3")
+
     _registry._CLAIMS["zz-crash"] = Claim(id="zz-crash", paper_ref="test", statement="crashes", kind="identity",
                                           check=boom)
     _registry._CLAIMS["zz-fine"] = Claim(id="zz-fine", paper_ref="test", statement="fine", kind="identity", check=fine)
+    _registry._CLAIMS["zz-error"] = Claim(id="zz-error", paper_ref="test", statement="x", kind="identity",
+                                          check=inconsistent)
     yield
-    del _registry._CLAIMS["zz-crash"], _registry._CLAIMS["zz-fine"]
+    del _registry._CLAIMS["zz-crash"], _registry._CLAIMS["zz-fine"], _registry._CLAIMS["zz-error"]
 
 
 def test_a_crashing_check_is_reported_and_the_others_still_run(crashing_claim, tmp_path, capsys):
@@ -82,8 +97,17 @@ def test_a_crashing_check_is_reported_and_the_others_still_run(crashing_claim, t
     assert "kaboom" in captured.err and "zz-fine" in captured.out
     doc = json.loads(path.read_text())
     crash, fine = doc["claims"]
+    assert crash["verdict"] == "error" and "error/crash" in captured.out
     assert crash["details"]["crashed"] and "RuntimeError: kaboom" in crash["details"]["crash"]
     assert fine["verdict"] == "holds" and doc["summary"]["crashed_ids"] == ["zz-crash"]
+    assert doc["summary"]["error_ids"] == ["zz-crash"]
+
+
+def test_an_inconsistent_measurement_is_an_error_with_exit_1(crashing_claim, capsys):
+    assert main(["verify", "--only", "zz-error,zz-fine"]) == 1
+    captured = capsys.readouterr()
+    assert "zz-error" in captured.err and "inconsistent" in captured.err
+    assert "1 error" in captured.out
 
 
 @pytest.mark.slow
@@ -96,3 +120,8 @@ def test_quick_suite_on_a_fresh_process(tmp_path):
     assert len(doc["claims"]) == len(all_claims()) and doc["summary"]["crashed"] == 0
     verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
     assert verdicts["thm-C.1-generic"] == verdicts["prop-C.4"] == verdicts["thm-3.2"] == "fails"
+    assert all(v == "holds" for k, v in verdicts.items() if k not in ("thm-C.1-generic", "prop-C.4", "thm-3.2"))
+    power = {c["id"]: c["power"]["detectable_relative_error"] for c in doc["claims"]}
+    # the issue's targets at --quick: identities <= 1e-6, Theorem 3.1 <= 2%, Theorem 3.2's constant <= 10%
+    assert all(power[c["id"]] <= 1e-6 for c in doc["claims"] if c["kind"] == "identity")
+    assert power["thm-3.1"] <= 0.02 and power["thm-3.2-coupon"] <= 0.10

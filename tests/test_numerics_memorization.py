@@ -1,7 +1,9 @@
-"""Definition 2.2 on hand-built cases, the bootstrap intervals, the phase-transition points, Figure 6 distances."""
+"""Definition 2.2 on hand-built cases, the ratio's exact interval and its coverage, the phase-transition points
+(bootstrap intervals), Figure 6 distances."""
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from memlab import numerics
 from memlab._errors import InvalidInputError
@@ -34,27 +36,44 @@ def test_flags_second_nearest_is_a_different_point_even_for_duplicates():
 def test_training_points_themselves_are_memorized():
     ds = numerics.make_gmm_dataset(d=8, k=3, n=40, seed=3)
     result = numerics.memorization_ratio(ds.x_train, ds.x_train)
-    assert result.ratio == 1.0 and result.ci_low == 1.0 and result.ci_high == 1.0
+    # every sample memorized: the interval does not collapse; Clopper–Pearson lower end (α/2)^(1/n) by hand
+    assert result.ratio == 1.0 and result.ci_high == 1.0
+    assert result.ci_low == pytest.approx(0.025 ** (1 / 40), rel=1e-10)
     assert result.flags.all() and result.n_samples == 40
 
 
 def test_fresh_samples_of_the_target_are_not_memorized():
     # Held-out samples of pi_* in d = 50: |x - x^(1)|^2 and |x - x^(2)|^2 are both ~ 2 d sigma^2 (ratio ~ 1 >> 1/9).
     ds = numerics.make_gmm_dataset(d=50, k=12, n=200, n_test=100, seed=4)
-    assert numerics.memorization_ratio(ds.x_test, ds.x_train).ratio == 0.0
+    result = numerics.memorization_ratio(ds.x_test, ds.x_train)
+    assert result.ratio == 0.0 and result.ci_low == 0.0
+    assert result.ci_high == pytest.approx(1 - 0.025 ** (1 / 100), rel=1e-10)  # 0 of 100: [0, 0.0362]
 
 
-def test_ratio_and_bootstrap_interval():
+def test_ratio_interval_is_clopper_pearson():
     samples = np.array([[0.3], [1.5], [6.5], [9.9]] * 10)  # 20 of 40 memorized
-    result = numerics.memorization_ratio(samples, TRAIN_1D, seed=7, n_bootstrap=4000)
+    result = numerics.memorization_ratio(samples, TRAIN_1D)
     assert result.ratio == 0.5
-    assert result.ci_low < 0.5 < result.ci_high
-    # Normal approximation of the bootstrap percentile interval: 0.5 +- 1.96 sqrt(0.25/40) = 0.5 +- 0.155; the
-    # bootstrap distribution of a mean of 40 Bernoulli(1/2) is on a 1/40 lattice, so allow one lattice step.
-    half_width = 1.96 * np.sqrt(0.25 / 40)
-    assert abs((result.ci_high - result.ci_low) / 2 - half_width) <= 1 / 40
-    again = numerics.memorization_ratio(samples, TRAIN_1D, seed=7, n_bootstrap=4000)
-    assert (again.ci_low, again.ci_high) == (result.ci_low, result.ci_high)
+    # the exact interval's ends are the Beta quantiles (independent of SciPy's binomtest)
+    assert result.ci_low == pytest.approx(stats.beta.ppf(0.025, 20, 21), rel=1e-8)
+    assert result.ci_high == pytest.approx(stats.beta.ppf(0.975, 21, 20), rel=1e-8)
+    assert numerics.memorization_ratio(samples, TRAIN_1D, confidence=0.5).ci_high < result.ci_high
+
+
+def test_ratio_interval_covers_every_probability_at_least_95_percent():
+    # Exact coverage over the binomial law, for n = 50 and p on a grid including 0 and 1: >= 0.95 everywhere
+    # (a bootstrap interval has coverage 0 at p = 0 and p = 1, where it collapses onto the point).
+    n = 50
+    intervals = []
+    train = np.array([[0.0], [3.0]])
+    for k in range(n + 1):
+        samples = np.array([[0.1]] * k + [[1.5]] * (n - k))  # 0.1 is memorized, 1.5 (equidistant) is not
+        r = numerics.memorization_ratio(samples, train)
+        assert r.ratio == k / n
+        intervals.append((r.ci_low, r.ci_high))
+    for p in np.concatenate([[0.0, 1.0], np.linspace(0.001, 0.999, 97)]):
+        coverage = sum(stats.binom.pmf(k, n, p) for k, (lo, hi) in enumerate(intervals) if lo <= p <= hi)
+        assert coverage >= 0.95 - 1e-12, (p, coverage)
 
 
 def test_bad_input_is_user_error():

@@ -14,8 +14,12 @@ from memlab.verification import (
     Budget,
     CheckResult,
     Claim,
+    Perturbation,
+    Rescore,
+    _registry,
     all_claims,
     claim_rng,
+    power_rng,
     quantity,
     run_claim,
     run_claims,
@@ -24,7 +28,7 @@ from memlab.verification import (
     write_json_report,
     write_markdown_report,
 )
-from memlab.verification import _registry
+from memlab.verification._power import measure_power
 
 REQUIRED_IDS = {
     "lemma-2.1", "eq-11", "eq-7-minimizer", "eq-7-limit", "eq-13", "app-B", "app-H.4-inverse", "app-H.4-logdet",
@@ -83,7 +87,7 @@ def test_crash_is_recorded_per_claim_and_the_run_continues():
     fine = Claim(id="fine", paper_ref="r", statement="s", kind="identity", check=lambda b, *, rng: _result())
     run = run_claims([crashing, fine], budget=Budget("quick"), seed=0)
     assert [r.crashed for r in run.records] == [True, False]
-    assert run.records[0].result.verdict == "inconclusive"
+    assert run.records[0].result.verdict == "error" and run.errors == [run.records[0]]
     assert "ZeroDivisionError: nope" in run.records[0].result.details["crash"]
     assert run.records[1].result.verdict == "holds"
 
@@ -115,10 +119,64 @@ def test_json_report_has_exactly_the_issue_schema(tmp_path):
     assert entry["verdict"] in VERDICTS and entry["measured"]["value"] is None  # NaN -> null
     assert entry["counterexample"] == {"x": 1}
     assert doc["summary"]["fails"] == 1 and doc["summary"]["failing_ids"] == ["c"]
-    assert run_to_dict(run)["config"] == {"budget": "quick", "seed": 1}
+    config = run_to_dict(run)["config"]
+    assert {k: config[k] for k in ("budget", "seed")} == {"budget": "quick", "seed": 1}
+    assert config["decision_rules"]["false_alarm_per_claim"] == 1e-3
     md = write_markdown_report(tmp_path / "r.md", run).read_text()
     assert "| `c` |" in md and "counterexample" in md
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def _threshold_check(tolerance, *, stochastic=False):
+    """A toy identity: measured 1 ± rounding against the statement × scale, decided by |measured − stated| <= tol."""
+    def check(budget, *, rng, statement_scale=1.0):
+        measured = 1.0 + 1e-13
+
+        def fails(scale, resample):
+            noise = 0.0 if resample is None else resample.normal(0.0, tolerance / 10)
+            return abs(measured + noise - scale) > tolerance
+
+        verdict = "fails" if fails(statement_scale, None) else "holds"
+        return CheckResult(verdict=verdict, measured=quantity(measured), expected=quantity(statement_scale),
+                           tolerance={"value": tolerance, "why": "toy"}, settings={"tried": 1},
+                           sides={"statement": "1", "measurement": "1 + 1e-13"},
+                           rescore=Rescore(fails=fails, perturbations=(Perturbation("× (1 + r)", +1),
+                                                                       Perturbation("× (1 − r)", -1, primary=False)),
+                                           stochastic=stochastic, method="toy"))
+    return Claim(id="toy", paper_ref="r", statement="s", kind="identity", check=check)
+
+
+def test_power_is_the_smallest_detected_relative_error():
+    record = run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0)
+    power = record.result.power
+    assert record.result.verdict == "holds"
+    up, down = power["perturbations"]
+    assert up["detectable_relative_error"] == pytest.approx(1e-6, rel=1e-3)  # deterministic bisection
+    assert down["detectable_relative_error"] == pytest.approx(1e-6, rel=1e-3) and not down["primary"]
+    assert power["detectable_relative_error"] == up["detectable_relative_error"]  # the primary ones only
+    # the statement_scale hook reaches the check: a perturbed statement fails
+    perturbed = run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0, statement_scale=1.01)
+    assert perturbed.result.verdict == "fails"
+
+
+def test_stochastic_power_uses_resampled_measurements():
+    power = run_claim(_threshold_check(1e-3, stochastic=True), budget=Budget("quick"), seed=0).result.power
+    # detected with probability 0.95 when r - 1e-3 >= 1.645 · 1e-4 (normal noise of SD tol/10)
+    assert power["resamples"] == 200
+    assert power["detectable_relative_error"] == pytest.approx(1e-3 + 1.645e-4, rel=0.03)
+
+
+def test_power_rng_is_independent_of_the_check_rng():
+    assert not np.array_equal(claim_rng(0, "x").standard_normal(3), power_rng(0, "x").standard_normal(3))
+    assert np.array_equal(power_rng(0, "x").standard_normal(3), power_rng(0, "x").standard_normal(3))
+
+
+def test_a_claim_that_fails_as_stated_needs_no_perturbation():
+    record = run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0, statement_scale=1.0)
+    assert record.result.power["detectable_relative_error"] > 0
+    power = measure_power(Rescore(fails=lambda s, r: True, perturbations=(Perturbation("x", -1),)),
+                          rng=np.random.default_rng(0), resamples=10)
+    assert power["detectable_relative_error"] == 0.0 and power["perturbations"] == []
 
 
 def test_duplicate_registration_is_refused():

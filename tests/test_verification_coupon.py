@@ -57,8 +57,15 @@ def test_statement_as_given_is_reported_false_with_a_real_counterexample():
     assert _dp_failure(r["K"], r["ell"]) > coupon_bound(r["K"], r["d"])
 
 
-def test_factor_two_version_holds():
-    assert run_claim(get_claim("prop-C.4-factor2"), budget=Budget("quick"), seed=0).result.verdict == "holds"
+def test_a_wrong_exact_probability_is_caught_by_the_monte_carlo_cross_check(monkeypatch):
+    # The cross-check enters the verdict: an exact probability that is too small makes it 'error', not 'holds'.
+    from memlab.verification import _coupon
+
+    true_probability = _coupon.coupon_failure_probability
+    monkeypatch.setattr(_coupon, "coupon_failure_probability", lambda k, draws: true_probability(k, draws) / 2)
+    result = run_claim(get_claim("prop-C.4"), budget=Budget("quick"), seed=0, power=False).result
+    assert result.verdict == "error"
+    assert any(not c["consistent"] for c in result.details["monte_carlo_cross_check"])
 
 
 def test_min_draws():

@@ -4,10 +4,15 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from memlab.numerics import schedule_coefficients
-from memlab.verification import Budget, get_claim, run_claim
-from memlab.verification._distance_gap import lemma_e1_exact_bracket, lemma_e1_monte_carlo, simplex_means
+from memlab.verification._distance_gap import (
+    lemma_e1_exact_bracket,
+    lemma_e1_monte_carlo,
+    simplex_means,
+    tightest_two_modes,
+)
 
 
 def test_simplex_means_have_equal_pairwise_distances():
@@ -34,7 +39,9 @@ def test_bracket_contains_the_simulated_failure_probability(k, d, t):
         assert lower == pytest.approx(upper)  # one competitor: the bracket is the exact probability
 
 
-def test_quick_check_holds():
-    result = run_claim(get_claim("lemma-E.1"), budget=Budget("quick"), seed=0).result
-    assert result.verdict == "holds"
-    assert all(abs(c["z"]) < 5 for c in result.details["bracket_cross_check"])
+def test_tightest_two_mode_ratio():
+    # K = 2 at the largest ε: P/bound = Φ(-u/4) / (8 exp(-u²/128)), largest where the bound reaches 1
+    tight = tightest_two_modes()
+    u = math.sqrt(128 * math.log(8))
+    assert tight["u"] == pytest.approx(u, rel=1e-3)
+    assert tight["ratio"] == pytest.approx(float(stats.norm.cdf(-u / 4)), rel=1e-3)

@@ -58,13 +58,14 @@ def test_lognormal_scale():
     assert lognormal_scale(train, 4.0) == pytest.approx(10.0)
 
 
-@pytest.mark.parametrize("claim_id", ["eq-7-limit", pytest.param("eq-13", marks=pytest.mark.slow),
-                                      pytest.param("app-B", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", ["eq-7-limit", "eq-13", "app-B"])
 def test_quick_checks_hold(claim_id):
     result = run_claim(get_claim(claim_id), budget=Budget("quick"), seed=0).result
     assert result.verdict == "holds", result.summary
 
 
+@pytest.mark.slow
 def test_eq7_quick_check_holds_and_its_negative_control_has_power():
     result = run_claim(get_claim("eq-7-minimizer"), budget=Budget("quick"), seed=1).result
     assert result.verdict == "holds", result.summary
@@ -79,7 +80,7 @@ def test_app_b_duplicate_construction_does_not_reproduce_the_loss():
     rng = np.random.default_rng(0)
     x = noised(ds.x_train, rng.standard_normal((12, 200, 5)), alpha=alpha, sigma=sigma)
     means = ds.means + 0.3
-    loss = lambda mu: np.mean(np.sum((isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu,  # noqa: E731
+    loss = lambda mu: np.mean(np.sum((isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu,
                                                                       variance=0.5)
                                       - np.repeat(ds.x_train, 200, axis=0)) ** 2, axis=1))
     base = loss(means)

@@ -44,6 +44,7 @@ def test_adversarial_event_contains_the_fixed_weight_events():
     assert np.all(s["adversarial"] >= s["uniform"]) and np.all(s["adversarial"] >= s["random"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claim_id", ["prop-C.3", "prop-C.3-proof-rate"])
 def test_quick_checks_hold(claim_id):
     record = run_claim(get_claim(claim_id), budget=Budget("quick"), seed=0)

@@ -100,6 +100,7 @@ def test_lemma_d2_holds_on_adversarial_inputs(v, temperature, p, data):
         assert log_lhs == pytest.approx(float(mpmath.log(lhs)), rel=1e-8, abs=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claim_id", ["lemma-D.1", "lemma-D.2"])
 def test_quick_checks_hold(claim_id):
     result = run_claim(get_claim(claim_id), budget=Budget("quick"), seed=0).result

@@ -7,7 +7,12 @@ import pytest
 
 from memlab.numerics import schedule_coefficients, timestep_grid
 from memlab.verification import Budget, get_claim, run_claim
-from memlab.verification._theory_claims import mstar_plain, woodbury_numeric_errors
+from memlab.verification._theory_claims import (
+    _psi_derivative,
+    eq14_plain,
+    mstar_root,
+    woodbury_numeric_errors,
+)
 
 
 def test_woodbury_formulas_agree_with_dense_linear_algebra():
@@ -16,23 +21,29 @@ def test_woodbury_formulas_agree_with_dense_linear_algebra():
     assert row["inverse_relative_error"] < 1e-12 and row["logdet_abs_error"] < 1e-11 and row["gram_error"] < 1e-12
 
 
-def test_mstar_plain_limits():
-    # x0 weighting on a one-point "grid" (steps=1 gives t in {0.999, 0.001}): hand-computed value
+def test_plain_eq14_root_matches_hand_computed_values():
+    # x0 weighting on a one-point "grid" (steps=1 gives t in {0.999, 0.001}): the root of eq. 14 by hand
     t = timestep_grid(1)
     _, _, psi = schedule_coefficients(t)
     expected = 200 * (1 - np.mean(1 / (psi + 1)) / 2)
-    assert mstar_plain(200, c=2, sigma2=1, weighting="x0", schedule="vp", steps=1) == pytest.approx(expected)
-    # VP: alpha^2 + sigma^2 = 1, so the v-weighting is 1/sigma^2 = psi + 1
-    lam_v = (1 / t**2)
-    expected_v = 100 * (1 - np.mean(lam_v / (psi + 1)) / (1.5 * np.mean(lam_v)))
-    assert mstar_plain(100, c=1.5, sigma2=1, weighting="v", schedule="vp", steps=1) == pytest.approx(expected_v)
-    assert math.isfinite(mstar_plain(50, c=1, sigma2=2, weighting="elbo", schedule="linear"))
+    gap = eq14_plain(expected, 200, c=2, sigma2=1, weighting="x0", schedule="vp", steps=1)
+    assert gap == pytest.approx(0, abs=1e-12)
+    assert mstar_root(200, c=2, sigma2=1, weighting="x0", schedule="vp") == pytest.approx(
+        200 * (1 - np.mean(1 / (schedule_coefficients(timestep_grid())[2] + 1)) / 2), rel=1e-13)
+    # the hand-derived ψ' against a central difference of the schedule's ψ
+    for schedule in ("vp", "ve", "linear"):
+        tt = np.array([0.1, 0.5, 0.9])
+        h = 1e-6
+        numeric = (schedule_coefficients(tt + h, schedule)[2] - schedule_coefficients(tt - h, schedule)[2]) / (2 * h)
+        assert np.allclose(_psi_derivative(tt, schedule), numeric, rtol=1e-6)
+    assert math.isfinite(mstar_root(50, c=1, sigma2=2, weighting="elbo", schedule="linear"))
 
 
-def test_eq14_check_holds():
-    result = run_claim(get_claim("eq-14-mstar"), budget=Budget("quick"), seed=0).result
+def test_eq14_check_holds_and_compares_the_theory_with_an_independent_root():
+    result = run_claim(get_claim("eq-14-mstar"), budget=Budget("quick"), seed=0, power=False).result
     assert result.verdict == "holds", result.summary
-    assert result.measured["symbolic_agrees"] and result.measured["back_substitution"] == "0"
+    assert result.measured["symbolic_agrees"] and result.measured["eq14_agrees"]
+    assert all(r["theory_relative_difference"] <= 1e-12 for r in result.details["rows"])
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """``memlab verify``: check the paper's claims (SPEC §6), print a table, write JSON / Markdown reports.
 
-Exit codes: 0 when the run completed (whatever the verdicts), 1 when a check crashed (every other
-claim still runs and the crash is reported with its claim), 2 on bad arguments; ``--strict`` also
-exits 1 when any claim ``fails`` (for CI).
+Exit codes: 0 when the run completed (whatever "holds"/"fails"/"inconclusive" verdicts it gave), 1 when
+a claim's verdict is ``error`` (its check crashed or its measurement failed its own cross-check; every
+other claim still runs and the error is reported with its claim), 2 on bad arguments; ``--strict``
+also exits 1 when any claim ``fails`` (for CI). The table's "power" column is the smallest relative
+error of the statement the check detects with probability >= 0.95 ("loose": none detected).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def run(args) -> int:
     import time
 
     from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import device_summary, enable_float64
+    from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
     from memlab._progress import progress
     from memlab.verification import (
         Budget,
@@ -93,8 +95,9 @@ def run(args) -> int:
         raise InvalidInputError("--json and --report must be different files")
 
     enable_float64()
+    enable_compilation_cache()  # a re-run skips the engine's JIT compilation (MEMLAB_JAX_CACHE=0: off)
     budget = Budget(args.budget)
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     print(f"memlab verify: {len(claims)} claims, budget {budget.name}, seed {args.seed}", flush=True)
     print(table_header(), flush=True)
     bar = progress(total=len(claims), desc="verify")
@@ -125,17 +128,18 @@ def run(args) -> int:
     })
     summary = summarize(run_result)
     print(f"\n{summary['total']} claims in {summary['elapsed_s']:.1f} s: {summary['holds']} hold, "
-          f"{summary['fails']} fail, {summary['inconclusive']} inconclusive"
-          + (f", {summary['crashed']} crashed ({', '.join(summary['crashed_ids'])})" if summary["crashed"] else "")
+          f"{summary['fails']} fail, {summary['inconclusive']} inconclusive, {summary['error']} error"
+          + (f" ({', '.join(summary['error_ids'])}; {summary['crashed']} crashed)" if summary["error"] else "")
           + (f"; failing: {', '.join(summary['failing_ids'])}" if summary["failing_ids"] else ""))
     if args.json is not None:
         print(f"JSON report: {write_json_report(args.json, run_result)}")
     if args.report is not None:
         print(f"Markdown report: {write_markdown_report(args.report, run_result)}")
-    if summary["crashed"]:
-        for record in run_result.crashed:
-            print(f"memlab verify: check {record.claim.id} crashed: {record.result.details.get('crash')}",
-                  file=sys.stderr)
+    if summary["error"]:
+        for record in run_result.errors:
+            why = (f"crashed: {record.result.details.get('crash')}" if record.crashed
+                   else f"error: {record.result.summary}")
+            print(f"memlab verify: check {record.claim.id} {why}", file=sys.stderr)
         return 1
     if args.strict and summary["fails"]:
         return 1

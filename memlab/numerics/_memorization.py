@@ -1,11 +1,13 @@
 """Memorization (Definition 2.2), the phase-transition points of a sweep over M, and the Figure 6 statistics.
 
-Float64 NumPy, exact (no Monte Carlo except the bootstrap, which takes an explicit seed).
+Float64 NumPy, exact (no Monte Carlo except the phase transition's bootstrap, which takes an explicit seed).
 
 - A generated sample x is *memorized* if ``|x - x^(1)|^2 < c |x - x^(2)|^2`` with x^(k) its k-th nearest
   training point (c = 1/9 in the paper).
 - The *memorization ratio* is the fraction of memorized samples; a model memorizes on average when it
-  is >= 1/2, has started the phase transition when it is > 1/10 and ended it when it is > 9/10.
+  is >= 1/2, has started the phase transition when it is > 1/10 and ended it when it is > 9/10. Its
+  interval is Clopper–Pearson (exact binomial): honest also when every sample (or none) is memorized,
+  where a bootstrap of the flags collapses to a point.
 - ``M_pt`` is the first M (of a sweep) memorizing on average.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from memlab._errors import InvalidInputError
 
@@ -21,10 +24,10 @@ __all__ = [
     "DEFAULT_MEMORIZATION_C",
     "MemorizationRatio",
     "PhaseTransition",
-    "memorized_flags",
-    "memorization_ratio",
-    "phase_transition",
     "mean_distance_to_nearest",
+    "memorization_ratio",
+    "memorized_flags",
+    "phase_transition",
 ]
 
 DEFAULT_MEMORIZATION_C = 1.0 / 9.0
@@ -67,10 +70,11 @@ def memorized_flags(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C) -> n
 
 @dataclass(frozen=True)
 class MemorizationRatio:
-    """The memorization ratio of a set of samples with a percentile-bootstrap confidence interval.
+    """The memorization ratio of a set of samples with its Clopper–Pearson confidence interval.
 
-    ratio: fraction memorized; ci_low/ci_high: bootstrap interval at ``confidence`` (resampling the
-    samples with replacement; it collapses to a point when every flag is equal); flags: (B,) bool.
+    ratio: fraction memorized; ci_low/ci_high: the exact (Clopper–Pearson) binomial interval at
+    ``confidence`` for the probability that a sample is memorized — it covers that probability with
+    probability >= ``confidence`` for every value, 0 and 1 included (0 of 50: [0, 0.071]); flags: (B,) bool.
     """
 
     ratio: float
@@ -91,17 +95,20 @@ def _bootstrap_means(flags: np.ndarray, n_bootstrap: int, rng: np.random.Generat
 
 
 def memorization_ratio(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C, confidence: float = 0.95,
-                       n_bootstrap: int = 2000, seed: int = 0) -> MemorizationRatio:
-    """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with a bootstrap CI (explicit ``seed``)."""
+                       n_bootstrap: int | None = None, seed: int | None = None) -> MemorizationRatio:
+    """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with its Clopper–Pearson interval.
+
+    ``n_bootstrap`` and ``seed`` are accepted for callers written for the former bootstrap interval and
+    have no effect: the interval is exact, no resampling.
+    """
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence must be in (0, 1), got {confidence}")
     flags = memorized_flags(samples, x_train, c=c)
     if flags.shape[0] == 0:
         raise InvalidInputError("need at least one sample to compute a memorization ratio")
-    boot = _bootstrap_means(flags.astype(np.float64), n_bootstrap, np.random.default_rng(seed))
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(boot, [tail, 1.0 - tail], method="inverted_cdf")
-    return MemorizationRatio(float(flags.mean()), float(low), float(high), float(confidence), flags)
+    count, total = int(flags.sum()), int(flags.shape[0])
+    interval = stats.binomtest(count, total).proportion_ci(confidence_level=confidence, method="exact")
+    return MemorizationRatio(count / total, float(interval.low), float(interval.high), float(confidence), flags)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,31 @@
 """Consumers: the paper's claims (SPEC §6) and their checks.
 
 ``all_claims()`` lists every registered claim; ``run_claims(claims, budget=Budget("quick"), seed=0)``
-runs their checks; ``write_json_report`` / ``write_markdown_report`` write the results.
+runs their checks and measures their power; ``write_json_report`` / ``write_markdown_report`` write
+the results. Each check compares the statement as a user gets it with an independent measurement,
+decides at a stated false-alarm probability (1e-3 per claim) and can be re-run with the statement
+perturbed (``statement_scale``); see docs/verification.md.
 Importing this package imports NumPy/SciPy only; checks that need JAX import it when they run.
 """
 
-from memlab.verification._claim import BUDGETS, KINDS, VERDICTS, Budget, CheckResult, Claim, quantity
+from memlab.verification._claim import (
+    BUDGETS,
+    KINDS,
+    VERDICTS,
+    Budget,
+    CheckResult,
+    Claim,
+    Perturbation,
+    Rescore,
+    quantity,
+)
+from memlab.verification._power import DETECTION_PROBABILITY, measure_power
 from memlab.verification._registry import all_claims, get_claim, register_claim, select_claims
 from memlab.verification._report import (
     CLAIM_FIELDS,
+    DECISION_RULES,
     format_table,
+    power_text,
     run_to_dict,
     summarize,
     table_header,
@@ -17,25 +33,32 @@ from memlab.verification._report import (
     write_json_report,
     write_markdown_report,
 )
-from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, run_claim, run_claims
+from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, power_rng, run_claim, run_claims
 
 # Check modules register their claims on import (report order = import order).
-from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: E402,F401  isort: skip
+from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: F401  isort: skip
 
 __all__ = [
     "BUDGETS",
     "CLAIM_FIELDS",
+    "DECISION_RULES",
+    "DETECTION_PROBABILITY",
     "KINDS",
     "VERDICTS",
     "Budget",
     "CheckResult",
     "Claim",
     "ClaimRecord",
+    "Perturbation",
+    "Rescore",
     "VerificationRun",
     "all_claims",
     "claim_rng",
     "format_table",
     "get_claim",
+    "measure_power",
+    "power_rng",
+    "power_text",
     "quantity",
     "register_claim",
     "run_claim",

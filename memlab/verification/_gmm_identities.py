@@ -17,11 +17,11 @@ import math
 import numpy as np
 
 from memlab.numerics import gmm_denoiser, isotropic_gmm_denoiser, schedule_coefficients, timestep_grid
-from memlab.verification._claim import Budget, CheckResult, quantity
-from memlab.verification._common import fmt
+from memlab.verification._claim import Budget, CheckResult, Perturbation, Rescore, quantity
+from memlab.verification._common import AllowedShifts, fmt
 from memlab.verification._registry import register_claim
 
-__all__ = ["tweedie_denoiser", "isotropic_tweedie_denoiser", "check_lemma_2_1", "check_eq_11"]
+__all__ = ["check_eq_11", "check_lemma_2_1", "isotropic_tweedie_denoiser", "tweedie_denoiser"]
 
 EPS64 = float(np.finfo(np.float64).eps)
 SAFETY = 1e3
@@ -155,7 +155,20 @@ def _t_values(budget: Budget) -> list[float]:
     return [float(grid[i]) for i in budget.pick((25, 16, 0), tuple(range(0, 26, 2)) + (25,))]
 
 
-def _identity_result(rows: list[dict], *, what: str, expected_what: str, notes: list[str], summary_extra: str = "") -> CheckResult:
+def _identity_row(statement: np.ndarray, references: list[np.ndarray], tolerance: np.ndarray,
+                  allowed: AllowedShifts, **where) -> dict:
+    """One setting's row: per point max over references of ‖statement − reference‖ against its tolerance.
+
+    ``allowed`` records, for the power re-run, which multiples (1 + x) of the statement would still pass.
+    """
+    errors = np.max([np.linalg.norm(statement - ref, axis=1) for ref in references], axis=0)
+    for ref in references:
+        allowed.add_norm(statement - ref, -statement, tolerance)  # ‖(1 + x)·statement − ref‖ <= tolerance
+    return {**where, "max_abs_error": float(errors.max()), "error_over_tolerance": float(np.max(errors / tolerance))}
+
+
+def _identity_result(rows: list[dict], allowed: AllowedShifts, *, what: str, expected_what: str, notes: list[str],
+                     sides: dict, statement_scale: float, summary_extra: str = "") -> CheckResult:
     worst = max(rows, key=lambda r: r["error_over_tolerance"])
     violations = [r for r in rows if r["error_over_tolerance"] > 1.0]
     counterexample = min(violations, key=lambda r: (r["d"], r["M"], -r["t"])) if violations else None
@@ -173,6 +186,11 @@ def _identity_result(rows: list[dict], *, what: str, expected_what: str, notes: 
         counterexample=counterexample,
         details={"worst": worst, "violations": len(violations), "notes": notes},
         summary=f"max |Δ| = {fmt(worst['max_abs_error'])} ({fmt(worst['error_over_tolerance'])} of tolerance)",
+        sides=sides,
+        rescore=Rescore(
+            fails=lambda scale, _rng: not allowed.passes(scale / statement_scale - 1.0),
+            perturbations=(Perturbation("denoiser × (1 + r)", +1), Perturbation("denoiser × (1 − r)", -1)),
+            method="every point re-compared with the statement's output multiplied by (1 ± r)"),
     )
 
 
@@ -184,8 +202,8 @@ def _identity_result(rows: list[dict], *, what: str, expected_what: str, notes: 
               "(x − α_tμ^i) — the posterior mean, i.e. Tweedie (x + σ_t² ∇log p_t(x))/α_t.",
     kind="identity",
 )
-def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
-    rows = []
+def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
+    rows, allowed = [], AllowedShifts()
     for d, m in budget.pick(_SHAPES_QUICK, _SHAPES_FULL):
         for t in _t_values(budget):
             alpha, sigma, _ = (float(v) for v in schedule_coefficients(t))
@@ -200,13 +218,14 @@ def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
                                          weights=weights)
                     reference = tweedie_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances,
                                                  weights=weights)
-                    err = np.linalg.norm(lemma - reference, axis=1)
                     scale = _error_scale(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
-                    rows.append({"d": d, "M": m, "t": t, "family": family + ("+weights" if weighted else ""),
-                                 "max_abs_error": float(err.max()),
-                                 "error_over_tolerance": float(np.max(err / (SAFETY * scale)))})
-    return _identity_result(rows, what="max ‖x̂_Lemma2.1 − Tweedie(jax.grad log p_t)‖ over points and settings",
+                    rows.append(_identity_row(statement_scale * lemma, [reference], SAFETY * scale, allowed,
+                                              d=d, M=m, t=t, family=family + ("+weights" if weighted else "")))
+    return _identity_result(rows, allowed, statement_scale=statement_scale, what="max ‖x̂_Lemma2.1 − Tweedie(jax.grad log p_t)‖ over points and settings",
                             expected_what="0 (identity), up to float64 rounding",
+                            sides={"statement": "memlab.numerics.gmm_denoiser (Lemma 2.1's closed form)",
+                                   "measurement": "Tweedie (x + σ_t² ∇log p_t(x))/α_t with ∇log p_t = jax.grad of the "
+                                                  "mixture log-density written here (Cholesky, log-sum-exp)"},
                             notes=["Covariances: random SPD with eigenvalues 1e-2..1e2, rank one, isotropic, zero; "
                                    "uniform and Dirichlet weights; points from p_t plus two far points."])
 
@@ -218,8 +237,8 @@ def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
               "[σ_t²/(α_t²σ²+σ_t²)] Σ_i μ^i softmax(w)_i, w_i = −‖α_tμ^i − x‖²/(2(α_t²σ²+σ_t²)).",
     kind="identity",
 )
-def check_eq_11(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
-    rows = []
+def check_eq_11(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
+    rows, allowed = [], AllowedShifts()
     for d, m in budget.pick(_SHAPES_QUICK, _SHAPES_FULL):
         for t in _t_values(budget):
             alpha, sigma, _ = (float(v) for v in schedule_coefficients(t))
@@ -231,10 +250,12 @@ def check_eq_11(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
                 lemma = gmm_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
                 reference = isotropic_tweedie_denoiser(x, alpha=alpha, sigma=sigma, means=means, variance=variance)
                 scale = _error_scale(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
-                err = np.maximum(np.linalg.norm(eq11 - lemma, axis=1), np.linalg.norm(eq11 - reference, axis=1))
-                rows.append({"d": d, "M": m, "t": t, "family": f"variance={variance:g}",
-                             "max_abs_error": float(err.max()),
-                             "error_over_tolerance": float(np.max(err / (SAFETY * scale)))})
-    return _identity_result(rows, what="max over points of ‖x̂_eq11 − x̂_Lemma2.1(Σ=σ²I)‖ and ‖x̂_eq11 − Tweedie‖",
+                rows.append(_identity_row(statement_scale * eq11, [lemma, reference], SAFETY * scale, allowed,
+                                          d=d, M=m, t=t, family=f"variance={variance:g}"))
+    return _identity_result(rows, allowed, statement_scale=statement_scale, what="max over points of ‖x̂_eq11 − x̂_Lemma2.1(Σ=σ²I)‖ and ‖x̂_eq11 − Tweedie‖",
                             expected_what="0 (identity), up to float64 rounding",
+                            sides={"statement": "memlab.numerics.isotropic_gmm_denoiser (eq. 11)",
+                                   "measurement": "memlab.numerics.gmm_denoiser with Σ = σ²I (Lemma 2.1, itself checked "
+                                                  "against Tweedie) and Tweedie with jax.grad of the isotropic mixture's "
+                                                  "log-density written here"},
                             notes=["variance = 0 is the memorizing denoiser (eq. 7 form) as Lemma 2.1 with Σ = 0."])

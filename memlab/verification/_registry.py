@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from memlab._errors import InvalidInputError
 from memlab.verification._claim import CheckFunction, Claim
 
-__all__ = ["register_claim", "all_claims", "get_claim", "select_claims"]
+__all__ = ["all_claims", "get_claim", "register_claim", "select_claims"]
 
 _CLAIMS: dict[str, Claim] = {}
 

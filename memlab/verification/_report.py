@@ -1,4 +1,9 @@
-"""The verification report: the JSON document (issue 4's schema), a Markdown report and the printed table."""
+"""The verification report: the JSON document (issue 4's schema), a Markdown report and the printed table.
+
+Every claim carries its two sides (``sides``: the statement as a user gets it, the independent
+measurement) and its power (``power``: the smallest relative error of the statement detected with
+probability >= 0.95); the run's ``config.decision_rules`` states the false-alarm rule and the power method.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,66 @@ from pathlib import Path
 
 from memlab._io import to_jsonable, write_json, write_text
 from memlab.verification._claim import VERDICTS
+from memlab.verification._common import fmt
+from memlab.verification._power import DETECTION_PROBABILITY
 from memlab.verification._runner import ClaimRecord, VerificationRun
+from memlab.verification._stats import FALSE_ALARM
 
 __all__ = [
     "CLAIM_FIELDS",
+    "DECISION_RULES",
+    "format_table",
+    "power_text",
     "record_to_dict",
     "run_to_dict",
     "summarize",
-    "write_json_report",
-    "write_markdown_report",
     "table_header",
     "table_row",
-    "format_table",
+    "write_json_report",
+    "write_markdown_report",
 ]
 
 #: The keys of each entry of ``claims`` in the JSON report, in order.
-CLAIM_FIELDS = ("id", "paper_ref", "statement", "kind", "verdict", "measured", "expected", "tolerance",
-                "settings", "counterexample", "details")
+CLAIM_FIELDS = ("id", "paper_ref", "statement", "kind", "verdict", "measured", "expected", "tolerance", "sides",
+                "power", "settings", "counterexample", "details")
 
-_COLUMNS = (("claim", 26), ("reference", 16), ("verdict", 12), ("measured vs expected", 58), ("settings", 40))
+#: The rules every verdict follows (written into the report's ``config``).
+DECISION_RULES = {
+    "false_alarm_per_claim": FALSE_ALARM,
+    "false_alarm_rule": (f"a true statement is reported 'fails' with probability at most {FALSE_ALARM:g} per claim: "
+                         "every Monte Carlo comparison of a claim shares that probability (Bonferroni over all the "
+                         "cells it looks at, valid under any correlation between them; Student-t quantiles where the "
+                         "standard error comes from replicates); exact and symbolic comparisons have no false alarms "
+                         "beyond their stated rounding tolerance"),
+    "power_probability": DETECTION_PROBABILITY,
+    "power_rule": ("detectable_relative_error: the smallest r such that the statement multiplied by (1 ± r) is "
+                   f"reported 'fails' with probability >= {DETECTION_PROBABILITY:g} by the same decision rule on the "
+                   "same budget (bootstrap of the Monte Carlo measurement; exactly for deterministic comparisons); "
+                   "null when no r tried is detected (a loose bound)"),
+    "verdicts": {"holds": "no comparison rejected the statement and the check has power",
+                 "fails": "a comparison rejected the statement (see counterexample)",
+                 "inconclusive": "nothing rejected, but the measurement cannot resolve the statement",
+                 "error": "the check crashed or its measurement failed its own cross-check (exit code 1)"},
+}
+
+_COLUMNS = (("claim", 26), ("reference", 16), ("verdict", 12), ("measured vs expected", 56), ("power", 12),
+            ("settings", 36))
+
+
+def power_text(power: dict | None) -> str:
+    """The detectable relative error in a few characters: "1.7%", "2e-12", "loose", "fails as is"."""
+    if not power:
+        return "-"
+    value = power.get("detectable_relative_error")
+    if value is None:
+        return "loose"
+    if value == 0.0 and not power.get("perturbations"):
+        return "fails as is"
+    if 0.99 <= value < 1.0:
+        return f"1−{fmt(1.0 - value, 2)}"
+    if value >= 1e-3:
+        return f"{100 * value:.3g}%"
+    return fmt(value, 2)
 
 
 def record_to_dict(record: ClaimRecord) -> dict:
@@ -46,6 +92,8 @@ def record_to_dict(record: ClaimRecord) -> dict:
         "measured": result.measured,
         "expected": result.expected,
         "tolerance": result.tolerance,
+        "sides": result.sides,
+        "power": result.power,
         "settings": result.settings,
         "counterexample": result.counterexample,
         "details": details,
@@ -61,6 +109,7 @@ def summarize(run: VerificationRun) -> dict:
         **counts,
         "crashed": len(run.crashed),
         "failing_ids": [r.claim.id for r in run.failing],
+        "error_ids": [r.claim.id for r in run.errors],
         "crashed_ids": [r.claim.id for r in run.crashed],
         "elapsed_s": round(run.elapsed_s, 3),
     }
@@ -71,7 +120,7 @@ def run_to_dict(run: VerificationRun) -> dict:
     return to_jsonable({
         "claims": [record_to_dict(r) for r in run.records],
         "summary": summarize(run),
-        "config": run.config,
+        "config": {**run.config, "decision_rules": DECISION_RULES},
     })
 
 
@@ -96,8 +145,9 @@ def table_header() -> str:
 
 
 def table_row(record: ClaimRecord) -> str:
-    verdict = record.result.verdict + (" (crash)" if record.crashed else "")
-    cells = (record.claim.id, record.claim.paper_ref, verdict, record.result.summary, _settings_text(record))
+    verdict = record.result.verdict + ("/crash" if record.crashed else "")
+    cells = (record.claim.id, record.claim.paper_ref, verdict, record.result.summary, power_text(record.result.power),
+             _settings_text(record))
     return "  ".join(_clip(cell, width).ljust(width) for cell, (_, width) in zip(cells, _COLUMNS)).rstrip()
 
 
@@ -131,16 +181,21 @@ def write_markdown_report(path: str | os.PathLike, run: VerificationRun) -> Path
         "",
         f"Budget `{run.config.get('budget')}`, seed `{run.config.get('seed')}`, "
         f"{summary['total']} claims in {summary['elapsed_s']:.1f} s: "
-        f"{summary['holds']} hold, {summary['fails']} fail, {summary['inconclusive']} inconclusive"
-        f" ({summary['crashed']} crashed).",
+        f"{summary['holds']} hold, {summary['fails']} fail, {summary['inconclusive']} inconclusive, "
+        f"{summary['error']} error ({summary['crashed']} crashed).",
         "",
-        "| claim | reference | kind | verdict | measured vs expected | settings |",
-        "| --- | --- | --- | --- | --- | --- |",
+        f"*False alarms.* {DECISION_RULES['false_alarm_rule']}.",
+        "",
+        f"*Power.* {DECISION_RULES['power_rule']}.",
+        "",
+        "| claim | reference | kind | verdict | measured vs expected | detectable rel. error | settings |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in run.records:
-        verdict = r.result.verdict + (" (crash)" if r.crashed else "")
+        verdict = r.result.verdict + ("/crash" if r.crashed else "")
         lines.append(f"| `{r.claim.id}` | {_md_escape(r.claim.paper_ref)} | {r.claim.kind} | **{verdict}** | "
-                     f"{_md_escape(r.result.summary)} | {_md_escape(_settings_text(r))} |")
+                     f"{_md_escape(r.result.summary)} | {power_text(r.result.power)} | "
+                     f"{_md_escape(_settings_text(r))} |")
     for r in run.records:
         res = r.result
         lines += [
@@ -155,6 +210,18 @@ def write_markdown_report(path: str | os.PathLike, run: VerificationRun) -> Path
             f"{(res.tolerance or {}).get('why', '')}",
             f"- settings: {_md_escape(_settings_text(r))}",
         ]
+        for side in ("statement", "measurement"):
+            if (res.sides or {}).get(side):
+                lines.append(f"- {side} side: {_md_escape(res.sides[side])}")
+        if res.power:
+            lines.append(f"- power: detectable relative error {power_text(res.power)} — "
+                         f"{_md_escape(res.power['method'])}")
+            for entry in res.power.get("perturbations", []):
+                entry_power = {"detectable_relative_error": entry["detectable_relative_error"], "perturbations": [1]}
+                lines.append(f"  - {_md_escape(entry['label'])}{'' if entry['primary'] else ' (secondary)'}: "
+                             f"{power_text(entry_power)}")
+            for note in res.power.get("notes", []):
+                lines.append(f"  - {_md_escape(note)}")
         if res.counterexample is not None:
             lines.append(f"- counterexample: `{json.dumps(to_jsonable(res.counterexample))}`")
         notes = res.details.get("notes") if isinstance(res.details, dict) else None

@@ -1,4 +1,9 @@
-"""Run claims' checks: per-claim seeds, timing, and crashes recorded per claim (the run keeps going)."""
+"""Run claims' checks: per-claim seeds, timing, power, and crashes recorded per claim (the run keeps going).
+
+A crash is the verdict ``error`` (as is a check whose measurement fails its own cross-check); the
+power of every other check is measured from its :class:`~memlab.verification._claim.Rescore`
+(:func:`memlab.verification._power.measure_power`) with a generator of its own.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memlab.verification._claim import Budget, CheckResult, Claim, quantity
+from memlab.verification._power import measure_power
 
-__all__ = ["ClaimRecord", "VerificationRun", "claim_rng", "run_claim", "run_claims"]
+__all__ = ["ClaimRecord", "VerificationRun", "claim_rng", "power_rng", "run_claim", "run_claims"]
+
+#: Bootstrap replicates per relative error tried in the power search of Monte Carlo checks.
+POWER_RESAMPLES = {"quick": 200, "full": 400}
 
 
 @dataclass
@@ -42,19 +51,33 @@ class VerificationRun:
     def failing(self) -> list[ClaimRecord]:
         return [r for r in self.records if r.result.verdict == "fails"]
 
+    @property
+    def errors(self) -> list[ClaimRecord]:
+        """Records whose verdict is ``error`` (crashed, or the measurement failed its own cross-check)."""
+        return [r for r in self.records if r.result.verdict == "error"]
+
+
+def _claim_seed_sequence(seed: int, claim_id: str) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(seed), zlib.crc32(claim_id.encode("utf-8"))])
+
 
 def claim_rng(seed: int, claim_id: str) -> np.random.Generator:
     """The generator of one claim: the run's seed and the claim id, split once.
 
     Independent of which other claims run, so ``--only`` reproduces the full run's numbers.
     """
-    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(claim_id.encode("utf-8"))]))
+    return np.random.default_rng(_claim_seed_sequence(seed, claim_id))
+
+
+def power_rng(seed: int, claim_id: str) -> np.random.Generator:
+    """The generator of a claim's power measurement: a child of the claim's seed sequence (independent stream)."""
+    return np.random.default_rng(_claim_seed_sequence(seed, claim_id).spawn(1)[0])
 
 
 def _crash_result(exc: BaseException) -> CheckResult:
     message = f"{type(exc).__name__}: {exc}"
     return CheckResult(
-        verdict="inconclusive",
+        verdict="error",
         measured=quantity(None, what="check crashed"),
         expected=quantity(None),
         tolerance={"value": None, "why": "check crashed"},
@@ -64,20 +87,33 @@ def _crash_result(exc: BaseException) -> CheckResult:
     )
 
 
-def run_claim(claim: Claim, *, budget: Budget, seed: int) -> ClaimRecord:
-    """Run one claim's check; an exception becomes an ``inconclusive`` record flagged as crashed."""
+def run_claim(claim: Claim, *, budget: Budget, seed: int, statement_scale: float = 1.0,
+              power: bool = True) -> ClaimRecord:
+    """Run one claim's check (and, unless ``power=False``, measure its power).
+
+    ``statement_scale`` multiplies the statement under test (1: the check as reported; the power is only
+    measured at 1). An exception becomes an ``error`` record flagged as crashed.
+    """
     start = time.perf_counter()
     try:
+        parameters = inspect.signature(claim.check).parameters
         kwargs = {"rng": claim_rng(seed, claim.id)}
-        if "seed" in inspect.signature(claim.check).parameters:  # checks sharing an experiment get the run seed
+        if "seed" in parameters:  # checks sharing an experiment get the run seed
             kwargs["seed"] = int(seed)
+        if statement_scale != 1.0 or "statement_scale" in parameters:
+            kwargs["statement_scale"] = float(statement_scale)
         result = claim.check(budget, **kwargs)
         if not isinstance(result, CheckResult):
             raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
+        if power and statement_scale == 1.0 and result.rescore is not None and result.verdict != "error":
+            power_start = time.perf_counter()
+            result.power = measure_power(result.rescore, rng=power_rng(seed, claim.id),
+                                         resamples=POWER_RESAMPLES[budget.name])
+            result.power["elapsed_s"] = round(time.perf_counter() - power_start, 3)
         crashed = False
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # noqa: BLE001 - report per claim, keep going
+    except Exception as exc:
         result = _crash_result(exc)
         crashed = True
     return ClaimRecord(claim, result, time.perf_counter() - start, crashed)
@@ -85,14 +121,14 @@ def run_claim(claim: Claim, *, budget: Budget, seed: int) -> ClaimRecord:
 
 def run_claims(claims: Iterable[Claim], *, budget: Budget, seed: int,
                on_record: Callable[[ClaimRecord], None] | None = None,
-               on_start: Callable[[Claim], None] | None = None) -> VerificationRun:
+               on_start: Callable[[Claim], None] | None = None, power: bool = True) -> VerificationRun:
     """Run the checks in order; ``on_start``/``on_record`` are called around each (progress, streaming table)."""
     start = time.perf_counter()
     records = []
     for claim in claims:
         if on_start is not None:
             on_start(claim)
-        record = run_claim(claim, budget=budget, seed=seed)
+        record = run_claim(claim, budget=budget, seed=seed, power=power)
         records.append(record)
         if on_record is not None:
             on_record(record)

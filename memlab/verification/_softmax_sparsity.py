@@ -21,11 +21,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from memlab.verification._claim import Budget, CheckResult, quantity
-from memlab.verification._common import fmt
+from memlab.verification._claim import Budget, CheckResult, Rescore, quantity
+from memlab.verification._common import BOUND_TIGHTENED, fmt
 from memlab.verification._registry import register_claim
 
-__all__ = ["lemma_d1_log_sides", "lemma_d2_log_sides", "softmax_cases", "check_lemma_d1", "check_lemma_d2"]
+__all__ = ["check_lemma_d1", "check_lemma_d2", "lemma_d1_log_sides", "lemma_d2_log_sides", "softmax_cases"]
 
 #: Relative tolerance of the log-space comparison: rounding of (v_i − v_k)/T and of log-sum-exp.
 LOG_RTOL = 1e-9
@@ -138,6 +138,12 @@ def _violated(log_lhs: float, log_rhs: float) -> bool:
     return log_lhs > log_rhs + LOG_RTOL * max(1.0, abs(log_rhs))
 
 
+def _violated_array(log_lhs: np.ndarray, log_rhs: np.ndarray) -> np.ndarray:
+    """:func:`_violated` elementwise."""
+    with np.errstate(invalid="ignore"):  # log rhs = −inf (n = 1, S = [n]): lhs is −inf too and never violates
+        return (log_lhs > -np.inf) & (log_lhs > log_rhs + LOG_RTOL * np.maximum(1.0, np.abs(log_rhs)))
+
+
 def _case_record(case: dict, log_lhs: float, log_rhs: float, **extra) -> dict:
     v = case["v"]
     return {"family": case["family"], "n": int(v.size), "T": case["T"], "p": case["p"], "distinct": case["distinct"],
@@ -145,7 +151,13 @@ def _case_record(case: dict, log_lhs: float, log_rhs: float, **extra) -> dict:
             "v": v.tolist() if v.size <= 12 else f"{v.size} entries", **extra}
 
 
-def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str) -> CheckResult:
+def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str, statement_scale: float) -> CheckResult:
+    """Verdict over the generated inputs; ``records`` hold log lhs and the log of the *stated* rhs."""
+    log_scale = math.log(statement_scale)
+    for r in records:
+        r["log_rhs"] += log_scale
+        r["log_ratio"] = r["log_lhs"] - r["log_rhs"] if r["log_lhs"] > -math.inf else -math.inf
+        r["violated"] = _violated(r["log_lhs"], r["log_rhs"])
     violations = [r for r in records if r["violated"]]
     # lhs / rhs is reported where both sides are representable numbers; beyond e^±700 only the relative
     # log difference is meaningful (float rounding of (v_i − v_k)/T at ~1e300 is ~1e284 in absolute terms).
@@ -162,8 +174,16 @@ def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str) -
     notes = [f"{len(nondistinct)} inputs violate the hypothesis 'distinct entries' (ties); "
              f"{sum(r['violated'] for r in nondistinct)} of them violate the inequality "
              "(with a tie at the maximum γ = 0 and the bound is >= 2 >= the left side; ties elsewhere do not enter)."]
+    lhs = np.array([r["log_lhs"] for r in records])
+    rhs = np.array([r["log_rhs"] for r in records]) - log_scale  # the stated bound
     return CheckResult(
         verdict="fails" if violations else "holds",
+        sides={"statement": f"Lemma {lemma}'s bound {bound_what}, as typed from the paper "
+                            f"(memlab.verification._softmax_sparsity.lemma_{lemma.lower().replace('.', '')}_log_sides)",
+               "measurement": "the left side evaluated exactly in log space (log-sum-exp, no underflow), "
+                              "independently of the bound's formula"},
+        rescore=Rescore(fails=lambda scale, _rng: bool(np.any(_violated_array(lhs, rhs + math.log(scale)))),
+                        perturbations=(BOUND_TIGHTENED,), method="every generated input re-compared, no randomness"),
         measured=quantity(ratio, se=0.0, what="largest lhs / rhs over all generated inputs (log-space evaluation)",
                           at={k: tightest[k] for k in ("family", "n", "T", "p")} if tightest else None),
         expected=quantity(1.0, what=f"lhs <= {bound_what} on every input"),
@@ -185,12 +205,12 @@ def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str) -
               "‖softmax(v/T) − e_k‖_p <= 2(n − 1) e^{−γ/T}.",
     kind="deterministic inequality",
 )
-def check_lemma_d1(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+def check_lemma_d1(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     records = []
     for case in softmax_cases(rng, budget.pick(2000, 30000)):
         log_lhs, log_rhs = lemma_d1_log_sides(case["v"], case["T"], case["p"])
         records.append(_case_record(case, log_lhs, log_rhs, violated=_violated(log_lhs, log_rhs)))
-    return _deterministic_result(records, bound_what="2(n−1)e^{−γ/T}", lemma="D.1")
+    return _deterministic_result(records, bound_what="2(n−1)e^{−γ/T}", lemma="D.1", statement_scale=statement_scale)
 
 
 @register_claim(
@@ -200,7 +220,7 @@ def check_lemma_d1(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
               "(1 + |S|)^{1/p} (n − |S|) e^{−γ_S/T}.",
     kind="deterministic inequality",
 )
-def check_lemma_d2(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
+def check_lemma_d2(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     records = []
     for i, case in enumerate(softmax_cases(rng, budget.pick(2000, 30000))):
         v = case["v"]
@@ -219,4 +239,5 @@ def check_lemma_d2(budget: Budget, *, rng: np.random.Generator) -> CheckResult:
         log_lhs, log_rhs = lemma_d2_log_sides(v, subset, case["T"], case["p"])
         records.append(_case_record(case, log_lhs, log_rhs, S_size=len(set(subset)),
                                     violated=_violated(log_lhs, log_rhs)))
-    return _deterministic_result(records, bound_what="(1+|S|)^{1/p}(n−|S|)e^{−γ_S/T}", lemma="D.2")
+    return _deterministic_result(records, bound_what="(1+|S|)^{1/p}(n−|S|)e^{−γ_S/T}", lemma="D.2",
+                                 statement_scale=statement_scale)

@@ -191,7 +191,8 @@ _FIGURE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Pr
 
 def _figure_bytes(fig: Any, ext: str, dpi: int) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight", metadata=_FIGURE_METADATA[ext])
+    # The figures use constrained layout; bbox_inches="tight" would render everything a second time.
+    fig.savefig(buf, format=ext, dpi=dpi, metadata=_FIGURE_METADATA[ext])
     return buf.getvalue()
 
 

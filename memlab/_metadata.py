@@ -5,13 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import time
+from importlib import metadata
 from typing import Any
-
-import jax
-import matplotlib
-import numpy
-import scipy
-import sympy
 
 from memlab._jaxcfg import device_summary
 from memlab._version import __version__
@@ -20,10 +15,15 @@ __all__ = ["run_metadata", "versions"]
 
 
 def versions() -> dict[str, str]:
-    """Versions of memlab, Python and the numerical libraries."""
-    return {"memlab": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "sympy": sympy.__version__, "jax": jax.__version__,
-            "matplotlib": matplotlib.__version__}
+    """Versions of memlab, Python and the numerical libraries (from the installed distributions: nothing is
+    imported, so the command line can record them without loading JAX)."""
+    out = {"memlab": __version__, "python": platform.python_version()}
+    for name in ("numpy", "scipy", "sympy", "jax", "jaxlib", "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def run_metadata(**extra: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``memlab verify``: check the paper's claims (SPEC §6), print a table, write JSON / Markdown reports.
+"""``memlab verify``: check the paper's claims (Theorems 3.1-3.2, the lemmas of Section 2 and App. B-H), print a table, write JSON / Markdown reports.
 
 Exit codes: 0 when the run completed (whatever "holds"/"fails"/"inconclusive" verdicts it gave), 1 when
 a claim's verdict is ``error`` (its check crashed or its measurement failed its own cross-check; every
@@ -10,10 +10,27 @@ error of the statement the check detects with probability >= 0.95 ("loose": none
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
+import time
 from pathlib import Path
 
+from memlab._errors import InvalidInputError
+from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
+from memlab._metadata import versions
+from memlab._progress import progress
 from memlab.cli._common import check_output_path, seed
+from memlab.verification import (
+    Budget,
+    all_claims,
+    run_claims,
+    select_claims,
+    summarize,
+    table_header,
+    table_row,
+    write_json_report,
+    write_markdown_report,
+)
 
 DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
                "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
@@ -27,7 +44,7 @@ def _claim_ids(text: str) -> list[str]:
 
 
 def register(sub, parser_class=None) -> None:
-    parser = sub.add_parser("verify", help="check the paper's theorems and lemmas (SPEC §6)", description=DESCRIPTION)
+    parser = sub.add_parser("verify", help="check the paper's theorems and lemmas", description=DESCRIPTION)
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
                         help="small settings: the whole suite in <= 2 minutes on a 2-core CPU (default)")
@@ -44,45 +61,7 @@ def register(sub, parser_class=None) -> None:
     parser.set_defaults(func=run)
 
 
-def _versions() -> dict:
-    import platform
-
-    import numpy
-    import scipy
-    import sympy
-
-    from memlab import __version__
-
-    out = {"memlab": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-           "scipy": scipy.__version__, "sympy": sympy.__version__}
-    try:
-        import jax
-
-        out["jax"] = jax.__version__
-    except ImportError:  # pragma: no cover - jax is a dependency
-        pass
-    return out
-
-
 def run(args) -> int:
-    import datetime
-    import time
-
-    from memlab._errors import InvalidInputError
-    from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_float64
-    from memlab._progress import progress
-    from memlab.verification import (
-        Budget,
-        all_claims,
-        run_claims,
-        select_claims,
-        summarize,
-        table_header,
-        table_row,
-        write_json_report,
-        write_markdown_report,
-    )
-
     if args.list:
         for claim in all_claims():
             print(f"{claim.id:26s}  {claim.paper_ref:30s}  {claim.kind}")
@@ -123,7 +102,7 @@ def run(args) -> int:
         "started_utc": started,
         "elapsed_s": round(time.perf_counter() - start, 3),
         "argv": sys.argv[1:],
-        "versions": _versions(),
+        "versions": versions(),
         "device": device_summary(),
     })
     summary = summarize(run_result)

@@ -56,7 +56,7 @@ from memlab._progress import progress
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 from memlab.gpu_kernels._native import native_kernel, native_threads
 from memlab.gpu_kernels._tracing import TRACE_COUNTS
-from memlab.numerics import standard_error_from_variance_sum
+from memlab.numerics import standard_error_from_variance_sum, within_sample_standard_error
 
 if sys.platform != "win32":
     import resource  # POSIX: the address-space limit (ulimit -v) bounds what the engine may allocate
@@ -658,4 +658,4 @@ def excess_pmem_single_m(x_train: jax.Array, noise: jax.Array, m, alpha, sigma) 
     mem = memorizing_denoiser(x_t, alpha=alpha, sigma=sigma, train=x_train)
     values = jnp.sum((pmem - mem) ** 2, axis=-1).reshape(n, r)
     per_sample_var = jnp.var(values, axis=1, ddof=1)
-    return jnp.mean(values), jnp.sqrt(jnp.sum(per_sample_var) / r) / n
+    return jnp.mean(values), within_sample_standard_error(per_sample_var, r)

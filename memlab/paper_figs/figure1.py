@@ -67,7 +67,7 @@ class Figure1Result:
     approx_c1: np.ndarray
     approx_c2: np.ndarray
     approx_gen: np.ndarray
-    chunk_size: int
+    chunk_size: int  # the (sample, draw) rows per tile the engine used
     compute_seconds: float
 
     @property
@@ -110,7 +110,7 @@ def compute(settings: Figure1Settings = Figure1Settings(), *, show_progress: boo
         approx_c1=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=1.0),
         approx_c2=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=2.0),
         approx_gen=numerics.excess_gen_approx(psis, d=d, sigma2=dataset.sigma2),
-        chunk_size=settings.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE, compute_seconds=compute_seconds)
+        chunk_size=losses.chunk_size, compute_seconds=compute_seconds)
 
 
 def _rows(ts, psis, result, approx_c1, approx_c2, approx_gen):
@@ -225,7 +225,7 @@ def save(result: Figure1Result, folder: str | Path, *, extra: Mapping[str, Any] 
         "figure": 1, "n": r.n, "d": r.d, "k": r.k, "sigma2": r.sigma2, "draws": s.draws, "seed": s.seed,
         "data": str(s.data.resolve()) if s.data is not None else None, "schedule": s.schedule,
         "t_indices": list(s.t_indices), "t": r.t, "psi": r.psi, "alpha": r.alpha, "sigma": r.sigma,
-        "dtype": s.dtype, "chunk_size": r.chunk_size, "block_size": gpu_kernels.DEFAULT_BLOCK_SIZE,
+        "dtype": s.dtype, "chunk_size": r.chunk_size, "engine": r.losses.engine,
         "settings": asdict(s),
         "approximations": {"excess_gen_approx": "Theorem 3.1: d sigma2 / (psi sigma2 + 1)",
                            "excess_pmem_approx_c1": "Theorem 3.2, C=1: (1 - M/N) d sigma2",

@@ -1,4 +1,4 @@
-"""Consumers: the paper's claims (SPEC §6) and their checks.
+"""Consumers: the paper's claims (Theorems 3.1-3.2, Section 2, App. B-H) and their checks.
 
 ``all_claims()`` lists every registered claim; ``run_claims(claims, budget=Budget("quick"), seed=0)``
 runs their checks and measures their power; ``write_json_report`` / ``write_markdown_report`` write

@@ -3,7 +3,7 @@ and App. B (an (M+1)-component model reproduces an M-component model's loss in t
 
 Losses are integrals over the noise, L_{N,t}(x̂) = (1/N) Σ_i E_Z ‖x̂(α_t x^i + σ_t Z) − x^i‖², estimated with R
 draws per training point and common random numbers: every difference of losses is the average of
-per-(i, draw) differences, with SE = sqrt(Σ_i s_i²/R)/N (the dataset is fixed; SPEC §3).
+per-(i, draw) differences, with SE = sqrt(Σ_i s_i²/R)/N (the dataset is fixed: the noise is the only randomness).
 
 Eq. 7 and eq. 13 rest on one fact: E[⟨x̂_mem(X_t) − X_0, h(X_t)⟩] = 0 for every h. Estimated naively over
 (i, Z) this mean is dominated by rare events at high SNR — the off-diagonal softmax weights are

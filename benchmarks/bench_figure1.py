@@ -63,9 +63,18 @@ def _full_grid(args, dataset, alphas, sigmas, native=True):
 
     from memlab import gpu_kernels
 
-    return gpu_kernels.mc_excess_losses(dataset.x_train, dataset.means, dataset.sigma2, alphas=alphas,
-                                        sigmas=sigmas, draws=args.draws, key=jax.random.key(0),
-                                        chunk_size=args.chunk_size, dtype=getattr(jnp, args.dtype), native=native)
+    return gpu_kernels.mc_excess_losses(
+        dataset.x_train,
+        dataset.means,
+        dataset.sigma2,
+        alphas=alphas,
+        sigmas=sigmas,
+        draws=args.draws,
+        key=jax.random.key(0),
+        chunk_size=args.chunk_size,
+        dtype=getattr(jnp, args.dtype),
+        native=native,
+    )
 
 
 def child(args) -> None:
@@ -83,9 +92,16 @@ def child(args) -> None:
     result = _full_grid(args, dataset, alphas, sigmas)
     import resource
 
-    print(json.dumps({"in_process_s": time.perf_counter() - start, "engine": result.engine,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "checksum": float(result.excess_pmem.sum() + result.excess_gen.sum())}))
+    print(
+        json.dumps(
+            {
+                "in_process_s": time.perf_counter() - start,
+                "engine": result.engine,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "checksum": float(result.excess_pmem.sum() + result.excess_gen.sum()),
+            }
+        )
+    )
 
 
 def _flops(n: int, d: int, k: int, rows: int, t_count: int) -> dict:
@@ -120,8 +136,21 @@ def main(argv=None) -> int:
     # cache that `memlab figure 1` uses, filled by the cold run).
     import tempfile
 
-    child_cmd = [sys.executable, os.path.abspath(__file__), "--child", "--n", str(args.n), "--d", str(args.d),
-                 "--k", str(args.k), "--draws", str(args.draws), "--dtype", args.dtype]
+    child_cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        "--n",
+        str(args.n),
+        "--d",
+        str(args.d),
+        "--k",
+        str(args.k),
+        "--draws",
+        str(args.draws),
+        "--dtype",
+        args.dtype,
+    ]
     if args.chunk_size:
         child_cmd += ["--chunk-size", str(args.chunk_size)]
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -130,12 +159,16 @@ def main(argv=None) -> int:
         cache_dir = os.path.join(scratch, "jax")
         # "first": empty XLA cache and empty native-kernel cache (includes the one-time C++ build); "cold": empty
         # XLA cache, native kernel already built; "warm": both caches filled (a second `memlab` run).
-        for label, jax_cache, native_cache in (("first", os.path.join(scratch, "jax0"), os.path.join(scratch, "so")),
-                                               ("cold", cache_dir, None), ("warm", cache_dir, None)):
+        for label, jax_cache, native_cache in (
+            ("first", os.path.join(scratch, "jax0"), os.path.join(scratch, "so")),
+            ("cold", cache_dir, None),
+            ("warm", cache_dir, None),
+        ):
             env = dict(os.environ, **({"MEMLAB_NATIVE_CACHE": native_cache} if native_cache else {}))
             start = time.perf_counter()
-            proc = subprocess.run([*child_cmd, "--cache-dir", jax_cache], capture_output=True, text=True,
-                                  check=False, env=env)
+            proc = subprocess.run(
+                [*child_cmd, "--cache-dir", jax_cache], capture_output=True, text=True, check=False, env=env
+            )
             fresh[label] = time.perf_counter() - start
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
@@ -167,8 +200,9 @@ def main(argv=None) -> int:
         native = engine == "native"
         if _full_grid(args, dataset, alphas, sigmas, native=native).engine != engine:
             continue  # the native kernel is unavailable here (no compiler, or not a CPU)
-        steady[engine] = _time(lambda native=native: _full_grid(args, dataset, alphas, sigmas, native=native),
-                               args.repeats)
+        steady[engine] = _time(
+            lambda native=native: _full_grid(args, dataset, alphas, sigmas, native=native), args.repeats
+        )
     full_s = min(wall for wall, _ in steady.values())
 
     # 3. Per-M baseline: one jitted call per (t, M) on a spread of pairs, same noise layout.
@@ -176,8 +210,9 @@ def main(argv=None) -> int:
     x_train = jnp.asarray(dataset.x_train, dtype)
     rng = np.random.default_rng(0)
     pairs = [(int(rng.integers(0, t_count)), int(rng.integers(1, n + 1))) for _ in range(args.per_m_pairs)]
-    call = lambda ti, m: gpu_kernels.excess_pmem_single_m(x_train, noise, m, jnp.asarray(alphas[ti], dtype),
-                                                          jnp.asarray(sigmas[ti], dtype))
+    call = lambda ti, m: gpu_kernels.excess_pmem_single_m(
+        x_train, noise, m, jnp.asarray(alphas[ti], dtype), jnp.asarray(sigmas[ti], dtype)
+    )
     jax.block_until_ready(call(*pairs[0]))  # compile
     start = time.perf_counter()
     for ti, m in pairs:
@@ -196,46 +231,72 @@ def main(argv=None) -> int:
 
     all_m_gflops = flops["all_m_matmul_flop"] / full_s / 1e9
     report = {
-        "device": device_summary(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
-        "processor": platform.processor(), "load_avg_1min_before_after": [load_before, load_after],
-        "problem": {"n": n, "d": d, "k": k, "draws": draws, "timesteps": t_count, "dtype": args.dtype,
-                    "chunk_size": args.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE},
+        "device": device_summary(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "load_avg_1min_before_after": [load_before, load_after],
+        "problem": {
+            "n": n,
+            "d": d,
+            "k": k,
+            "draws": draws,
+            "timesteps": t_count,
+            "dtype": args.dtype,
+            "chunk_size": args.chunk_size or gpu_kernels.DEFAULT_CHUNK_SIZE,
+        },
         "end_to_end_first_use_s": fresh["first"],
-        "end_to_end_fresh_process_s": end_to_end_s, "end_to_end_fresh_process_warm_cache_s": fresh["warm"],
-        "warm_process_in_python_s": child_report["in_process_s"], "fresh_process_engine": child_report["engine"],
+        "end_to_end_fresh_process_s": end_to_end_s,
+        "end_to_end_fresh_process_warm_cache_s": fresh["warm"],
+        "warm_process_in_python_s": child_report["in_process_s"],
+        "fresh_process_engine": child_report["engine"],
         "fresh_process_peak_rss_mb": max(fresh[f"{label}_child"]["peak_rss_mb"] for label in ("first", "cold", "warm")),
         "steady_s_by_engine": {engine: {"wall_s": wall, "cpu_s": cpu} for engine, (wall, cpu) in steady.items()},
-        "full_grid_steady_s": full_s, **flops, "all_m_gflops": all_m_gflops,
-        "per_m_call_s": per_m_call_s, "per_m_pairs_timed": len(pairs), "per_m_full_grid_estimate_s": per_m_full_grid_s,
+        "full_grid_steady_s": full_s,
+        **flops,
+        "all_m_gflops": all_m_gflops,
+        "per_m_call_s": per_m_call_s,
+        "per_m_pairs_timed": len(pairs),
+        "per_m_full_grid_estimate_s": per_m_full_grid_s,
         "speedup_vs_per_m": per_m_full_grid_s / full_s,
         "speedup_vs_per_m_end_to_end": per_m_full_grid_s / end_to_end_s,
         "per_m_gflops": flops["per_m_call_flop"] / per_m_call_s / 1e9,
-        "matmul_shape": [rows, d, n], "matmul_gflops": matmul_gflops,
+        "matmul_shape": [rows, d, n],
+        "matmul_gflops": matmul_gflops,
         "all_m_fraction_of_matmul_rate": all_m_gflops / matmul_gflops,
     }
     dev = report["device"]
-    print(f"device: {dev['backend']} x{dev['device_count']} ({dev['device_kind']}), jax {dev['jax_version']}, "
-          f"{os.cpu_count()} CPUs, load {load_before:.2f} -> {load_after:.2f}")
+    print(
+        f"device: {dev['backend']} x{dev['device_count']} ({dev['device_kind']}), jax {dev['jax_version']}, "
+        f"{os.cpu_count()} CPUs, load {load_before:.2f} -> {load_after:.2f}"
+    )
     print(f"problem: N={n}, d={d}, K={k}, R={draws}, {t_count} timesteps, every M, {args.dtype}")
     print("| measurement | value |\n| --- | --- |")
     print(f"| first use: fresh process, empty caches (includes the one-time C++ build) | {fresh['first']:.2f} s |")
-    print(f"| full grid, fresh process end to end (start + import + JIT + compute; {child_report['engine']}) | "
-          f"{end_to_end_s:.2f} s |")
+    print(
+        f"| full grid, fresh process end to end (start + import + JIT + compute; {child_report['engine']}) | "
+        f"{end_to_end_s:.2f} s |"
+    )
     print(f"| the same with a warm persistent compilation cache (second `memlab` run) | {fresh['warm']:.2f} s |")
     print(f"| peak resident memory of that process | {report['fresh_process_peak_rss_mb']:.0f} MB |")
     for engine, (wall, cpu) in steady.items():
         print(f"| full grid, steady state, {engine} engine: wall / CPU time | {wall:.2f} s / {cpu:.2f} s |")
-    print(f"| all-M work count (matmul FLOPs of the blocked algorithm) | "
-          f"{flops['all_m_matmul_flop'] / 1e9:.1f} GFLOP |")
+    print(
+        f"| all-M work count (matmul FLOPs of the blocked algorithm) | {flops['all_m_matmul_flop'] / 1e9:.1f} GFLOP |"
+    )
     print(f"| native kernel's own arithmetic | {flops['native_kernel_flop'] / 1e9:.1f} GFLOP |")
     print(f"| achieved rate (work count / best steady wall time) | {all_m_gflops:.1f} GFLOP/s |")
     print(f"| plain {args.dtype} matmul ({rows}x{d} @ {d}x{n}) | {matmul_gflops:.1f} GFLOP/s |")
     print(f"| all-M rate / matmul rate | {report['all_m_fraction_of_matmul_rate']:.2f} |")
-    print(f"| per-M baseline: one jitted call per (t, M), {len(pairs)} pairs | {per_m_call_s * 1e3:.1f} ms/call, "
-          f"{report['per_m_gflops']:.1f} GFLOP/s |")
+    print(
+        f"| per-M baseline: one jitted call per (t, M), {len(pairs)} pairs | {per_m_call_s * 1e3:.1f} ms/call, "
+        f"{report['per_m_gflops']:.1f} GFLOP/s |"
+    )
     print(f"| per-M baseline extrapolated to the full grid ({t_count * n} calls) | {per_m_full_grid_s:.1f} s |")
-    print(f"| speed-up of the all-M kernel (steady / end to end) | {report['speedup_vs_per_m']:.0f}x / "
-          f"{report['speedup_vs_per_m_end_to_end']:.0f}x |")
+    print(
+        f"| speed-up of the all-M kernel (steady / end to end) | {report['speedup_vs_per_m']:.0f}x / "
+        f"{report['speedup_vs_per_m_end_to_end']:.0f}x |"
+    )
     print(json.dumps(report))
     return 0
 

@@ -36,34 +36,58 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     ds = numerics.make_gmm_dataset(d=settings.d, k=settings.k, n=settings.n, sigma2=settings.sigma2, seed=args.seed)
-    config = gpu_kernels.TrainConfig(epochs=args.epochs, draws=recipe.draws, peak_lr=recipe.peak_lr,
-                                     final_lr=recipe.final_lr, warmup_fraction=recipe.warmup_fraction,
-                                     adam_b2=recipe.adam_b2, chunk_size=recipe.chunk_size)
+    config = gpu_kernels.TrainConfig(
+        epochs=args.epochs,
+        draws=recipe.draws,
+        peak_lr=recipe.peak_lr,
+        final_lr=recipe.final_lr,
+        warmup_fraction=recipe.warmup_fraction,
+        adam_b2=recipe.adam_b2,
+        chunk_size=recipe.chunk_size,
+    )
     init_key, noise_key, sample_key = jax.random.split(jax.random.key(args.seed), 3)
     params = gpu_kernels.partial_memorization_init(ds.x_train, args.m, key=init_key, dtype=jnp.float32)
     start = time.perf_counter()
-    trained = gpu_kernels.train(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_train, jnp.float32), config=config,
-                                key=noise_key, desc=f"paper preset, M={args.m}")
+    trained = gpu_kernels.train(
+        gpu_kernels.gmm_apply,
+        params,
+        jnp.asarray(ds.x_train, jnp.float32),
+        config=config,
+        key=noise_key,
+        desc=f"paper preset, M={args.m}",
+    )
     train_s = time.perf_counter() - start
     _, alphas, sigmas, _ = config.grid()
     x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((recipe.n_eval, ds.d)), jnp.float32)
     start = time.perf_counter()
-    samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
-                                                       sigmas=sigmas), dtype=np.float64)
+    samples = np.asarray(
+        gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas, sigmas=sigmas),
+        dtype=np.float64,
+    )
     sample_s = time.perf_counter() - start
     ratio = numerics.memorization_ratio(samples, ds.x_train, seed=args.seed)
     flop_per_step = 10.0 * args.m * ds.d * ds.n * recipe.draws * (config.steps + 1)
-    report = {"device": device_summary(), "load_before": load, "m": args.m, "epochs": args.epochs,
-              "train_s": train_s, "s_per_step": train_s / args.epochs,
-              "gflops": flop_per_step * args.epochs / train_s / 1e9, "sample_s": sample_s,
-              "final_objective": float(trained.final_loss),
-              "learned_variance": float(np.exp(float(trained.params["log_variance"]))),
-              "memorization_ratio": float(ratio.ratio), "memorization_ci": [float(ratio.ci_low), float(ratio.ci_high)]}
-    print(f"paper preset, M={args.m}, {args.epochs} epochs on {jax.default_backend()}: training {train_s:.1f} s "
-          f"({report['s_per_step'] * 1e3:.2f} ms/step, {report['gflops']:.0f} GFLOP/s incl. compilation), "
-          f"sampling {sample_s:.2f} s; objective {report['final_objective']:.5g}, variance "
-          f"{report['learned_variance']:.4g}, memorization ratio {report['memorization_ratio']:.2f} "
-          f"[{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]")
+    report = {
+        "device": device_summary(),
+        "load_before": load,
+        "m": args.m,
+        "epochs": args.epochs,
+        "train_s": train_s,
+        "s_per_step": train_s / args.epochs,
+        "gflops": flop_per_step * args.epochs / train_s / 1e9,
+        "sample_s": sample_s,
+        "final_objective": float(trained.final_loss),
+        "learned_variance": float(np.exp(float(trained.params["log_variance"]))),
+        "memorization_ratio": float(ratio.ratio),
+        "memorization_ci": [float(ratio.ci_low), float(ratio.ci_high)],
+    }
+    print(
+        f"paper preset, M={args.m}, {args.epochs} epochs on {jax.default_backend()}: training {train_s:.1f} s "
+        f"({report['s_per_step'] * 1e3:.2f} ms/step, {report['gflops']:.0f} GFLOP/s incl. compilation), "
+        f"sampling {sample_s:.2f} s; objective {report['final_objective']:.5g}, variance "
+        f"{report['learned_variance']:.4g}, memorization ratio {report['memorization_ratio']:.2f} "
+        f"[{ratio.ci_low:.2f}, {ratio.ci_high:.2f}]"
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)

@@ -72,21 +72,33 @@ def main():
     means = numerics.kron_images(color_means, templates)
     flops_wood = 4.0 * args.batch * args.m * c * pixels
     flops_dense = 2.0 * args.batch * args.m * d**2
-    print(f"B={args.batch} M={args.m} c={c} D={pixels} (d={d}); FLOPs Woodbury {flops_wood:.3g}, dense {flops_dense:.3g}")
+    print(
+        f"B={args.batch} M={args.m} c={c} D={pixels} (d={d}); FLOPs Woodbury {flops_wood:.3g}, dense {flops_dense:.3g}"
+    )
     for dtype in (jnp.float32, jnp.float64):
-        wood = jax.jit(lambda x, t, mu: gpu_kernels.low_rank_image_denoiser(
-            x, alpha=alpha, sigma=sigma, templates=t, color_means=mu, color_var=1.0))
-        dense = jax.jit(lambda x, mu, l, ld: dense_denoiser(x, alpha, sigma, mu, l, ld))
+        wood = jax.jit(
+            lambda x, t, mu: gpu_kernels.low_rank_image_denoiser(
+                x, alpha=alpha, sigma=sigma, templates=t, color_means=mu, color_var=1.0
+            )
+        )
+        dense = jax.jit(lambda x, mu, lower, ld: dense_denoiser(x, alpha, sigma, mu, lower, ld))
         xs = jnp.asarray(x, dtype)
         t_wood = _timeit(wood, xs, jnp.asarray(templates, dtype), jnp.asarray(color_means, dtype))
-        t_dense = _timeit(dense, xs, jnp.asarray(means, dtype), jnp.asarray(chol64, dtype), jnp.asarray(logdets, dtype),
-                          repeats=2)
-        diff = np.abs(np.asarray(wood(xs, jnp.asarray(templates, dtype), jnp.asarray(color_means, dtype)), np.float64)
-                      - np.asarray(dense(xs, jnp.asarray(means, dtype), jnp.asarray(chol64, dtype),
-                                         jnp.asarray(logdets, dtype)), np.float64)).max()
-        print(f"{jnp.dtype(dtype).name}: Woodbury {t_wood * 1e3:.2f} ms ({flops_wood / t_wood / 1e9:.2f} GFLOP/s), "
-              f"dense {t_dense * 1e3:.1f} ms ({flops_dense / t_dense / 1e9:.2f} GFLOP/s), "
-              f"speed-up {t_dense / t_wood:.0f}x, max |diff| {diff:.2e}")
+        t_dense = _timeit(
+            dense, xs, jnp.asarray(means, dtype), jnp.asarray(chol64, dtype), jnp.asarray(logdets, dtype), repeats=2
+        )
+        diff = np.abs(
+            np.asarray(wood(xs, jnp.asarray(templates, dtype), jnp.asarray(color_means, dtype)), np.float64)
+            - np.asarray(
+                dense(xs, jnp.asarray(means, dtype), jnp.asarray(chol64, dtype), jnp.asarray(logdets, dtype)),
+                np.float64,
+            )
+        ).max()
+        print(
+            f"{jnp.dtype(dtype).name}: Woodbury {t_wood * 1e3:.2f} ms ({flops_wood / t_wood / 1e9:.2f} GFLOP/s), "
+            f"dense {t_dense * 1e3:.1f} ms ({flops_dense / t_dense / 1e9:.2f} GFLOP/s), "
+            f"speed-up {t_dense / t_wood:.0f}x, max |diff| {diff:.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -59,26 +59,52 @@ def child(args) -> None:
     if args.one_tile:  # a single tile of the default layout: what every tile of the full computation allocates
         device = jax.devices()[:1]
         chunk = gpu_kernels.default_chunk_size(device[0].platform)
-        layout = gpu_kernels.tile_layout(args.n, args.draws, chunk_size=chunk, devices=1,
-                                         block_size=gpu_kernels.DEFAULT_BLOCK_SIZE)
+        layout = gpu_kernels.tile_layout(
+            args.n, args.draws, chunk_size=chunk, devices=1, block_size=gpu_kernels.DEFAULT_BLOCK_SIZE
+        )
         threads = _losses.native_threads(1)
         _, tile_fn, is_native = _losses._tile_function(tuple(device), layout, "float32", native, threads)
         f32 = jnp.float32
-        tile_args = (jnp.asarray(ds.x_train, f32), jnp.asarray(ds.means, f32), jnp.asarray(ds.sigma2, f32),
-                     jnp.asarray(alphas, f32), jnp.asarray(sigmas, f32),
-                     jnp.arange(layout.samples, dtype=jnp.int32), jnp.ones(layout.samples, f32),
-                     jnp.arange(layout.draws, dtype=jnp.int32), jnp.ones(layout.draws, f32), jax.random.key(0))
+        tile_args = (
+            jnp.asarray(ds.x_train, f32),
+            jnp.asarray(ds.means, f32),
+            jnp.asarray(ds.sigma2, f32),
+            jnp.asarray(alphas, f32),
+            jnp.asarray(sigmas, f32),
+            jnp.arange(layout.samples, dtype=jnp.int32),
+            jnp.ones(layout.samples, f32),
+            jnp.arange(layout.draws, dtype=jnp.int32),
+            jnp.ones(layout.draws, f32),
+            jax.random.key(0),
+        )
         start = time.perf_counter()
         jax.block_until_ready(tile_fn(*tile_args))
-        out.update(first_s=time.perf_counter() - start, rows=layout.rows, chunk_size=chunk,
-                   engine_used="native" if is_native else "xla")
-        out["estimate_mb"] = gpu_kernels.mc_memory_estimate(args.n, args.d, K, draws=args.draws, chunk_size=chunk,
-                                                            native=is_native, threads=threads, times=1) / 2**20
+        out.update(
+            first_s=time.perf_counter() - start,
+            rows=layout.rows,
+            chunk_size=chunk,
+            engine_used="native" if is_native else "xla",
+        )
+        out["estimate_mb"] = (
+            gpu_kernels.mc_memory_estimate(
+                args.n, args.d, K, draws=args.draws, chunk_size=chunk, native=is_native, threads=threads, times=1
+            )
+            / 2**20
+        )
     else:
+
         def run():
-            return gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas,
-                                                draws=args.draws, key=jax.random.key(0), dtype=jnp.float32,
-                                                native=native)
+            return gpu_kernels.mc_excess_losses(
+                ds.x_train,
+                ds.means,
+                ds.sigma2,
+                alphas=alphas,
+                sigmas=sigmas,
+                draws=args.draws,
+                key=jax.random.key(0),
+                dtype=jnp.float32,
+                native=native,
+            )
 
         start = time.perf_counter()
         result = run()
@@ -87,11 +113,20 @@ def child(args) -> None:
             start, cpu = time.perf_counter(), time.process_time()
             run()
             out.update(second_s=time.perf_counter() - start, second_cpu_s=time.process_time() - cpu)
-        out.update(engine_used=result.engine, chunk_size=result.chunk_size,
-                   checksum=float(np.sum(result.excess_pmem)))
-        out["estimate_mb"] = gpu_kernels.mc_memory_estimate(
-            args.n, args.d, K, draws=args.draws, chunk_size=result.chunk_size, native=result.engine == "native",
-            threads=_losses.native_threads(1), times=1) / 2**20
+        out.update(engine_used=result.engine, chunk_size=result.chunk_size, checksum=float(np.sum(result.excess_pmem)))
+        out["estimate_mb"] = (
+            gpu_kernels.mc_memory_estimate(
+                args.n,
+                args.d,
+                K,
+                draws=args.draws,
+                chunk_size=result.chunk_size,
+                native=result.engine == "native",
+                threads=_losses.native_threads(1),
+                times=1,
+            )
+            / 2**20
+        )
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -104,8 +139,9 @@ def _flops(n: int, d: int, rows: int, engine: str) -> float:
 
 
 def _spawn(extra: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", *extra], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", *extra], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -134,8 +170,10 @@ def main() -> int:
     rows_out = []
     if not args.memory:
         print(f"\none timestep (t_{T_INDEX}), R = {DRAWS} draws per sample, K = {K}, float32, every M = 1..N\n")
-        print("| N | d | engine | GFLOP | first call s | second call s (CPU s) | GFLOP/s (second call) | "
-              "peak RSS MB (before engine) | estimate MB |")
+        print(
+            "| N | d | engine | GFLOP | first call s | second call s (CPU s) | GFLOP/s (second call) | "
+            "peak RSS MB (before engine) | estimate MB |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for n in (int(v) for v in args.ns.split(",")):
             for d in (int(v) for v in args.ds.split(",")):
@@ -148,9 +186,12 @@ def main() -> int:
                         continue
                     flop = _flops(n, d, n * DRAWS, r["engine_used"])
                     r["gflop"] = flop / 1e9
-                    print(f"| {n} | {d} | {r['engine_used']} | {flop / 1e9:.1f} | {r['first_s']:.2f} | "
-                          f"{r['second_s']:.2f} ({r['second_cpu_s']:.2f}) | {flop / r['second_s'] / 1e9:.1f} | "
-                          f"{r['peak_rss_mb']:.0f} ({r['rss_before_mb']:.0f}) | {r['estimate_mb']:.0f} |", flush=True)
+                    print(
+                        f"| {n} | {d} | {r['engine_used']} | {flop / 1e9:.1f} | {r['first_s']:.2f} | "
+                        f"{r['second_s']:.2f} ({r['second_cpu_s']:.2f}) | {flop / r['second_s'] / 1e9:.1f} | "
+                        f"{r['peak_rss_mb']:.0f} ({r['rss_before_mb']:.0f}) | {r['estimate_mb']:.0f} |",
+                        flush=True,
+                    )
     else:
         print("\nN = d = 2000, K = 12, default chunk size, float32: peak resident memory of the process\n")
         print("| draws R | measured | engine | peak RSS MB (before engine) | engine estimate MB | time s |")
@@ -165,8 +206,11 @@ def main() -> int:
                     print(f"| {draws} | failed: {r['error']} |||||")
                     continue
                 what = "one tile (every tile is alike)" if one_tile else "whole computation, 1 timestep"
-                print(f"| {draws} | {what} | {r['engine_used']} | {r['peak_rss_mb']:.0f} ({r['rss_before_mb']:.0f}) | "
-                      f"{r['estimate_mb']:.0f} | {r['first_s']:.1f} |", flush=True)
+                print(
+                    f"| {draws} | {what} | {r['engine_used']} | {r['peak_rss_mb']:.0f} ({r['rss_before_mb']:.0f}) | "
+                    f"{r['estimate_mb']:.0f} | {r['first_s']:.1f} |",
+                    flush=True,
+                )
     load = os.getloadavg()
     print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.json:

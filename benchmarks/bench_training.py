@@ -47,6 +47,7 @@ N, D, K, DRAWS = 200, 50, 12, 100
 # ``apply``, one pass over each chunk (chunk_size None: all N R points of a timestep).
 # ------------------------------------------------------------------------------------------------------------
 
+
 def _baseline_loss_and_grad(apply, config, params, x_train, noise, *, with_grad=True):
     n, _ = x_train.shape
     dtype = x_train.dtype
@@ -92,8 +93,9 @@ def _baseline_train_block(params, opt_state, x_train, noise, active_steps, *, ap
             updates, new_opt_state = optimizer.update(grad, opt_state, params)
             new_params = optax.apply_updates(params, updates)
             keep = index < active_steps
-            new_carry = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old),
-                                               (new_params, new_opt_state), (params, opt_state))
+            new_carry = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(keep, new, old), (new_params, new_opt_state), (params, opt_state)
+            )
             return new_carry, loss
 
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jnp.arange(length))
@@ -106,6 +108,7 @@ def _baseline_train_block(params, opt_state, x_train, noise, active_steps, *, ap
 # ------------------------------------------------------------------------------------------------------------
 # Part 1: speed
 # ------------------------------------------------------------------------------------------------------------
+
 
 def matmul_rate(dtype=jnp.float32, size: int = 2048, repeats: int = 5) -> float:
     """Measured FLOP/s of a square matmul on the default device (best of ``repeats``)."""
@@ -135,15 +138,36 @@ def bench_m(m: int, *, steps: int, repeats: int) -> dict:
     ds = numerics.make_gmm_dataset(d=D, k=K, n=N, seed=0)
     x = jnp.asarray(ds.x_train, jnp.float32)[None]
     config = gpu_kernels.TrainConfig(epochs=steps, draws=DRAWS, block_epochs=steps, store_noise=True)
-    params = jax.tree_util.tree_map(lambda leaf: leaf[None], gpu_kernels.partial_memorization_init(
-        ds.x_train, m, key=jax.random.key(1), dtype=jnp.float32))
+    params = jax.tree_util.tree_map(
+        lambda leaf: leaf[None],
+        gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(1), dtype=jnp.float32),
+    )
     keys = jax.random.key(2)[None]
     noise = jnp.asarray(_training._stored_noise_for_runs(keys, _training._layout(config, N), D, jnp.float32))
     opt_state = _training._init_opt_state(params, config=config)
-    now = functools.partial(_training._train_block, params, opt_state, x, keys, noise, jnp.asarray(steps),
-                            apply=gpu_kernels.gmm_apply, config=config, length=steps)
-    before = functools.partial(_baseline_train_block, params, opt_state, x, noise, jnp.asarray(steps),
-                               apply=gpu_kernels.gmm_apply, config=config, length=steps)
+    now = functools.partial(
+        _training._train_block,
+        params,
+        opt_state,
+        x,
+        keys,
+        noise,
+        jnp.asarray(steps),
+        apply=gpu_kernels.gmm_apply,
+        config=config,
+        length=steps,
+    )
+    before = functools.partial(
+        _baseline_train_block,
+        params,
+        opt_state,
+        x,
+        noise,
+        jnp.asarray(steps),
+        apply=gpu_kernels.gmm_apply,
+        config=config,
+        length=steps,
+    )
     compile_s = {}
     for name, fn in (("before", before), ("now", now)):
         t0 = time.perf_counter()
@@ -164,8 +188,9 @@ def bench_m(m: int, *, steps: int, repeats: int) -> dict:
         row[f"{name}_compile_s"] = compile_s[name]
     row["speedup_wall"] = row["before_wall_s"] / row["now_wall_s"]
     row["speedup_cpu"] = row["before_cpu_s"] / row["now_cpu_s"]
-    row["max_rel_loss_difference"] = float(np.max(np.abs(np.subtract(row["now_losses"], row["before_losses"]))
-                                                  / np.abs(row["before_losses"])))
+    row["max_rel_loss_difference"] = float(
+        np.max(np.abs(np.subtract(row["now_losses"], row["before_losses"])) / np.abs(row["before_losses"]))
+    )
     return row
 
 
@@ -173,9 +198,11 @@ def bench_m(m: int, *, steps: int, repeats: int) -> dict:
 # Part 2: float32 against float64
 # ------------------------------------------------------------------------------------------------------------
 
+
 def _cast(tree, dtype):
-    return jax.tree_util.tree_map(lambda leaf: leaf.astype(dtype) if jnp.issubdtype(leaf.dtype, jnp.floating)
-                                  else leaf, tree)
+    return jax.tree_util.tree_map(
+        lambda leaf: leaf.astype(dtype) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf, tree
+    )
 
 
 def _one_step(params, opt_state, x, noise, config, dtype, *, before: bool):
@@ -184,8 +211,17 @@ def _one_step(params, opt_state, x, noise, config, dtype, *, before: bool):
     if before:
         out = _baseline_train_block(*args, jnp.asarray(1), apply=gpu_kernels.gmm_apply, config=config, length=1)
     else:
-        out = _training._train_block(args[0], args[1], args[2], jax.random.key(0)[None], args[3], jnp.asarray(1),
-                                     apply=gpu_kernels.gmm_apply, config=config, length=1)
+        out = _training._train_block(
+            args[0],
+            args[1],
+            args[2],
+            jax.random.key(0)[None],
+            args[3],
+            jnp.asarray(1),
+            apply=gpu_kernels.gmm_apply,
+            config=config,
+            length=1,
+        )
     return _cast(out[0], jnp.float64), _cast(out[1], jnp.float64)
 
 
@@ -195,34 +231,49 @@ def _decrease_errors(config, m, ds, states, key) -> dict:
     x = jnp.asarray(ds.x_train, jnp.float64)
     layout = _training._layout(config, N)
     noise = jnp.asarray(_training._stored_noise_for_runs(key[None], layout, D, jnp.float64))
-    objective = jax.jit(lambda p: _training._loss_for_runs(p, x[None], key[None], noise, apply=gpu_kernels.gmm_apply,
-                                                            config=config)[0])
+    objective = jax.jit(
+        lambda p: _training._loss_for_runs(p, x[None], key[None], noise, apply=gpu_kernels.gmm_apply, config=config)[0]
+    )
     errors = {"now": [], "before": []}
     for params, opt_state in states:
         start = float(objective(params))
-        reference = start - float(objective(_one_step(params, opt_state, x, noise, config, jnp.float64,
-                                                      before=False)[0]))
+        reference = start - float(
+            objective(_one_step(params, opt_state, x, noise, config, jnp.float64, before=False)[0])
+        )
         for name in errors:
-            got = start - float(objective(_one_step(params, opt_state, x, noise, config, jnp.float32,
-                                                    before=name == "before")[0]))
+            got = start - float(
+                objective(_one_step(params, opt_state, x, noise, config, jnp.float32, before=name == "before")[0])
+            )
             errors[name].append(abs(got - reference) / abs(reference))
     return {name: float(np.max(values)) for name, values in errors.items()}
 
 
 def _trained(config, m, ds, key, dtype, *, before: bool):
     """A whole training (one compiled block) from the App. H.1 initialisation -> (params, loss history)."""
-    params = jax.tree_util.tree_map(lambda leaf: leaf[None], gpu_kernels.partial_memorization_init(
-        ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64))
+    params = jax.tree_util.tree_map(
+        lambda leaf: leaf[None],
+        gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64),
+    )
     layout = _training._layout(config, N)
     noise = jnp.asarray(_training._stored_noise_for_runs(key[None], layout, D, jnp.float64))
     opt_state = _training._init_opt_state(params, config=config)
     args = (_cast(params, dtype), _cast(opt_state, dtype), jnp.asarray(ds.x_train, dtype)[None], noise.astype(dtype))
     if before:
-        out = _baseline_train_block(*args, jnp.asarray(config.epochs), apply=gpu_kernels.gmm_apply, config=config,
-                                    length=config.epochs)
+        out = _baseline_train_block(
+            *args, jnp.asarray(config.epochs), apply=gpu_kernels.gmm_apply, config=config, length=config.epochs
+        )
     else:
-        out = _training._train_block(args[0], args[1], args[2], key[None], args[3], jnp.asarray(config.epochs),
-                                     apply=gpu_kernels.gmm_apply, config=config, length=config.epochs)
+        out = _training._train_block(
+            args[0],
+            args[1],
+            args[2],
+            key[None],
+            args[3],
+            jnp.asarray(config.epochs),
+            apply=gpu_kernels.gmm_apply,
+            config=config,
+            length=config.epochs,
+        )
     return _cast(out[0], jnp.float64), np.asarray(out[2][0], np.float64)
 
 
@@ -238,52 +289,86 @@ def accuracy_m(m: int, *, epochs: int) -> dict:
     """
     recipe = RECIPES["gmm-cpu"]
     ds = numerics.make_gmm_dataset(d=D, k=K, n=N, n_test=0, seed=0)
-    config = gpu_kernels.TrainConfig(epochs=epochs, draws=recipe.draws, peak_lr=recipe.peak_lr,
-                                     final_lr=recipe.final_lr, warmup_fraction=recipe.warmup_fraction,
-                                     adam_b2=recipe.adam_b2, history_points=epochs)
+    config = gpu_kernels.TrainConfig(
+        epochs=epochs,
+        draws=recipe.draws,
+        peak_lr=recipe.peak_lr,
+        final_lr=recipe.final_lr,
+        warmup_fraction=recipe.warmup_fraction,
+        adam_b2=recipe.adam_b2,
+        history_points=epochs,
+    )
     key = jax.random.key(2)
     grid = numerics.timestep_grid(config.steps)
     alphas, sigmas, _ = numerics.schedule_coefficients(grid, config.schedule)
     x_init = gpu_kernels.host_generator(jax.random.key(7)).standard_normal((recipe.n_eval, D))
-    objective = functools.partial(gpu_kernels.weighted_loss, gpu_kernels.gmm_apply, x_train=ds.x_train,
-                                  config=config, key=key)
+    objective = functools.partial(
+        gpu_kernels.weighted_loss, gpu_kernels.gmm_apply, x_train=ds.x_train, config=config, key=key
+    )
     out: dict = {"m": m, "epochs": epochs}
-    for name, dtype, before in (("f64", jnp.float64, False), ("f32", jnp.float32, False),
-                                ("f32_before", jnp.float32, True)):
+    for name, dtype, before in (
+        ("f64", jnp.float64, False),
+        ("f32", jnp.float32, False),
+        ("f32_before", jnp.float32, True),
+    ):
         params, _ = _trained(config, m, ds, key, dtype, before=before)
         single = jax.tree_util.tree_map(lambda leaf: leaf[0], params)
-        samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, _cast(single, dtype),
-                                                           jnp.asarray(x_init, dtype), alphas=alphas, sigmas=sigmas),
-                             dtype=np.float64)
+        samples = np.asarray(
+            gpu_kernels.ddim_sample_model(
+                gpu_kernels.gmm_apply, _cast(single, dtype), jnp.asarray(x_init, dtype), alphas=alphas, sigmas=sigmas
+            ),
+            dtype=np.float64,
+        )
         ratio = numerics.memorization_ratio(samples, ds.x_train, seed=0)
-        out[name] = {"objective": float(objective(single)), "variance": float(np.exp(float(single["log_variance"]))),
-                     "memorization_ratio": float(ratio.ratio), "flags": np.asarray(ratio.flags)}
+        out[name] = {
+            "objective": float(objective(single)),
+            "variance": float(np.exp(float(single["log_variance"]))),
+            "memorization_ratio": float(ratio.ratio),
+            "flags": np.asarray(ratio.flags),
+        }
     # float64 states along the run, every tenth of it: one compiled block per stretch
-    params = jax.tree_util.tree_map(lambda leaf: leaf[None], gpu_kernels.partial_memorization_init(
-        ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64))
+    params = jax.tree_util.tree_map(
+        lambda leaf: leaf[None],
+        gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64),
+    )
     opt_state = _training._init_opt_state(params, config=config)
     noise = jnp.asarray(_training._stored_noise_for_runs(key[None], _training._layout(config, N), D, jnp.float64))
     x64 = jnp.asarray(ds.x_train, jnp.float64)[None]
     stretch = max(1, epochs // 10)
     states = []
     for _ in range(10):  # (the first state would be step 0, where the warm-up's learning rate is 0)
-        params, opt_state, _, _ = _training._train_block(params, opt_state, x64, key[None], noise, jnp.asarray(stretch),
-                                                         apply=gpu_kernels.gmm_apply, config=config, length=stretch)
+        params, opt_state, _, _ = _training._train_block(
+            params,
+            opt_state,
+            x64,
+            key[None],
+            noise,
+            jnp.asarray(stretch),
+            apply=gpu_kernels.gmm_apply,
+            config=config,
+            length=stretch,
+        )
         states.append((params, opt_state))
     along_run = _decrease_errors(config, m, ds, states, key)
     paper = gpu_kernels.TrainConfig(epochs=10, draws=DRAWS, peak_lr=1e-3, warmup_fraction=0.0)
-    init = jax.tree_util.tree_map(lambda leaf: leaf[None], gpu_kernels.partial_memorization_init(
-        ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64))
+    init = jax.tree_util.tree_map(
+        lambda leaf: leaf[None],
+        gpu_kernels.partial_memorization_init(ds.x_train, m, key=jax.random.key(1), dtype=jnp.float64),
+    )
     at_init = _decrease_errors(paper, m, ds, [(init, _training._init_opt_state(init, config=paper))], key)
     f64, f32, f32b = out["f64"], out["f32"], out["f32_before"]
     return {
-        "m": m, "epochs": epochs,
+        "m": m,
+        "epochs": epochs,
         "step_decrease_rel_error_along_run_now": along_run["now"],
         "step_decrease_rel_error_along_run_before": along_run["before"],
         "step_decrease_rel_error_paper_shape_now": at_init["now"],
         "step_decrease_rel_error_paper_shape_before": at_init["before"],
-        **{f"{key_}_{name}": run[key_] for name, run in (("f64", f64), ("f32", f32), ("f32_before", f32b))
-           for key_ in ("objective", "variance", "memorization_ratio")},
+        **{
+            f"{key_}_{name}": run[key_]
+            for name, run in (("f64", f64), ("f32", f32), ("f32_before", f32b))
+            for key_ in ("objective", "variance", "memorization_ratio")
+        },
         "samples_flagged_differently_f32": int(np.sum(f32["flags"] != f64["flags"])),
         "samples_flagged_differently_f32_before": int(np.sum(f32b["flags"] != f64["flags"])),
     }
@@ -301,47 +386,59 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     device = jax.devices()[0]
-    print(f"device: {device.platform} {device.device_kind} x{len(jax.devices())}; cpus: {os.cpu_count()}; "
-          f"jax {jax.__version__}; {platform.processor() or platform.machine()}; load average before: "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"device: {device.platform} {device.device_kind} x{len(jax.devices())}; cpus: {os.cpu_count()}; "
+        f"jax {jax.__version__}; {platform.processor() or platform.machine()}; load average before: "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     report = {"device": str(device), "load_before": load}
     if args.m:
         rate = matmul_rate()
         report["matmul_gflops"] = rate / 1e9
         print(f"float32 matmul rate (2048^2): {rate / 1e9:.1f} GFLOP/s\n")
-        print("| M | GFLOP/step | before: s/step (wall / CPU) | now: s/step (wall / CPU) | speed-up (wall / CPU) | "
-              "now: GFLOP/s, fraction of matmul rate | max rel. loss difference |")
+        print(
+            "| M | GFLOP/step | before: s/step (wall / CPU) | now: s/step (wall / CPU) | speed-up (wall / CPU) | "
+            "now: GFLOP/s, fraction of matmul rate | max rel. loss difference |"
+        )
         print("|---|---|---|---|---|---|---|")
         rows = []
         for m in (int(v) for v in args.m.split(",")):
             r = bench_m(m, steps=args.steps, repeats=args.repeats)
             rows.append(r)
             gflops = r["flop_per_step"] / r["now_wall_s"] / 1e9
-            print(f"| {m} | {r['flop_per_step'] / 1e9:.1f} | {r['before_wall_s']:.3f} / {r['before_cpu_s']:.3f} | "
-                  f"{r['now_wall_s']:.3f} / {r['now_cpu_s']:.3f} | "
-                  f"{r['speedup_wall']:.2f}x / {r['speedup_cpu']:.2f}x | "
-                  f"{gflops:.1f}, {gflops * 1e9 / rate:.2f} | {r['max_rel_loss_difference']:.1e} |", flush=True)
+            print(
+                f"| {m} | {r['flop_per_step'] / 1e9:.1f} | {r['before_wall_s']:.3f} / {r['before_cpu_s']:.3f} | "
+                f"{r['now_wall_s']:.3f} / {r['now_cpu_s']:.3f} | "
+                f"{r['speedup_wall']:.2f}x / {r['speedup_cpu']:.2f}x | "
+                f"{gflops:.1f}, {gflops * 1e9 / rate:.2f} | {r['max_rel_loss_difference']:.1e} |",
+                flush=True,
+            )
         report["speed"] = rows
     if args.accuracy:
         enable_float64()
-        print("\n| M | one step's loss decrease, f32 vs f64, max rel. error: along the cpu-recipe run, now / before | "
-              "the same at the paper's shapes (100 draws), now / before | final objective f64 / f32 / f32 before | "
-              "learned variance f64 / f32 / f32 before | memorization ratio f64 / f32 / f32 before "
-              "(samples flagged differently from f64: now, before) |")
+        print(
+            "\n| M | one step's loss decrease, f32 vs f64, max rel. error: along the cpu-recipe run, now / before | "
+            "the same at the paper's shapes (100 draws), now / before | final objective f64 / f32 / f32 before | "
+            "learned variance f64 / f32 / f32 before | memorization ratio f64 / f32 / f32 before "
+            "(samples flagged differently from f64: now, before) |"
+        )
         print("|---|---|---|---|---|---|")
         rows = []
         for m in (int(v) for v in args.accuracy_m.split(",")):
             r = accuracy_m(m, epochs=args.accuracy_epochs)
             rows.append(r)
-            print(f"| {m} | {r['step_decrease_rel_error_along_run_now']:.1e} / "
-                  f"{r['step_decrease_rel_error_along_run_before']:.1e} | "
-                  f"{r['step_decrease_rel_error_paper_shape_now']:.1e} / "
-                  f"{r['step_decrease_rel_error_paper_shape_before']:.1e} | "
-                  f"{r['objective_f64']:.6g} / {r['objective_f32']:.6g} / {r['objective_f32_before']:.6g} | "
-                  f"{r['variance_f64']:.4g} / {r['variance_f32']:.4g} / {r['variance_f32_before']:.4g} | "
-                  f"{r['memorization_ratio_f64']:.2f} / {r['memorization_ratio_f32']:.2f} / "
-                  f"{r['memorization_ratio_f32_before']:.2f} ({r['samples_flagged_differently_f32']}, "
-                  f"{r['samples_flagged_differently_f32_before']}) |", flush=True)
+            print(
+                f"| {m} | {r['step_decrease_rel_error_along_run_now']:.1e} / "
+                f"{r['step_decrease_rel_error_along_run_before']:.1e} | "
+                f"{r['step_decrease_rel_error_paper_shape_now']:.1e} / "
+                f"{r['step_decrease_rel_error_paper_shape_before']:.1e} | "
+                f"{r['objective_f64']:.6g} / {r['objective_f32']:.6g} / {r['objective_f32_before']:.6g} | "
+                f"{r['variance_f64']:.4g} / {r['variance_f32']:.4g} / {r['variance_f32_before']:.4g} | "
+                f"{r['memorization_ratio_f64']:.2f} / {r['memorization_ratio_f32']:.2f} / "
+                f"{r['memorization_ratio_f32_before']:.2f} ({r['samples_flagged_differently_f32']}, "
+                f"{r['samples_flagged_differently_f32_before']}) |",
+                flush=True,
+            )
         report["accuracy"] = rows
     load_after = os.getloadavg()
     report["load_after"] = load_after

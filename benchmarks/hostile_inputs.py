@@ -72,20 +72,32 @@ def build(folder: Path, quick: bool) -> dict[str, list[str]]:
     out = ["--out", str(folder / "out")]
     crossover = ["crossover", "--n", "200", "--d", "5", "--k", "3"]
     cases = {
-        "baseline: figure 1, N=40, d=5, 4 draws (legitimate)": ["figure", "1", "--data", str(folder / "good.npz"),
-                                                                "--draws", "4", "--out", str(folder / "ok")],
+        "baseline: figure 1, N=40, d=5, 4 draws (legitimate)": [
+            "figure",
+            "1",
+            "--data",
+            str(folder / "good.npz"),
+            "--draws",
+            "4",
+            "--out",
+            str(folder / "ok"),
+        ],
         "truncated .npz": ["figure", "1", "--data", str(folder / "truncated.npz"), *out],
         ".npz member declaring 7.3 TiB": ["figure", "1", "--data", str(folder / "lie.npz"), *out],
         ".npz member expanding to 1 GB (zip bomb)": ["figure", "4", "--templates", str(folder / "zipbomb.npz"), *out],
         "gzip IDX expanding to 900 MB (1 MB file)": ["figure", "4", "--templates", str(folder / "bomb.idx.gz"), *out],
-        "gzip IDX declaring 4 GiB (above the limit)": ["figure", "4", "--templates", str(folder / "bomb4g.idx.gz"),
-                                                       *out],
+        "gzip IDX declaring 4 GiB (above the limit)": [
+            "figure",
+            "4",
+            "--templates",
+            str(folder / "bomb4g.idx.gz"),
+            *out,
+        ],
         "IDX dims (2^32-1)^3": ["figure", "4", "--templates", str(folder / "overflow.idx"), *out],
         "/dev/zero as templates": ["figure", "4", "--templates", "/dev/zero", *out],
         "data of dimension 0": ["figure", "1", "--data", str(folder / "dim0.npz"), *out],
         "float32, data spread 1e30": ["figure", "1", "--data", str(folder / "huge32.npz"), *out],
-        "float64, data spread 1e200": ["figure", "1", "--data", str(folder / "huge64.npz"), "--dtype", "float64",
-                                       *out],
+        "float64, data spread 1e200": ["figure", "1", "--data", str(folder / "huge64.npz"), "--dtype", "float64", *out],
         "generated data of 73 TiB": ["figure", "1", "--n", "100000000", "--d", "100000", *out],
         "seed 2^32": ["figure", "1", "--seed", str(2**32), *out],
         "crossover --n 1e400 (as an integer)": ["crossover", "--n", "1" + "0" * 400, "--d", "5", "--k", "3"],
@@ -100,22 +112,28 @@ def build(folder: Path, quick: bool) -> dict[str, list[str]]:
     if not quick:
         # 1000 MiB of zeros as IDX: within the default 1 GiB limit, so it IS read (then refused: no nonzero
         # template) — the largest input memlab accepts, to measure the bound.
-        _zeros_gzip(folder / "read1000.idx.gz", b"\x00\x00\x08\x03" + struct.pack(">III", 1000, 1024, 1024),
-                    1000 << 20)
+        _zeros_gzip(folder / "read1000.idx.gz", b"\x00\x00\x08\x03" + struct.pack(">III", 1000, 1024, 1024), 1000 << 20)
         cases["gzip IDX of 1000 MiB, read whole (at the limit)"] = [
-            "figure", "4", "--templates", str(folder / "read1000.idx.gz"), *out]
+            "figure",
+            "4",
+            "--templates",
+            str(folder / "read1000.idx.gz"),
+            *out,
+        ]
     return cases
 
 
 def run_case(argv: list[str], cap_bytes: int) -> tuple[int, str, float, float]:
     """(exit code, first stderr line, peak RSS in MiB, seconds) of ``memlab argv`` in a fresh process."""
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
 
     env = {**os.environ, "MEMLAB_PROGRESS": "0", "MEMLAB_JAX_CACHE": "0"}
     started = time.perf_counter()
-    process = subprocess.Popen([*MEMLAB, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=limit, env=env)
+    process = subprocess.Popen(
+        [*MEMLAB, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit, env=env
+    )
     err = process.stderr.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -133,9 +151,11 @@ def main() -> None:
         folder = Path(tmp)
         cases = build(folder, args.quick)
         sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-        print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
-              f"address-space cap {args.cap_gb:g} GB per case; input files: "
-              + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sorted(sizes.items())))
+        print(
+            f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
+            f"address-space cap {args.cap_gb:g} GB per case; input files: "
+            + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sorted(sizes.items()))
+        )
         print()
         print("| case | exit | stderr (one line) | peak RSS (MiB) | s |")
         print("|---|---|---|---|---|")

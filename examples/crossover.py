@@ -14,7 +14,10 @@ def main() -> None:
     for weighting in ("x0", "eps", "v"):
         for c in (1.0, 2.0):
             result = memlab.crossover(200, c=c, sigma2=1.0, weighting=weighting)
-            print(f"N=200, weighting {weighting:3s}, C={c:g}: M* = {result.m_star:9.4f}  (M*/N = {result.m_star_over_n:.6f})")
+            print(
+                f"N=200, weighting {weighting:3s}, C={c:g}: M* = {result.m_star:9.4f}  "
+                f"(M*/N = {result.m_star_over_n:.6f})"
+            )
     # vectorised over N, continuous time average, another schedule
     result = memlab.crossover([50, 100, 200], weighting="x0", schedule="linear", continuous=True)
     print("linear schedule, continuous t:", result.m_star)

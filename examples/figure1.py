@@ -23,8 +23,11 @@ def main(out_dir: str = "figures/examples/figure1", small: bool = False) -> None
     excess = result.losses.excess_gen[0], result.losses.excess_gen_se[0]
     print(f"excess(x_*) = {excess[0]:.4f} ± {excess[1]:.4f} (Theorem 3.1: {result.approx_gen[0]:.4f})")
     m = result.n // 2
-    print(f"excess(x_pmem,M={m}) = {result.losses.excess_pmem[0, m - 1]:.3f} ± {result.losses.excess_pmem_se[0, m - 1]:.3f}"
-          f" (Theorem 3.2: between {result.approx_c1[m - 1]:.3f} and {result.approx_c2[m - 1]:.3f})")
+    print(
+        f"excess(x_pmem,M={m}) = {result.losses.excess_pmem[0, m - 1]:.3f} "
+        f"± {result.losses.excess_pmem_se[0, m - 1]:.3f}"
+        f" (Theorem 3.2: between {result.approx_c1[m - 1]:.3f} and {result.approx_c2[m - 1]:.3f})"
+    )
     print(f"wrote {out_dir}")
 
 

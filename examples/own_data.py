@@ -28,11 +28,14 @@ def main(out_dir: str = "figures/examples/own-data", small: bool = False) -> Non
 
     data = memlab.load_gmm_dataset(out / "mine.npz")  # validated: shapes, finiteness, N >= 2
     alphas, sigmas, psis = memlab.schedule_coefficients(memlab.timestep_grid()[[8, 16, 24]])
-    losses = memlab.mc_excess_losses(data.x_train, data.means, data.sigma2, alphas=alphas, sigmas=sigmas,
-                                     draws=draws, key=jax.random.key(0))
+    losses = memlab.mc_excess_losses(
+        data.x_train, data.means, data.sigma2, alphas=alphas, sigmas=sigmas, draws=draws, key=jax.random.key(0)
+    )
     for t_i, psi in enumerate(psis):
-        print(f"psi = {psi:8.3f}: excess(x_*) = {losses.excess_gen[t_i]:.4f} ± {losses.excess_gen_se[t_i]:.4f}, "
-              f"Theorem 3.1 (isotropic) says {memlab.excess_gen_approx(psi, d=d, sigma2=data.sigma2):.4f}")
+        print(
+            f"psi = {psi:8.3f}: excess(x_*) = {losses.excess_gen[t_i]:.4f} ± {losses.excess_gen_se[t_i]:.4f}, "
+            f"Theorem 3.1 (isotropic) says {memlab.excess_gen_approx(psi, d=d, sigma2=data.sigma2):.4f}"
+        )
 
     settings = dataclasses.replace(memlab.preset(1, "paper"), data=out / "mine.npz", draws=draws)
     memlab.save_figure1(memlab.compute_figure1(settings), out / "figure1")

@@ -22,11 +22,15 @@ def main(out_dir: str = "figures/examples/phase-transition", small: bool = False
     result = memlab.compute_figure2(settings, sweep=sweep)
     seed = result.seeds[0]
     for m, run in zip(seed.m_values, seed.runs):
-        print(f"M = {m:3d}: memorization ratio {run['memorization_ratio']:.2f} "
-              f"[{run['memorization_ci_low']:.2f}, {run['memorization_ci_high']:.2f}], "
-              f"learned variance {run['learned_variance']:.3g}")
-    print(f"M_pt = {seed.transition.m_pt} (first M memorizing on average); "
-          f"M* (eq. 14, C = 2, lambda = 1) = {result.m_star['x0']:.1f}")
+        print(
+            f"M = {m:3d}: memorization ratio {run['memorization_ratio']:.2f} "
+            f"[{run['memorization_ci_low']:.2f}, {run['memorization_ci_high']:.2f}], "
+            f"learned variance {run['learned_variance']:.3g}"
+        )
+    print(
+        f"M_pt = {seed.transition.m_pt} (first M memorizing on average); "
+        f"M* (eq. 14, C = 2, lambda = 1) = {result.m_star['x0']:.1f}"
+    )
     memlab.save_figure2(result, out_dir)
 
 

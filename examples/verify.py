@@ -12,8 +12,9 @@ import memlab
 
 
 def main(small: bool = False) -> None:
-    ids = ["lemma-D.1", "eq-14-mstar"] if small else ["lemma-D.1", "lemma-D.2", "thm-C.1-eq17", "prop-C.4",
-                                                      "eq-14-mstar"]
+    ids = (
+        ["lemma-D.1", "eq-14-mstar"] if small else ["lemma-D.1", "lemma-D.2", "thm-C.1-eq17", "prop-C.4", "eq-14-mstar"]
+    )
     run = memlab.run_claims(memlab.select_claims(ids), budget=memlab.Budget("quick"), seed=0)
     for record in run.records:
         result = record.result

@@ -15,6 +15,7 @@ forms) -> ``memlab.numerics`` (float64 NumPy/SciPy references) -> ``memlab.gpu_k
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from memlab._errors import InvalidInputError
@@ -83,34 +84,78 @@ if TYPE_CHECKING:  # what the lazy attributes below resolve to, for type checker
     from memlab.verification import Budget, VerificationRun, all_claims, run_claims, select_claims
 
 _THEORY = ("crossover_exact", "m_star")
-_NUMERICS = ("CrossoverResult", "GMMDataset", "ImageDataset", "crossover", "excess_gen_approx", "excess_pmem_approx",
-             "load_gmm_dataset", "make_gmm_dataset", "make_image_dataset", "memorization_ratio", "phase_transition",
-             "schedule_coefficients", "timestep_grid", "within_sample_standard_error")
+_NUMERICS = (
+    "CrossoverResult",
+    "GMMDataset",
+    "ImageDataset",
+    "crossover",
+    "excess_gen_approx",
+    "excess_pmem_approx",
+    "load_gmm_dataset",
+    "make_gmm_dataset",
+    "make_image_dataset",
+    "memorization_ratio",
+    "phase_transition",
+    "schedule_coefficients",
+    "timestep_grid",
+    "within_sample_standard_error",
+)
 _GPU_KERNELS = ("ExcessLosses", "TrainConfig", "TrainResult", "ddim_sample_model", "mc_excess_losses", "train")
 _VERIFICATION = ("Budget", "VerificationRun", "all_claims", "run_claims", "select_claims")
-_PAPER_FIGS = ("PRESETS", "AnalysisSettings", "Figure1Settings", "Figure3Settings", "Figure4Settings",
-               "Figure5Settings", "ImageDataSettings", "PhaseTransitionSettings", "TrainingRecipe", "preset",
-               *(f"{verb}_figure{n}" for verb in ("compute", "plot", "save") for n in range(1, 8)))
+_PAPER_FIGS = (
+    "PRESETS",
+    "AnalysisSettings",
+    "Figure1Settings",
+    "Figure3Settings",
+    "Figure4Settings",
+    "Figure5Settings",
+    "ImageDataSettings",
+    "PhaseTransitionSettings",
+    "TrainingRecipe",
+    "preset",
+    *(f"{verb}_figure{n}" for verb in ("compute", "plot", "save") for n in range(1, 8)),
+)
 _SWEEP = ("SweepOptions",)
 
-__all__ = ["InvalidInputError", "__version__", *_THEORY, *_NUMERICS, *_GPU_KERNELS, *_VERIFICATION, *_PAPER_FIGS,
-           *_SWEEP]
+__all__ = [
+    "InvalidInputError",
+    "__version__",
+    *_THEORY,
+    *_NUMERICS,
+    *_GPU_KERNELS,
+    *_VERIFICATION,
+    *_PAPER_FIGS,
+    *_SWEEP,
+]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy attributes (PEP 562): each layer is imported on first use, so `import memlab` stays light.
+    layer: ModuleType
     if name in _THEORY:
-        from memlab import theory as layer
+        from memlab import theory
+
+        layer = theory
     elif name in _NUMERICS:
-        from memlab import numerics as layer
+        from memlab import numerics
+
+        layer = numerics
     elif name in _GPU_KERNELS:
-        from memlab import gpu_kernels as layer
+        from memlab import gpu_kernels
+
+        layer = gpu_kernels
     elif name in _VERIFICATION:
-        from memlab import verification as layer
+        from memlab import verification
+
+        layer = verification
     elif name in _PAPER_FIGS:
-        from memlab import paper_figs as layer
+        from memlab import paper_figs
+
+        layer = paper_figs
     elif name in _SWEEP:
-        from memlab import _sweep as layer
+        from memlab import _sweep
+
+        layer = _sweep
     else:
         raise AttributeError(f"module 'memlab' has no attribute {name!r}")
     value = getattr(layer, name)

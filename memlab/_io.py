@@ -8,6 +8,7 @@ dates in PNG/PDF/NPZ, so the same numbers give the same files. Reading lives in 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import csv
 import hashlib
@@ -29,21 +30,21 @@ from memlab._errors import InvalidInputError
 from memlab._readers import MAX_TEXT_BYTES, input_errors, load_npz, read_json  # re-exported: readers live there
 
 __all__ = [
-    "input_errors",
-    "result_set",
     "ResultSetWriter",
-    "check_output_folder",
-    "check_output_file",
     "atomic_path",
-    "write_bytes",
-    "write_text",
-    "write_json",
-    "read_json",
-    "write_csv",
-    "write_npz",
+    "check_output_file",
+    "check_output_folder",
+    "input_errors",
     "load_npz",
+    "read_json",
+    "result_set",
     "save_figure",
     "to_jsonable",
+    "write_bytes",
+    "write_csv",
+    "write_json",
+    "write_npz",
+    "write_text",
 ]
 
 
@@ -272,11 +273,12 @@ class ResultSetWriter:
     def names(self) -> list[str]:
         return list(self._files)
 
-    def rendered(self) -> dict[str, bytes]:
+    def rendered(self) -> dict[str, builtins.bytes]:
         """Every file's final bytes; each JSON object gains the manifest of the set's other files."""
         data = {name: payload for name, payload in self._files.items() if name not in self._json}
-        manifest = {name: {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
-                    for name, blob in data.items()}
+        manifest = {
+            name: {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()} for name, blob in data.items()
+        }
         for name in self._json:
             obj = self._files[name]
             if isinstance(obj, dict):
@@ -345,8 +347,9 @@ def _previous_members(path: Path) -> list[str]:
         with open(path, "rb") as fh:
             obj = json.loads(fh.read(MAX_TEXT_BYTES))
         files = obj[MANIFEST_KEY]["files"]
-        return [name for name in files if isinstance(name, str) and Path(name).name == name
-                and not name.startswith(".")]
+        return [
+            name for name in files if isinstance(name, str) and Path(name).name == name and not name.startswith(".")
+        ]
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return []
 
@@ -362,8 +365,10 @@ def _commit(folder: Path, files: Mapping[str, bytes], *, json_names: Sequence[st
             for name, data in files.items():
                 _write_synced(staging / name, data)
         except OSError as exc:
-            raise InvalidInputError(f"cannot write results into {folder}: {exc.strerror or type(exc).__name__}; "
-                                    f"the previous results there are unchanged") from None
+            raise InvalidInputError(
+                f"cannot write results into {folder}: {exc.strerror or type(exc).__name__}; "
+                f"the previous results there are unchanged"
+            ) from None
         try:
             stale = {name for json_name in json_names for name in _previous_members(folder / json_name)} - set(files)
             for name in [*json_names, *sorted(stale)]:
@@ -373,7 +378,9 @@ def _commit(folder: Path, files: Mapping[str, bytes], *, json_names: Sequence[st
                 os.replace(staging / name, folder / name)
             _sync_folder(folder)
         except OSError as exc:
-            raise InvalidInputError(f"cannot move results into {folder}: {exc.strerror or type(exc).__name__}; "
-                                    f"the set there is incomplete (no JSON), re-run to write it") from None
+            raise InvalidInputError(
+                f"cannot move results into {folder}: {exc.strerror or type(exc).__name__}; "
+                f"the set there is incomplete (no JSON), re-run to write it"
+            ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["enable_float64", "enable_compilation_cache", "device_summary", "float64_scope"]
+__all__ = ["device_summary", "enable_compilation_cache", "enable_float64", "float64_enabled", "float64_scope"]
 
 
 # JAX is imported inside each function: modules that only *may* configure JAX (the command line, the sweep
@@ -24,6 +24,14 @@ def enable_float64() -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+
+
+def float64_enabled() -> bool:
+    """Whether JAX allows float64 here (globally, or inside :func:`float64_scope`)."""
+    import jax
+    import jax.numpy as jnp
+
+    return bool(jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64)
 
 
 @contextlib.contextmanager

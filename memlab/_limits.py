@@ -20,8 +20,15 @@ from collections.abc import Iterable
 
 from memlab._errors import InvalidInputError
 
-__all__ = ["DEFAULT_MAX_INPUT_BYTES", "MAX_INDEX", "MAX_SEED", "check_allocation", "check_seed", "format_bytes",
-           "max_input_bytes"]
+__all__ = [
+    "DEFAULT_MAX_INPUT_BYTES",
+    "MAX_INDEX",
+    "MAX_SEED",
+    "check_allocation",
+    "check_seed",
+    "format_bytes",
+    "max_input_bytes",
+]
 
 MAX_SEED = 2**32 - 1
 MAX_INDEX = 2**31 - 1
@@ -71,6 +78,8 @@ def check_allocation(shape: Iterable[int], itemsize: int, what: str, *, limit: i
     nbytes = math.prod(dims) * int(itemsize)
     limit = max_input_bytes() if limit is None else limit
     if nbytes > limit:
-        raise InvalidInputError(f"{what} would take {format_bytes(nbytes)} (shape {tuple(dims)}), more than the "
-                                f"limit of {format_bytes(limit)} (set {_ENV} to raise it)")
+        raise InvalidInputError(
+            f"{what} would take {format_bytes(nbytes)} (shape {tuple(dims)}), more than the "
+            f"limit of {format_bytes(limit)} (set {_ENV} to raise it)"
+        )
     return nbytes

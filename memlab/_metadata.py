@@ -14,10 +14,10 @@ from memlab._version import __version__
 __all__ = ["run_metadata", "versions"]
 
 
-def versions() -> dict[str, str]:
+def versions() -> dict[str, str | None]:
     """Versions of memlab, Python and the numerical libraries (from the installed distributions: nothing is
     imported, so the command line can record them without loading JAX)."""
-    out = {"memlab": __version__, "python": platform.python_version()}
+    out: dict[str, str | None] = {"memlab": __version__, "python": platform.python_version()}
     for name in ("numpy", "scipy", "sympy", "jax", "jaxlib", "matplotlib"):
         try:
             out[name] = metadata.version(name)

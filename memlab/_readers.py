@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def input_errors(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _open_regular(path: str | os.PathLike, what: str) -> Iterator[tuple[BinaryIO, int]]:
+def _open_regular(path: str | os.PathLike, what: str) -> Iterator[tuple[IO[bytes], int]]:
     """Open ``path`` for reading if it is a regular file; yield (file, size in bytes)."""
     with input_errors(path, what):
         fh = open(path, "rb")  # closed by the with-block below
@@ -103,16 +103,17 @@ def _open_regular(path: str | os.PathLike, what: str) -> Iterator[tuple[BinaryIO
         yield fh, info.st_size
 
 
-def _read_exact_into(stream: BinaryIO, buffer: memoryview, path, what: str) -> None:
+def _read_exact_into(stream: IO[bytes], buffer: memoryview, path, what: str) -> None:
     """Fill ``buffer`` from ``stream`` in chunks; a short stream is a truncated file."""
     filled = 0
     total = len(buffer)
     while filled < total:
         chunk = stream.read(min(_CHUNK, total - filled))
         if not chunk:
-            raise InvalidInputError(f"{path}: truncated {what}: {format_bytes(total)} declared, "
-                                    f"{format_bytes(filled)} present")
-        buffer[filled:filled + len(chunk)] = chunk
+            raise InvalidInputError(
+                f"{path}: truncated {what}: {format_bytes(total)} declared, {format_bytes(filled)} present"
+            )
+        buffer[filled : filled + len(chunk)] = chunk
         filled += len(chunk)
 
 
@@ -120,8 +121,9 @@ def read_text(path: str | os.PathLike, what: str = "text file", *, max_bytes: in
     """A small UTF-8 text file (a leading byte-order mark is dropped); larger than ``max_bytes`` is refused."""
     with _open_regular(path, what) as (fh, size):
         if size > max_bytes:
-            raise InvalidInputError(f"{what} {path} has {format_bytes(size)}, more than the "
-                                    f"{format_bytes(max_bytes)} a {what} may have")
+            raise InvalidInputError(
+                f"{what} {path} has {format_bytes(size)}, more than the {format_bytes(max_bytes)} a {what} may have"
+            )
         with input_errors(path, what):
             raw = fh.read(max_bytes + 1)
     if len(raw) > max_bytes:  # the file grew while being read
@@ -221,8 +223,9 @@ def read_number_column(path: str | os.PathLike, what: str = "weights file") -> l
             if not cell:
                 continue
             if "," in cell:
-                raise InvalidInputError(f"{what} {path} line {lineno}: expected one number per line, "
-                                        f"got {line.strip()[:80]!r}")
+                raise InvalidInputError(
+                    f"{what} {path} line {lineno}: expected one number per line, got {line.strip()[:80]!r}"
+                )
             if header_allowed and not _parses_as_float(cell):
                 header_allowed = False
                 continue  # a header: the first content line, and not a number of any kind
@@ -256,7 +259,7 @@ class NpyHeader:
         return math.prod(self.shape) * self.dtype.itemsize
 
 
-def _parse_npy_header(stream: BinaryIO, where: str) -> NpyHeader:
+def _parse_npy_header(stream: IO[bytes], where: str) -> NpyHeader:
     """Read and check an ``.npy`` header (format versions 1.0, 2.0, 3.0) from ``stream``."""
     magic = stream.read(8)
     if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
@@ -284,8 +287,11 @@ def _parse_npy_header(stream: BinaryIO, where: str) -> NpyHeader:
     if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
         raise InvalidInputError(f"{where}: malformed .npy header (expected descr, fortran_order, shape)")
     shape, descr, fortran = header["shape"], header["descr"], header["fortran_order"]
-    if (not isinstance(shape, tuple) or len(shape) > 64
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in shape)):
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) > 64
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in shape)
+    ):
         raise InvalidInputError(f"{where}: malformed .npy shape {str(shape)[:80]}")
     if not isinstance(fortran, bool) or not isinstance(descr, str):
         raise InvalidInputError(f"{where}: malformed .npy header (descr must be a numeric type)")
@@ -298,7 +304,7 @@ def _parse_npy_header(stream: BinaryIO, where: str) -> NpyHeader:
     return NpyHeader(tuple(shape), dtype, fortran, 8 + len(raw_len) + length)
 
 
-def _zip_directory_check(fh: BinaryIO, size: int, where) -> None:
+def _zip_directory_check(fh: IO[bytes], size: int, where) -> None:
     """Refuse archives whose central directory is huge (parsing it would cost memory) before zipfile reads it."""
     tail_len = min(size, 22 + 65535)
     fh.seek(size - tail_len)
@@ -306,10 +312,12 @@ def _zip_directory_check(fh: BinaryIO, size: int, where) -> None:
     pos = tail.rfind(b"PK\x05\x06")
     if pos < 0 or len(tail) - pos < 22:
         raise InvalidInputError(f"{where}: not a readable .npz file (no zip directory: truncated or not a zip)")
-    _, _, _, _, entries, directory_size, _, _ = struct.unpack("<4sHHHHIIH", tail[pos:pos + 22])
+    _, _, _, _, entries, directory_size, _, _ = struct.unpack("<4sHHHHIIH", tail[pos : pos + 22])
     if entries > _MAX_ZIP_MEMBERS or directory_size > _MAX_ZIP_DIRECTORY:
-        raise InvalidInputError(f"{where}: .npz with {entries} members / a {format_bytes(directory_size)} "
-                                f"directory (at most {_MAX_ZIP_MEMBERS} members)")
+        raise InvalidInputError(
+            f"{where}: .npz with {entries} members / a {format_bytes(directory_size)} "
+            f"directory (at most {_MAX_ZIP_MEMBERS} members)"
+        )
     fh.seek(0)
 
 
@@ -349,16 +357,20 @@ class NpzArchive:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise InvalidInputError(f"{where}: compression method {info.compress_type} (only stored or deflated)")
         if info.compress_size > self._archive_size:
-            raise InvalidInputError(f"{where}: declares {format_bytes(info.compress_size)} compressed, more than "
-                                    f"the whole file ({format_bytes(self._archive_size)})")
+            raise InvalidInputError(
+                f"{where}: declares {format_bytes(info.compress_size)} compressed, more than "
+                f"the whole file ({format_bytes(self._archive_size)})"
+            )
         ratio = 1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO
         if info.file_size > ratio * info.compress_size + 1024:
-            raise InvalidInputError(f"{where}: declares {format_bytes(info.file_size)} from "
-                                    f"{format_bytes(info.compress_size)} compressed, impossible for its format")
+            raise InvalidInputError(
+                f"{where}: declares {format_bytes(info.file_size)} from "
+                f"{format_bytes(info.compress_size)} compressed, impossible for its format"
+            )
         return info
 
     @contextlib.contextmanager
-    def _member(self, name: str) -> Iterator[tuple[BinaryIO, NpyHeader, zipfile.ZipInfo]]:
+    def _member(self, name: str) -> Iterator[tuple[IO[bytes], NpyHeader, zipfile.ZipInfo]]:
         info = self._info(name)
         where = f"{self.path}: array '{name}'"
         with _archive_errors(where):
@@ -377,16 +389,20 @@ class NpzArchive:
         with self._member(name) as (stream, header, info):
             nbytes = header.nbytes
             if info.file_size != header.offset + nbytes:
-                raise InvalidInputError(f"{where}: shape {header.shape} of {header.dtype} needs "
-                                        f"{format_bytes(nbytes)} but the member holds "
-                                        f"{format_bytes(max(info.file_size - header.offset, 0))}")
+                raise InvalidInputError(
+                    f"{where}: shape {header.shape} of {header.dtype} needs "
+                    f"{format_bytes(nbytes)} but the member holds "
+                    f"{format_bytes(max(info.file_size - header.offset, 0))}"
+                )
             if nbytes > self._budget:
-                raise InvalidInputError(f"{where}: {format_bytes(nbytes)} (shape {header.shape}) is more than the "
-                                        f"limit of {format_bytes(self._budget)} left for this file (set "
-                                        f"MEMLAB_MAX_INPUT_MB to raise it)")
+                raise InvalidInputError(
+                    f"{where}: {format_bytes(nbytes)} (shape {header.shape}) is more than the "
+                    f"limit of {format_bytes(self._budget)} left for this file (set "
+                    f"MEMLAB_MAX_INPUT_MB to raise it)"
+                )
             self._budget -= nbytes
             data = np.empty(math.prod(header.shape), dtype=header.dtype)
-            _read_exact_into(stream, memoryview(data.view(np.uint8)), self.path, f"array '{name}'")
+            _read_exact_into(stream, data.view(np.uint8).reshape(-1).data, self.path, f"array '{name}'")
             if stream.read(1):  # also makes zipfile check the member's CRC
                 raise InvalidInputError(f"{where}: more data than its shape declares")
         return data.reshape(header.shape, order="F" if header.fortran_order else "C")
@@ -412,8 +428,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def open_npz(path: str | os.PathLike, what: str = ".npz file", *, max_bytes: int | None = None
-             ) -> Iterator[NpzArchive]:
+def open_npz(path: str | os.PathLike, what: str = ".npz file", *, max_bytes: int | None = None) -> Iterator[NpzArchive]:
     """Open an ``.npz`` for reading single members (see :class:`NpzArchive`); errors are one line."""
     limit = max_input_bytes() if max_bytes is None else max_bytes
     with _open_regular(path, what) as (fh, size):
@@ -424,8 +439,9 @@ def open_npz(path: str | os.PathLike, what: str = ".npz file", *, max_bytes: int
             yield NpzArchive(path, zf, size, limit)
 
 
-def load_npz(path: str | os.PathLike, names: tuple[str, ...] | None = None, *, max_bytes: int | None = None
-             ) -> dict[str, np.ndarray]:
+def load_npz(
+    path: str | os.PathLike, names: tuple[str, ...] | None = None, *, max_bytes: int | None = None
+) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` (or only ``names``) through :func:`open_npz`: plain numbers, size-checked."""
     with open_npz(path, max_bytes=max_bytes) as archive:
         return {name: archive.read(name) for name in (archive.names if names is None else names)}
@@ -438,7 +454,7 @@ def load_npz(path: str | os.PathLike, names: tuple[str, ...] | None = None, *, m
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _read_header_bytes(stream: BinaryIO, count: int, path) -> bytes:
+def _read_header_bytes(stream: IO[bytes], count: int, path) -> bytes:
     data = stream.read(count)
     if len(data) < count:
         raise InvalidInputError(f"{path}: truncated IDX header")
@@ -461,15 +477,17 @@ def read_idx(path: str | os.PathLike, what: str = "IDX file", *, max_bytes: int 
             compressed = fh.read(2) == b"\x1f\x8b"
             fh.seek(0)
         try:
-            with gzip.GzipFile(fileobj=fh, mode="rb") if compressed else contextlib.nullcontext(fh) as stream:
-                return _read_idx_stream(stream, path, size, compressed, limit)
+            if compressed:
+                with gzip.GzipFile(fileobj=fh, mode="rb") as unzipped:
+                    return _read_idx_stream(cast(IO[bytes], unzipped), path, size, compressed, limit)
+            return _read_idx_stream(fh, path, size, compressed, limit)
         except InvalidInputError:
             raise
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise InvalidInputError(f"{path}: corrupt or truncated gzip data ({_first_line(exc)})") from None
 
 
-def _read_idx_stream(stream: BinaryIO, path, file_size: int, compressed: bool, limit: int) -> np.ndarray:
+def _read_idx_stream(stream: IO[bytes], path, file_size: int, compressed: bool, limit: int) -> np.ndarray:
     head = _read_header_bytes(stream, 4, path)
     if head[0] != 0 or head[1] != 0:
         raise InvalidInputError(f"{path}: not an IDX file (bad magic number)")
@@ -483,16 +501,21 @@ def _read_idx_stream(stream: BinaryIO, path, file_size: int, compressed: bool, l
     header = 4 + 4 * ndim
     nbytes = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     if nbytes > limit:
-        raise InvalidInputError(f"{path}: IDX header declares {dims} = {format_bytes(nbytes)}, more than the limit "
-                                f"of {format_bytes(limit)} (set MEMLAB_MAX_INPUT_MB to raise it)")
+        raise InvalidInputError(
+            f"{path}: IDX header declares {dims} = {format_bytes(nbytes)}, more than the limit "
+            f"of {format_bytes(limit)} (set MEMLAB_MAX_INPUT_MB to raise it)"
+        )
     if not compressed and file_size - header != nbytes:
-        raise InvalidInputError(f"{path}: IDX header says {dims} ({nbytes} data bytes) but the file has "
-                                f"{file_size - header} data bytes")
+        raise InvalidInputError(
+            f"{path}: IDX header says {dims} ({nbytes} data bytes) but the file has {file_size - header} data bytes"
+        )
     if compressed and header + nbytes > MAX_DEFLATE_RATIO * file_size + 1024:
-        raise InvalidInputError(f"{path}: IDX header declares {format_bytes(nbytes)}, more than a gzip file of "
-                                f"{format_bytes(file_size)} can hold")
+        raise InvalidInputError(
+            f"{path}: IDX header declares {format_bytes(nbytes)}, more than a gzip file of "
+            f"{format_bytes(file_size)} can hold"
+        )
     data = np.empty(math.prod(dims), dtype=dtype)
-    _read_exact_into(stream, memoryview(data.view(np.uint8)), path, "IDX data")
+    _read_exact_into(stream, data.view(np.uint8).reshape(-1).data, path, "IDX data")
     if stream.read(1):
         raise InvalidInputError(f"{path}: more data than the IDX header's {dims} declares")
     return data.reshape(dims)

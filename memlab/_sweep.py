@@ -144,9 +144,14 @@ class SweepOptions:
 
     def with_cache(self, cache_dir: str | os.PathLike) -> SweepOptions:
         """The same options with another cache folder."""
-        return SweepOptions(cache_dir=Path(cache_dir), executor=self.executor, max_workers=self.max_workers,
-                            submitit_cluster=self.submitit_cluster, submitit_parameters=self.submitit_parameters,
-                            submitit_folder=self.submitit_folder)
+        return SweepOptions(
+            cache_dir=Path(cache_dir),
+            executor=self.executor,
+            max_workers=self.max_workers,
+            submitit_cluster=self.submitit_cluster,
+            submitit_parameters=self.submitit_parameters,
+            submitit_folder=self.submitit_folder,
+        )
 
 
 def function_name(function: RunFunction) -> str:
@@ -199,8 +204,11 @@ def _file_entry(path: Path) -> dict[str, Any]:
 
 def _manifest(directory: Path) -> dict[str, dict[str, Any]]:
     """Size and SHA-256 of every file a run left in its folder (not result.json, the lock or temp files)."""
-    return {path.name: _file_entry(path) for path in sorted(directory.iterdir())
-            if path.is_file() and path.name != _RESULT and not path.name.startswith(".")}
+    return {
+        path.name: _file_entry(path)
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name != _RESULT and not path.name.startswith(".")
+    }
 
 
 def check_record(record: Any, directory: Path, name: str, config: Mapping[str, Any]) -> str | None:
@@ -288,8 +296,11 @@ def load_result(cache_dir: str | os.PathLike, config: Mapping[str, Any], functio
     directory = run_dir(cache_dir, config, function)
     record, reason = _checked_record(directory, function_name(function), config)
     if reason is not None:
-        warnings.warn(f"sweep cache: run {directory.name} in {Path(cache_dir)} does not check out ({reason}); "
-                      f"it is recomputed", CacheWarning, stacklevel=2)
+        warnings.warn(
+            f"sweep cache: run {directory.name} in {Path(cache_dir)} does not check out ({reason}); it is recomputed",
+            CacheWarning,
+            stacklevel=2,
+        )
     return record
 
 
@@ -337,8 +348,7 @@ def _clear_run_folder(directory: Path) -> None:
                 path.unlink()
 
 
-def _execute(function: RunFunction, config: dict, cache_dir: str, *, blocking: bool = True
-             ) -> tuple[dict | None, str]:
+def _execute(function: RunFunction, config: dict, cache_dir: str, *, blocking: bool = True) -> tuple[dict | None, str]:
     """Run one config under its lock unless it is finished; -> (record, "computed" | "cached" | "busy")."""
     name = function_name(function)
     directory = run_dir(cache_dir, config, function)
@@ -356,10 +366,18 @@ def _execute(function: RunFunction, config: dict, cache_dir: str, *, blocking: b
             raise TypeError(f"run function {name} must return a dict, got {type(result).__name__}")
         (directory / CHECKPOINT_FILE).unlink(missing_ok=True)  # the finished run supersedes it
         result = dict(result)
-        require_finite(result, f"the result of run function {name}",
-                       "a run that produces NaN or Inf is an error, not a cached result")
-        record = {"function": name, "config": config, "result": to_jsonable(result),
-                  "seconds": time.perf_counter() - started, "files": _manifest(directory)}
+        require_finite(
+            result,
+            f"the result of run function {name}",
+            "a run that produces NaN or Inf is an error, not a cached result",
+        )
+        record = {
+            "function": name,
+            "config": config,
+            "result": to_jsonable(result),
+            "seconds": time.perf_counter() - started,
+            "files": _manifest(directory),
+        }
         record["sha256"] = _record_digest(record)
         write_json(directory / _RESULT, record)
         return record, "computed"
@@ -401,6 +419,14 @@ class SweepOutcome:
     def results(self) -> list[dict | None]:
         return [None if r is None else r["result"] for r in self.records]
 
+    @property
+    def finished_results(self) -> list[dict]:
+        """Every run's result, for a sweep in which every run finished (as ``raise_on_failure=True`` ensures)."""
+        missing = sum(r is None for r in self.records)
+        if missing:
+            raise SweepError(f"{missing} of {len(self.records)} runs have no result")
+        return [r["result"] for r in self.records if r is not None]
+
 
 def _distinct(configs: Iterable[Mapping[str, Any]], function: RunFunction) -> list[dict]:
     seen, out = set(), []
@@ -440,7 +466,7 @@ class _Progress:
 
 def _run_local(function, todo, cache_dir, desc, found: _Progress):
     """Sequentially; a run another process holds is skipped and waited for after the others."""
-    busy = []
+    busy: list[tuple[str, dict]] = []
     bar = progress(total=len(todo), desc=desc)
     try:
         for blocking, batch in ((False, todo), (True, busy)):
@@ -465,8 +491,9 @@ def _run_local(function, todo, cache_dir, desc, found: _Progress):
 def _run_pool(function, todo, cache_dir, desc, found: _Progress, max_workers):
     context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
     with concurrent.futures.ProcessPoolExecutor(max_workers=max_workers, mp_context=context) as pool:
-        futures = {pool.submit(_execute_in_worker, function, config, str(cache_dir)): (key, config)
-                   for key, config in todo}
+        futures = {
+            pool.submit(_execute_in_worker, function, config, str(cache_dir)): (key, config) for key, config in todo
+        }
         for future in progress(concurrent.futures.as_completed(futures), total=len(futures), desc=desc):
             key, config = futures[future]
             exc = future.exception()
@@ -495,8 +522,14 @@ def _run_submitit(function, todo, cache_dir, desc, found: _Progress, folder, clu
         found.done(key, tuple(outcome))
 
 
-def run_sweep(function: RunFunction, configs: Sequence[Mapping[str, Any]], *, options: SweepOptions,
-              desc: str = "sweep", raise_on_failure: bool = True) -> SweepOutcome:
+def run_sweep(
+    function: RunFunction,
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    options: SweepOptions,
+    desc: str = "sweep",
+    raise_on_failure: bool = True,
+) -> SweepOutcome:
     """Run every config not already in ``options.cache_dir`` with ``options.executor``; return all records in
     config order.
 
@@ -511,8 +544,9 @@ def run_sweep(function: RunFunction, configs: Sequence[Mapping[str, Any]], *, op
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InvalidInputError(f"cannot create the run cache {cache_dir}: {exc.strerror or type(exc).__name__}") \
-            from None
+        raise InvalidInputError(
+            f"cannot create the run cache {cache_dir}: {exc.strerror or type(exc).__name__}"
+        ) from None
     configs = _distinct(configs, function)
     keys = [config_hash(c, function) for c in configs]
     found = _Progress()
@@ -530,19 +564,35 @@ def run_sweep(function: RunFunction, configs: Sequence[Mapping[str, Any]], *, op
         elif options.executor == "pool":
             _run_pool(function, todo, cache_dir, desc, found, options.max_workers)
         else:
-            folder = (options.submitit_folder if options.submitit_folder is not None
-                      else cache_dir.with_name(cache_dir.name + "-submitit"))
-            _run_submitit(function, todo, cache_dir, desc, found, folder, options.submitit_cluster,
-                          dict(options.submitit_parameters))
+            folder = (
+                options.submitit_folder
+                if options.submitit_folder is not None
+                else cache_dir.with_name(cache_dir.name + "-submitit")
+            )
+            _run_submitit(
+                function,
+                todo,
+                cache_dir,
+                desc,
+                found,
+                folder,
+                options.submitit_cluster,
+                dict(options.submitit_parameters),
+            )
     failures = [(config, _message(exc)) for config, exc in found.failures]
-    outcome = SweepOutcome([found.records.get(key) for key in keys], executed=found.executed,
-                           cached=cached_before + found.cached, failures=failures)
+    outcome = SweepOutcome(
+        [found.records.get(key) for key in keys],
+        executed=found.executed,
+        cached=cached_before + found.cached,
+        failures=failures,
+    )
     if failures and raise_on_failure:
         config, message = failures[0]
-        error = (SweepInputError if all(isinstance(exc, InvalidInputError) for _, exc in found.failures)
-                 else SweepError)
-        raise error(f"{len(failures)} of {len(configs)} runs failed (finished runs are cached; re-run to retry); "
-                    f"first: {message} for config {canonical_json(config)} of {name}")
+        error = SweepInputError if all(isinstance(exc, InvalidInputError) for _, exc in found.failures) else SweepError
+        raise error(
+            f"{len(failures)} of {len(configs)} runs failed (finished runs are cached; re-run to retry); "
+            f"first: {message} for config {canonical_json(config)} of {name}"
+        )
     return outcome
 
 

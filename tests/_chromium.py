@@ -30,15 +30,29 @@ __all__ = ["BROWSER_NAMES", "Chromium", "ChromiumError", "PageLoad", "find_chrom
 #: Executable names tried in order (``$MEMLAB_CHROMIUM`` first, when set).
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-default-browser-check",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-    "--disable-default-apps", "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars",
-    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
 )
 #: Installed before any script of the page runs: collects Content-Security-Policy violations.
-_CSP_RECORDER = ("window.__cspViolations = [];"
-                 "document.addEventListener('securitypolicyviolation', function (e) {"
-                 " window.__cspViolations.push(e.blockedURI + ' (' + e.violatedDirective + ')'); });")
+_CSP_RECORDER = (
+    "window.__cspViolations = [];"
+    "document.addEventListener('securitypolicyviolation', function (e) {"
+    " window.__cspViolations.push(e.blockedURI + ' (' + e.violatedDirective + ')'); });"
+)
 _LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 
 
@@ -51,8 +65,10 @@ def find_chromium() -> tuple[str | None, str]:
     candidates = [os.environ["MEMLAB_CHROMIUM"]] if os.environ.get("MEMLAB_CHROMIUM") else []
     candidates += [found for name in BROWSER_NAMES if (found := shutil.which(name))]
     if not candidates:
-        return None, (f"no Chromium found (looked for {', '.join(BROWSER_NAMES)} on PATH and $MEMLAB_CHROMIUM); "
-                      "install it with the system package manager, e.g. `apt-get install chromium`")
+        return None, (
+            f"no Chromium found (looked for {', '.join(BROWSER_NAMES)} on PATH and $MEMLAB_CHROMIUM); "
+            "install it with the system package manager, e.g. `apt-get install chromium`"
+        )
     reasons = []
     for path in candidates:
         try:
@@ -76,8 +92,9 @@ class PageLoad:
 
     def evaluate(self, expression: str) -> Any:
         """The JSON value of a JavaScript expression in the page."""
-        reply = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                  session=self.session)
+        reply = self.browser.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self.session
+        )
         if "exceptionDetails" in reply:
             raise ChromiumError(f"page script failed: {reply['exceptionDetails']}")
         return reply["result"].get("value")
@@ -95,9 +112,15 @@ class PageLoad:
         """A PNG of the whole page (at most ``max_height`` CSS pixels tall)."""
         metrics = self.browser.call("Page.getLayoutMetrics", session=self.session)
         height = min(int(metrics["cssContentSize"]["height"]) + 1, max_height)
-        shot = self.browser.call("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}, session=self.session)
+        shot = self.browser.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+            session=self.session,
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
@@ -109,8 +132,11 @@ class _Process:
     """A child started by ``os.posix_spawn`` in its own session, with chosen descriptors; poll / wait / kill."""
 
     def __init__(self, argv: list[str], *, log: int, descriptors: dict[int, int]):
-        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, log, 1),
-                   (os.POSIX_SPAWN_DUP2, log, 2)]
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, log, 1),
+            (os.POSIX_SPAWN_DUP2, log, 2),
+        ]
         actions += [(os.POSIX_SPAWN_DUP2, source, target) for target, source in descriptors.items()]
         self.pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setsid=True)
         self.returncode: int | None = None
@@ -156,14 +182,17 @@ class Chromium:
         self._from_browser, from_browser_write = os.pipe()
         # posix_spawn puts the pipe ends on the child's descriptors 3 and 4 with no Python code between fork
         # and exec (safe beside JAX's threads); copies at >= 10 cannot collide with 3 and 4 while doing so.
-        child_read, child_write = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-                                   for fd in (to_browser_read, from_browser_write))
+        child_read, child_write = (
+            fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser_read, from_browser_write)
+        )
         for fd in (to_browser_read, from_browser_write):
             os.close(fd)
         try:
             self.process = _Process(
                 [executable, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"],
-                log=self._log.fileno(), descriptors={3: child_read, 4: child_write})
+                log=self._log.fileno(),
+                descriptors={3: child_read, 4: child_write},
+            )
         finally:
             os.close(child_read)
             os.close(child_write)
@@ -237,15 +266,21 @@ class Chromium:
         self.targets[session] = target
         for method in ("Page.enable", "Network.enable", "Runtime.enable"):
             self.call(method, session=session)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         self.call("Page.addScriptToEvaluateOnNewDocument", {"source": _CSP_RECORDER}, session=session)
         self._events = [e for e in self._events if e.get("sessionId") != session]
         self.call("Page.navigate", {"url": url}, session=session)
         self._wait_event("Page.loadEventFired", session)
         self._drain(0.5)
-        requests = [e["params"]["request"]["url"] for e in self._events
-                    if e["method"] == "Network.requestWillBeSent" and e.get("sessionId") == session]
+        requests = [
+            e["params"]["request"]["url"]
+            for e in self._events
+            if e["method"] == "Network.requestWillBeSent" and e.get("sessionId") == session
+        ]
         return PageLoad(self, session, requests)
 
     def close(self) -> None:

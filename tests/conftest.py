@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("MEMLAB_PROGRESS", "0")
 
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_num_cpu_devices", 2)

@@ -48,8 +48,21 @@ def test_reference_values_json_round_trip(weighting, continuous, c, capsys):
     assert len(lines) == 1
     obj = json.loads(lines[0])
     assert json.loads(json.dumps(obj)) == obj
-    for key in ("m_star", "m_star_over_n", "n", "d", "k", "c", "sigma2", "weighting", "schedule", "steps",
-                "t_min", "t_max", "formula_latex"):
+    for key in (
+        "m_star",
+        "m_star_over_n",
+        "n",
+        "d",
+        "k",
+        "c",
+        "sigma2",
+        "weighting",
+        "schedule",
+        "steps",
+        "t_min",
+        "t_max",
+        "formula_latex",
+    ):
         assert key in obj
     assert (obj["n"], obj["d"], obj["k"], obj["c"], obj["weighting"]) == (200, 50, 12, float(c), weighting)
     assert obj["steps"] == (None if continuous else 25)
@@ -61,7 +74,7 @@ def test_reference_values_json_round_trip(weighting, continuous, c, capsys):
 
 
 def test_fine_grid_skips_the_exact_value(capsys):
-    code, out, err = run_cli(BASE + ["--steps", "5000", "--weighting", "score", "--json"], capsys)
+    code, out, _err = run_cli([*BASE, "--steps", "5000", "--weighting", "score", "--json"], capsys)
     obj = json.loads(out)
     assert code == 0 and obj["m_star_over_n_exact"] is None and obj["steps"] == 5000
 
@@ -86,7 +99,7 @@ def test_weights_file_formats(tmp_path, capsys):
     psi = (1 - t * t) / (t * t)
     expected = 1 - 1 / (2 * (psi + 1))
     for path in (as_json, as_csv, as_txt):
-        code, out, err = run_cli(BASE + ["--weights", str(path), "--json"], capsys)
+        code, out, err = run_cli([*BASE, "--weights", str(path), "--json"], capsys)
         assert code == 0, err
         obj = json.loads(out)
         assert obj["weighting"] == "user" and obj["m_star_over_n"] == pytest.approx(expected, abs=1e-13)
@@ -121,12 +134,29 @@ def _bad_files(tmp_path):
 
 
 BAD_ARGS = [
-    ["--n", "0"], ["--n", "-3"], ["--n", "abc"], ["--d", "0"], ["--k", "-1"],
-    ["--c", "0"], ["--c", "-1"], ["--c", "nan"], ["--sigma2", "0"], ["--sigma2", "-1"], ["--sigma2", "inf"],
-    ["--steps", "0"], ["--steps", "-2"], ["--weighting", "bogus"], ["--schedule", "cosine"],
-    ["--continuous", "--t-min", "0.5", "--t-max", "0.5"], ["--continuous", "--t-min", "0.6", "--t-max", "0.5"],
-    ["--continuous", "--t-min", "0"], ["--continuous", "--t-max", "1.5"], ["--continuous", "--t-min", "-0.1"],
-    ["--t-min", "0.1"], ["--continuous", "--steps", "10"], ["--weighting", "eps", "--weights", "w.json"],
+    ["--n", "0"],
+    ["--n", "-3"],
+    ["--n", "abc"],
+    ["--d", "0"],
+    ["--k", "-1"],
+    ["--c", "0"],
+    ["--c", "-1"],
+    ["--c", "nan"],
+    ["--sigma2", "0"],
+    ["--sigma2", "-1"],
+    ["--sigma2", "inf"],
+    ["--steps", "0"],
+    ["--steps", "-2"],
+    ["--weighting", "bogus"],
+    ["--schedule", "cosine"],
+    ["--continuous", "--t-min", "0.5", "--t-max", "0.5"],
+    ["--continuous", "--t-min", "0.6", "--t-max", "0.5"],
+    ["--continuous", "--t-min", "0"],
+    ["--continuous", "--t-max", "1.5"],
+    ["--continuous", "--t-min", "-0.1"],
+    ["--t-min", "0.1"],
+    ["--continuous", "--steps", "10"],
+    ["--weighting", "eps", "--weights", "w.json"],
 ]
 
 
@@ -139,28 +169,33 @@ def test_bad_arguments_one_line_exit_2(extra, capsys):
 
 
 def test_missing_required(capsys):
-    code, out, err = run_cli(["crossover", "--d", "50", "--k", "12"], capsys)
+    code, _out, err = run_cli(["crossover", "--d", "50", "--k", "12"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
 def test_bad_weights_files_one_line_exit_2(tmp_path, capsys):
     for name, path in _bad_files(tmp_path).items():
-        code, out, err = run_cli(BASE + ["--weights", str(path)], capsys)
+        code, out, err = run_cli([*BASE, "--weights", str(path)], capsys)
         assert code == 2, name
         assert out == "" and len(err.strip().splitlines()) == 1 and "error" in err, name
     good = tmp_path / "good.json"
     good.write_text(json.dumps([1] * 26))
-    code, out, err = run_cli(BASE + ["--weights", str(good), "--continuous"], capsys)
+    code, out, err = run_cli([*BASE, "--weights", str(good), "--continuous"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
 def test_subprocess_bad_input_and_no_jax():
-    bad = subprocess.run([sys.executable, "-m", "memlab", "crossover", "--n", "200", "--d", "50", "--k", "12",
-                          "--sigma2", "-1"], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "memlab", "crossover", "--n", "200", "--d", "50", "--k", "12", "--sigma2", "-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1
-    code = ("import sys; from memlab.cli import main; rc = main(%r); "
-            "print('jax imported' if 'jax' in sys.modules else 'no jax', file=sys.stderr); sys.exit(rc)") % (
-        BASE + ["--json", "--continuous", "--weighting", "v"])
+    code = (
+        "import sys; from memlab.cli import main; rc = main(%r); "
+        "print('jax imported' if 'jax' in sys.modules else 'no jax', file=sys.stderr); sys.exit(rc)"
+    ) % ([*BASE, "--json", "--continuous", "--weighting", "v"])
     good = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert good.returncode == 0 and good.stderr.strip() == "no jax"
     assert json.loads(good.stdout)["weighting"] == "v"

@@ -16,9 +16,16 @@ def test_list_prints_every_claim(capsys):
     assert all(c.id in out for c in all_claims())
 
 
-@pytest.mark.parametrize("argv", [["verify", "--only", "no-such-claim"], ["verify", "--only", "lemma-D.1,"],
-                                  ["verify", "--quick", "--full"], ["verify", "--seed", "-1"],
-                                  ["verify", "--bogus"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "--only", "no-such-claim"],
+        ["verify", "--only", "lemma-D.1,"],
+        ["verify", "--quick", "--full"],
+        ["verify", "--seed", "-1"],
+        ["verify", "--bogus"],
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     try:
         code = main(argv)
@@ -55,7 +62,7 @@ def test_run_writes_reports_and_strict_turns_fails_into_exit_1(tmp_path, capsys)
     assert doc["config"]["decision_rules"]["false_alarm_per_claim"] == 1e-3
     md = out_md.read_text()
     assert "Proposition C.4" in md and "detectable rel. error" in md and "statement side" in md
-    assert main(argv + ["--strict"]) == 1
+    assert main([*argv, "--strict"]) == 1
     assert main(["verify", "--only", "lemma-D.1", "--strict"]) == 0
 
 
@@ -73,19 +80,32 @@ def crashing_claim():
         raise RuntimeError("kaboom")
 
     def fine(budget, *, rng):
-        return CheckResult(verdict="holds", measured=quantity(0.0), expected=quantity(0.0),
-                           tolerance={"value": 0, "why": "-"}, settings={"tried": 1}, summary="fine")
+        return CheckResult(
+            verdict="holds",
+            measured=quantity(0.0),
+            expected=quantity(0.0),
+            tolerance={"value": 0, "why": "-"},
+            settings={"tried": 1},
+            summary="fine",
+        )
 
     def inconsistent(budget, *, rng):
-        return CheckResult(verdict="error", measured=quantity(0.0), expected=quantity(0.0),
-                           tolerance={"value": 0, "why": "-"}, settings={"tried": 1},
-                           summary="measurement inconsistent: exact 0.1 vs simulated 0.3")
+        return CheckResult(
+            verdict="error",
+            measured=quantity(0.0),
+            expected=quantity(0.0),
+            tolerance={"value": 0, "why": "-"},
+            settings={"tried": 1},
+            summary="measurement inconsistent: exact 0.1 vs simulated 0.3",
+        )
 
-    _registry._CLAIMS["zz-crash"] = Claim(id="zz-crash", paper_ref="test", statement="crashes", kind="identity",
-                                          check=boom)
+    _registry._CLAIMS["zz-crash"] = Claim(
+        id="zz-crash", paper_ref="test", statement="crashes", kind="identity", check=boom
+    )
     _registry._CLAIMS["zz-fine"] = Claim(id="zz-fine", paper_ref="test", statement="fine", kind="identity", check=fine)
-    _registry._CLAIMS["zz-error"] = Claim(id="zz-error", paper_ref="test", statement="x", kind="identity",
-                                          check=inconsistent)
+    _registry._CLAIMS["zz-error"] = Claim(
+        id="zz-error", paper_ref="test", statement="x", kind="identity", check=inconsistent
+    )
     yield
     del _registry._CLAIMS["zz-crash"], _registry._CLAIMS["zz-fine"], _registry._CLAIMS["zz-error"]
 
@@ -113,8 +133,13 @@ def test_an_inconsistent_measurement_is_an_error_with_exit_1(crashing_claim, cap
 @pytest.mark.slow
 def test_quick_suite_on_a_fresh_process(tmp_path):
     path = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, "-m", "memlab", "verify", "--quick", "--json", str(path)],
-                          capture_output=True, text=True, check=False, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memlab", "verify", "--quick", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(path.read_text())
     assert len(doc["claims"]) == len(all_claims()) and doc["summary"]["crashed"] == 0

@@ -4,8 +4,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import pytest
-
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -16,7 +14,8 @@ def _run(script: str, *argv: str, monkeypatch) -> None:
 
 def test_every_example_is_tested():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(
-        ["crossover.py", "figure1.py", "own_data.py", "phase_transition.py", "verify.py"])
+        ["crossover.py", "figure1.py", "own_data.py", "phase_transition.py", "verify.py"]
+    )
 
 
 def test_crossover(monkeypatch, capsys):
@@ -35,8 +34,12 @@ def test_verify(monkeypatch, capsys):
 def test_figure1(monkeypatch, capsys, tmp_path):
     _run("figure1.py", str(tmp_path / "f1"), "--small", monkeypatch=monkeypatch)
     assert "Theorem 3.1" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == ["figure1.csv", "figure1.json", "figure1.pdf",
-                                                                    "figure1.png"]
+    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == [
+        "figure1.csv",
+        "figure1.json",
+        "figure1.pdf",
+        "figure1.png",
+    ]
 
 
 def test_own_data(monkeypatch, capsys, tmp_path):

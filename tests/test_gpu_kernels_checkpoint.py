@@ -54,8 +54,9 @@ def _assert_same_result(got, want):
 def test_resume_from_every_block_boundary_is_bit_identical(tmp_path):
     params, x_train, keys = _runs()
     states = []
-    reference = gpu_kernels.train_runs(APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False,
-                                       record=_record, on_block=states.append)
+    reference = gpu_kernels.train_runs(
+        APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False, record=_record, on_block=states.append
+    )
     assert [s.epoch for s in states] == [4, 8, 12, 16, 17]
     assert states[-1].finished and not states[0].finished
     np.testing.assert_array_equal(reference.record_epochs, [0, 4, 8, 12, 16, 17])
@@ -68,12 +69,15 @@ def test_resume_from_every_block_boundary_is_bit_identical(tmp_path):
         gpu_kernels.save_train_state(path, state)
         loaded = gpu_kernels.load_train_state(path)
         assert loaded.epoch == state.epoch and loaded.fingerprint == state.fingerprint
-        resumed = gpu_kernels.train_runs(APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False,
-                                         record=_record, initial_state=loaded)
+        resumed = gpu_kernels.train_runs(
+            APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False, record=_record, initial_state=loaded
+        )
         _assert_same_result(resumed, reference)
         # the state's loss prefix is the uninterrupted run's
-        np.testing.assert_array_equal(state.losses[:, reference.history_epochs[reference.history_epochs < state.epoch]],
-                                      reference.loss_history[:, reference.history_epochs < state.epoch])
+        np.testing.assert_array_equal(
+            state.losses[:, reference.history_epochs[reference.history_epochs < state.epoch]],
+            reference.loss_history[:, reference.history_epochs < state.epoch],
+        )
 
 
 def test_single_run_wrapper_resumes_and_records_without_run_axis(tmp_path):
@@ -81,37 +85,52 @@ def test_single_run_wrapper_resumes_and_records_without_run_axis(tmp_path):
     params = gpu_kernels.gmm_params(np.random.default_rng(5).standard_normal((5, 4)), 0.5)
     key = jax.random.key(9)
     states = []
-    reference = gpu_kernels.train(APPLY, params, ds.x_train, config=CONFIG, key=key, show_progress=False,
-                                  record=_record, on_block=states.append)
+    reference = gpu_kernels.train(
+        APPLY, params, ds.x_train, config=CONFIG, key=key, show_progress=False, record=_record, on_block=states.append
+    )
     assert reference.records["log_variance"].shape == (6,) and reference.records["first_mean"].shape == (6, 4)
-    resumed = gpu_kernels.train(APPLY, params, ds.x_train, config=CONFIG, key=key, show_progress=False,
-                                record=_record, initial_state=states[1])
+    resumed = gpu_kernels.train(
+        APPLY, params, ds.x_train, config=CONFIG, key=key, show_progress=False, record=_record, initial_state=states[1]
+    )
     _assert_same_result(resumed, reference)
 
 
 def test_resume_refuses_a_different_run():
     params, x_train, keys = _runs()
     states = []
-    gpu_kernels.train_runs(APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False,
-                           on_block=states.append)
+    gpu_kernels.train_runs(
+        APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False, on_block=states.append
+    )
     state = states[1]
     other_keys = jax.random.split(jax.random.key(4), 2)
     other_params = jax.tree_util.tree_map(lambda leaf: leaf * 1.01, params)
     other_config = gpu_kernels.TrainConfig(**{**CONFIG.__dict__, "peak_lr": 3e-2})
-    for kwargs in (dict(keys=other_keys), dict(params=other_params), dict(x_train=x_train + 1e-3),
-                   dict(config=other_config)):
+    for kwargs in (
+        dict(keys=other_keys),
+        dict(params=other_params),
+        dict(x_train=x_train + 1e-3),
+        dict(config=other_config),
+    ):
         call = {**dict(params=params, x_train=x_train, config=CONFIG, keys=keys), **kwargs}
         with pytest.raises(InvalidInputError, match="different training run"):
-            gpu_kernels.train_runs(APPLY, call.pop("params"), call.pop("x_train"), show_progress=False,
-                                   initial_state=state, **call)
+            gpu_kernels.train_runs(
+                APPLY, call.pop("params"), call.pop("x_train"), show_progress=False, initial_state=state, **call
+            )
 
 
 def test_periodic_checkpoint_interval_and_environment(tmp_path, monkeypatch):
     params, x_train, keys = _runs()
     every_block = gpu_kernels.PeriodicCheckpoint(tmp_path / "a.npz", every_seconds=0)
     rarely = gpu_kernels.PeriodicCheckpoint(tmp_path / "b.npz", every_seconds=1e9)
-    gpu_kernels.train_runs(APPLY, params, x_train, config=CONFIG, keys=keys, show_progress=False,
-                           on_block=lambda s: (every_block(s), rarely(s)))
+    gpu_kernels.train_runs(
+        APPLY,
+        params,
+        x_train,
+        config=CONFIG,
+        keys=keys,
+        show_progress=False,
+        on_block=lambda s: (every_block(s), rarely(s)),
+    )
     assert every_block.saves == 5
     assert rarely.saves == 1  # only the finished state
     assert gpu_kernels.load_train_state(tmp_path / "b.npz").finished
@@ -143,9 +162,15 @@ def test_malformed_checkpoint_files_are_refused(tmp_path):
 
 # 1,200 epochs = 3 blocks of 400 (the run function's default block length is 500).
 _SETTINGS = PhaseTransitionSettings(
-    preset="test", n=8, d=3, k=2, m_values=(6,),
-    recipe=TrainingRecipe(epochs=1200, draws=2, peak_lr=5e-2, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.9,
-                          n_eval=8, eval_draws=3))
+    preset="test",
+    n=8,
+    d=3,
+    k=2,
+    m_values=(6,),
+    recipe=TrainingRecipe(
+        epochs=1200, draws=2, peak_lr=5e-2, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.9, n_eval=8, eval_draws=3
+    ),
+)
 
 # The child: the test's JAX settings, then the sweep's run of one config with a checkpoint after every
 # block; each checkpoint is announced on stdout and followed by a pause, so the parent can kill it between
@@ -184,8 +209,13 @@ def test_sigkilled_sweep_run_resumes_to_the_uninterrupted_result(tmp_path, monke
     config = run_config(_SETTINGS, m=6, seed=0)
     killed_cache, clean_cache = tmp_path / "killed", tmp_path / "clean"
     env = {**os.environ, "MEMLAB_PROGRESS": "0"}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps([config, str(killed_cache)])],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, json.dumps([config, str(killed_cache)])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = child.stdout.readline()
         assert line.startswith("checkpoint"), child.stderr.read()

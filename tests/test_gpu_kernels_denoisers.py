@@ -21,8 +21,13 @@ def test_isotropic_denoiser_matches_reference_on_grid(dtype):
         x = a * ds.x_train[:8] + s * rng.standard_normal((8, 10))
         for variance, means in ((1.0, ds.means), (0.0, ds.x_train)):
             ref = numerics.isotropic_gmm_denoiser(x, alpha=a, sigma=s, means=means, variance=variance)
-            got = fn(jnp.asarray(x, dtype), jnp.asarray(a, dtype), jnp.asarray(s, dtype), jnp.asarray(means, dtype),
-                     jnp.asarray(variance, dtype))
+            got = fn(
+                jnp.asarray(x, dtype),
+                jnp.asarray(a, dtype),
+                jnp.asarray(s, dtype),
+                jnp.asarray(means, dtype),
+                jnp.asarray(variance, dtype),
+            )
             assert np.all(np.isfinite(np.asarray(got)))
             # float32 scale: the outputs are O(sqrt(d)) vectors, compare relative to that scale.
             np.testing.assert_allclose(np.asarray(got, np.float64), ref, **TOL[dtype])
@@ -34,14 +39,16 @@ def test_partial_memorizing_denoiser_matches_reference_on_grid(dtype):
     ds = numerics.make_gmm_dataset(d=10, k=4, n=30, seed=seed)
     rng = np.random.default_rng(seed)
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
-    fn = jax.jit(lambda x, a, s, train, m: gpu_kernels.partial_memorizing_denoiser(x, alpha=a, sigma=s, train=train,
-                                                                                   m=m))
+    fn = jax.jit(
+        lambda x, a, s, train, m: gpu_kernels.partial_memorizing_denoiser(x, alpha=a, sigma=s, train=train, m=m)
+    )
     for a, s in zip(alpha, sigma):
         x = a * ds.x_train[:8] + s * rng.standard_normal((8, 10))
         for m in (1, 7, 30):
             ref = numerics.partial_memorizing_denoiser(x, alpha=a, sigma=s, train=ds.x_train, m=m)
-            got = fn(jnp.asarray(x, dtype), jnp.asarray(a, dtype), jnp.asarray(s, dtype), jnp.asarray(ds.x_train, dtype),
-                     m)
+            got = fn(
+                jnp.asarray(x, dtype), jnp.asarray(a, dtype), jnp.asarray(s, dtype), jnp.asarray(ds.x_train, dtype), m
+            )
             assert np.all(np.isfinite(np.asarray(got)))
             np.testing.assert_allclose(np.asarray(got, np.float64), ref, **TOL[dtype], err_msg=f"seed={seed}")
 
@@ -55,8 +62,9 @@ def test_gmm_denoiser_matches_lemma_2_1_reference(dtype):
     covariances = factors @ np.swapaxes(factors, 1, 2) / d + 0.1 * np.eye(d)
     means = 2 * rng.standard_normal((m, d))
     weights = rng.dirichlet(np.ones(m))
-    fn = jax.jit(lambda x, a, s, mu, cov, w: gpu_kernels.gmm_denoiser(x, alpha=a, sigma=s, means=mu, covariances=cov,
-                                                                      weights=w))
+    fn = jax.jit(
+        lambda x, a, s, mu, cov, w: gpu_kernels.gmm_denoiser(x, alpha=a, sigma=s, means=mu, covariances=cov, weights=w)
+    )
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
     for a, s in zip(alpha, sigma):
         x = a * means[rng.integers(0, m, 6)] + s * rng.standard_normal((6, d))

@@ -17,9 +17,14 @@ def test_mc_time_loss_matches_reference_with_same_noise():
         a, s = alphas[index], sigmas[index]
         ref_losses, ref_se = numerics.per_time_training_losses(
             lambda x, al, si: numerics.partial_memorizing_denoiser(x, alpha=al, sigma=si, train=ds.x_train, m=7),
-            ds.x_test, noise[None], alphas=[a], sigmas=[s])
+            ds.x_test,
+            noise[None],
+            alphas=[a],
+            sigmas=[s],
+        )
         for chunk_rows in (None, 4):
-            loss, se = gpu_kernels.mc_time_loss(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_test), noise, alpha=a,
-                                                sigma=s, chunk_rows=chunk_rows)
+            loss, se = gpu_kernels.mc_time_loss(
+                gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_test), noise, alpha=a, sigma=s, chunk_rows=chunk_rows
+            )
             assert loss == pytest.approx(ref_losses[0], rel=1e-10)
             assert se == pytest.approx(ref_se[0], rel=1e-8)

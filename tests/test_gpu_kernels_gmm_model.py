@@ -26,8 +26,9 @@ def test_zero_variance_is_the_memorizing_denoiser():
     params = gpu_kernels.gmm_params(ds.x_train, 0.0)
     x = np.random.default_rng(2).standard_normal((5, 4))
     got = gpu_kernels.gmm_apply(params, jnp.asarray(x), 0.8, 0.6)
-    np.testing.assert_allclose(np.asarray(got), numerics.memorizing_denoiser(x, alpha=0.8, sigma=0.6, train=ds.x_train),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(got), numerics.memorizing_denoiser(x, alpha=0.8, sigma=0.6, train=ds.x_train), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("m", [1, 7, 20])
@@ -80,8 +81,9 @@ def test_pmem_apply_matches_reference_for_every_m_without_retracing():
     assert fn._cache_size() == 1
 
 
-@pytest.mark.parametrize("alpha, sigma, variance", [(0.9, 0.4, 0.8), (0.2, 0.98, 1e-6), (0.9990, 0.0447, 1e-6),
-                                                    (0.5, 0.87, 3.0)])
+@pytest.mark.parametrize(
+    "alpha, sigma, variance", [(0.9, 0.4, 0.8), (0.2, 0.98, 1e-6), (0.9990, 0.0447, 1e-6), (0.5, 0.87, 3.0)]
+)
 def test_fused_loss_and_gradient_match_autodiff(alpha, sigma, variance):
     # float64, fresh random inputs: value and gradient of sum_i w_i |D(alpha x0_i + sigma z_i) - x0_i|^2 from the
     # hand-written backward pass against jax.value_and_grad through gmm_apply (zero weights mask points).
@@ -99,5 +101,10 @@ def test_fused_loss_and_gradient_match_autodiff(alpha, sigma, variance):
     value, grad = gpu_kernels.gmm_loss_and_grad(params, x0, noise, alpha, sigma, weights)
     assert float(value) == pytest.approx(float(want_value), rel=1e-13)
     for name in ("means", "log_variance"):
-        np.testing.assert_allclose(np.asarray(grad[name]), np.asarray(want_grad[name]), rtol=1e-10,
-                                   atol=1e-12 * float(np.abs(np.asarray(want_grad[name])).max()), err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(grad[name]),
+            np.asarray(want_grad[name]),
+            rtol=1e-10,
+            atol=1e-12 * float(np.abs(np.asarray(want_grad[name])).max()),
+            err_msg=name,
+        )

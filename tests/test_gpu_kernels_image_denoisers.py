@@ -23,15 +23,20 @@ def test_matches_reference_on_grid(dtype):
     rng = np.random.default_rng(seed)
     color_means = rng.standard_normal((4, 3))
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
-    fn = jax.jit(lambda x, a, s, tpl, mu, v: gpu_kernels.low_rank_image_denoiser(
-        x, alpha=a, sigma=s, templates=tpl, color_means=mu, color_var=v))
+    fn = jax.jit(
+        lambda x, a, s, tpl, mu, v: gpu_kernels.low_rank_image_denoiser(
+            x, alpha=a, sigma=s, templates=tpl, color_means=mu, color_var=v
+        )
+    )
     for a, s in zip(alpha, sigma):
         x = _noisy(ds, a, s, rng, 12)
         for var in (1.0, 1e-6, 0.0):
-            ref = numerics.low_rank_image_denoiser(x, alpha=a, sigma=s, templates=ds.templates,
-                                                   color_means=color_means, color_var=var)
-            got = np.asarray(fn(*(jnp.asarray(v, dtype) for v in (x, a, s, ds.templates, color_means, var))),
-                             np.float64)
+            ref = numerics.low_rank_image_denoiser(
+                x, alpha=a, sigma=s, templates=ds.templates, color_means=color_means, color_var=var
+            )
+            got = np.asarray(
+                fn(*(jnp.asarray(v, dtype) for v in (x, a, s, ds.templates, color_means, var))), np.float64
+            )
             assert np.all(np.isfinite(got))
             scale = 1.0 + np.abs(ref).max()
             if dtype == jnp.float64:
@@ -50,8 +55,11 @@ def test_float32_finite_on_whole_grid_at_paper_size(color_var):
     rng = np.random.default_rng(1)
     tpl = jnp.asarray(ds.templates[ds.labels_train], jnp.float32)  # M = 100 components
     mu = jnp.asarray(ds.colors_train, jnp.float32)
-    fn = jax.jit(lambda x, a, s: gpu_kernels.low_rank_image_denoiser(x, alpha=a, sigma=s, templates=tpl,
-                                                                    color_means=mu, color_var=color_var))
+    fn = jax.jit(
+        lambda x, a, s: gpu_kernels.low_rank_image_denoiser(
+            x, alpha=a, sigma=s, templates=tpl, color_means=mu, color_var=color_var
+        )
+    )
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
     for a, s in zip(alpha, sigma):
         x = np.concatenate([_noisy(ds, a, s, rng, 20), 50.0 * rng.standard_normal((4, ds.d))])
@@ -61,8 +69,9 @@ def test_float32_finite_on_whole_grid_at_paper_size(color_var):
 
 def test_zero_template_is_finite():
     tpl = jnp.zeros((2, 4)).at[1].set(1.0)
-    out = gpu_kernels.low_rank_image_denoiser(jnp.ones((3, 12)), alpha=0.9, sigma=0.4, templates=tpl,
-                                              color_means=jnp.zeros((2, 3)), color_var=1.0)
+    out = gpu_kernels.low_rank_image_denoiser(
+        jnp.ones((3, 12)), alpha=0.9, sigma=0.4, templates=tpl, color_means=jnp.zeros((2, 3)), color_var=1.0
+    )
     assert np.all(np.isfinite(np.asarray(out)))
 
 
@@ -77,6 +86,12 @@ def test_jit_does_not_retrace_across_timesteps():
     ds = numerics.make_image_dataset(k=3, n=5, side=4, seed=0)
     alpha, sigma, _ = numerics.schedule_coefficients(numerics.timestep_grid())
     for a, s in zip(alpha, sigma):
-        apply(jnp.asarray(ds.x_train), jnp.asarray(a), jnp.asarray(s), jnp.asarray(ds.templates),
-              jnp.asarray(ds.color_mean), jnp.asarray(0.5))
+        apply(
+            jnp.asarray(ds.x_train),
+            jnp.asarray(a),
+            jnp.asarray(s),
+            jnp.asarray(ds.templates),
+            jnp.asarray(ds.color_mean),
+            jnp.asarray(0.5),
+        )
     assert len(traces) == 1

@@ -10,8 +10,9 @@ from memlab import gpu_kernels, numerics
 
 def test_more_components_than_samples_uses_every_sample():
     ds = numerics.make_image_dataset(k=2, n=5, side=3, seed=1)
-    params = gpu_kernels.init_image_model(key=jax.random.key(0), m=12, templates=ds.templates,
-                                          labels_train=ds.labels_train, colors_train=ds.colors_train)
+    params = gpu_kernels.init_image_model(
+        key=jax.random.key(0), m=12, templates=ds.templates, labels_train=ds.labels_train, colors_train=ds.colors_train
+    )
     points = numerics.kron_images(np.asarray(params["color_means"]), np.asarray(params["templates"]))
     matches = [int(np.argmin(np.sum((ds.x_train - p) ** 2, axis=1))) for p in points]
     assert sorted(matches[:5]) == list(range(5))
@@ -25,8 +26,9 @@ def test_initial_model_is_the_partially_memorizing_denoiser(t_index):
     gain is O(1) (the model denoises within each colour subspace), so those t are not compared here.
     """
     ds = numerics.make_image_dataset(k=3, n=20, side=5, seed=4)
-    params = gpu_kernels.init_image_model(key=jax.random.key(1), m=8, templates=ds.templates,
-                                          labels_train=ds.labels_train, colors_train=ds.colors_train)
+    params = gpu_kernels.init_image_model(
+        key=jax.random.key(1), m=8, templates=ds.templates, labels_train=ds.labels_train, colors_train=ds.colors_train
+    )
     assert params["templates"].shape == (8, 25) and params["color_means"].shape == (8, 3)
     np.testing.assert_allclose(float(gpu_kernels.image_model_color_var(params)), 1e-6, rtol=1e-12)
     chosen = gpu_kernels.partial_memorization_indices(20, 8, key=jax.random.key(1))
@@ -45,9 +47,14 @@ def test_initial_model_is_the_partially_memorizing_denoiser(t_index):
 
 def test_apply_is_differentiable_and_finite_in_float32():
     ds = numerics.make_image_dataset(k=4, n=12, side=15, seed=2)
-    params = gpu_kernels.init_image_model(key=jax.random.key(3), m=10, templates=ds.templates,
-                                          labels_train=ds.labels_train, colors_train=ds.colors_train,
-                                          dtype=jnp.float32)
+    params = gpu_kernels.init_image_model(
+        key=jax.random.key(3),
+        m=10,
+        templates=ds.templates,
+        labels_train=ds.labels_train,
+        colors_train=ds.colors_train,
+        dtype=jnp.float32,
+    )
     x = jnp.asarray(ds.x_train, jnp.float32)
 
     def loss(p, a, s, noise):
@@ -69,10 +76,12 @@ def test_training_reduces_the_loss():
     """
     ds = numerics.make_image_dataset(k=2, n=8, side=4, seed=3)
     config = gpu_kernels.TrainConfig(epochs=30, draws=2, peak_lr=5e-2, final_lr=5e-5, adam_b2=0.9, block_epochs=30)
-    params = gpu_kernels.init_image_model(key=jax.random.key(0), m=4, templates=ds.templates,
-                                          labels_train=ds.labels_train, colors_train=ds.colors_train)
-    result = gpu_kernels.train(gpu_kernels.image_model_apply, params, ds.x_train, config=config,
-                               key=jax.random.key(1), show_progress=False)
+    params = gpu_kernels.init_image_model(
+        key=jax.random.key(0), m=4, templates=ds.templates, labels_train=ds.labels_train, colors_train=ds.colors_train
+    )
+    result = gpu_kernels.train(
+        gpu_kernels.image_model_apply, params, ds.x_train, config=config, key=jax.random.key(1), show_progress=False
+    )
     before, after = float(result.loss_history[0]), float(result.final_loss)  # objective at init / after training
     assert np.isfinite(after) and after < 0.5 * before, (before, after)
     assert float(gpu_kernels.image_model_color_var(result.params)) > gpu_kernels.INIT_COLOR_VAR

@@ -45,8 +45,9 @@ def _case(seed):
 def _run(ds, alphas, sigmas, key, **kwargs):
     kwargs.setdefault("dtype", jnp.float64)
     kwargs.setdefault("block_size", BLOCK)
-    result = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas, draws=R,
-                                          key=key, **kwargs)
+    result = gpu_kernels.mc_excess_losses(
+        ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas, draws=R, key=key, **kwargs
+    )
     assert result.engine == ("native" if kwargs.get("native", True) else "xla")  # the engine under test ran
     return result
 
@@ -66,6 +67,7 @@ def _reference(ds, alphas, sigmas, noise):
     out = {name: ([], []) for name in ("pmem", "gen", "mem")}
     for alpha, sigma in zip(alphas, sigmas):
         pmem = numerics.excess_losses_pmem(ds.x_train, alpha=alpha, sigma=sigma, noise=noise)
+
         def star(x, alpha=alpha, sigma=sigma):
             return numerics.isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=ds.means, variance=ds.sigma2)
 
@@ -77,13 +79,24 @@ def _reference(ds, alphas, sigmas, noise):
         for name, ests in (("pmem", pmem), ("gen", [gen]), ("mem", [mem])):
             out[name][0].append([e.mean for e in ests])
             out[name][1].append([e.se for e in ests])
-    return {name: (np.squeeze(np.array(m), -1) if name != "pmem" else np.array(m),
-                   np.squeeze(np.array(s), -1) if name != "pmem" else np.array(s)) for name, (m, s) in out.items()}
+    return {
+        name: (
+            np.squeeze(np.array(m), -1) if name != "pmem" else np.array(m),
+            np.squeeze(np.array(s), -1) if name != "pmem" else np.array(s),
+        )
+        for name, (m, s) in out.items()
+    }
 
 
 def _assert_matches_reference(got, ref, atol, seed, t_index=slice(None)):
-    pairs = [("excess_pmem", "pmem", 0), ("excess_pmem_se", "pmem", 1), ("excess_gen", "gen", 0),
-             ("excess_gen_se", "gen", 1), ("loss_mem", "mem", 0), ("loss_mem_se", "mem", 1)]
+    pairs = [
+        ("excess_pmem", "pmem", 0),
+        ("excess_pmem_se", "pmem", 1),
+        ("excess_gen", "gen", 0),
+        ("excess_gen_se", "gen", 1),
+        ("loss_mem", "mem", 0),
+        ("loss_mem_se", "mem", 1),
+    ]
     for name, ref_name, which in pairs:
         value, expected = getattr(got, name)[t_index], ref[ref_name][which]
         assert value.shape == expected.shape
@@ -118,8 +131,17 @@ def test_float32_is_finite_on_the_whole_grid_and_matches_reference_at_paper_scal
     ds = numerics.make_gmm_dataset(d=d, k=12, n=n, seed=seed)
     alphas, sigmas, _ = numerics.schedule_coefficients(numerics.timestep_grid())
     key = jax.random.key(seed)
-    got = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas, draws=draws,
-                                       key=key, dtype=jnp.float32, native=native)
+    got = gpu_kernels.mc_excess_losses(
+        ds.x_train,
+        ds.means,
+        ds.sigma2,
+        alphas=alphas,
+        sigmas=sigmas,
+        draws=draws,
+        key=key,
+        dtype=jnp.float32,
+        native=native,
+    )
     assert got.engine == ("native" if native else "xla")
     for name in ("loss_mem", "loss_mem_se", "excess_pmem", "excess_pmem_se", "excess_gen", "excess_gen_se"):
         value = getattr(got, name)
@@ -127,8 +149,9 @@ def test_float32_is_finite_on_the_whole_grid_and_matches_reference_at_paper_scal
         assert np.all(value >= 0), name
     # Against the float64 reference (same float32 noise) at t_0 = 0.999, t_16 and t_25 = 0.001.
     # Tolerance: a float32 rounding bound c (N + d) eps |x|^2 with c = 8 for the accumulated sums.
-    noise = np.asarray(gpu_kernels.noise_draws(key, jnp.arange(n), jnp.arange(draws), d=d, dtype=jnp.float32),
-                       np.float64)
+    noise = np.asarray(
+        gpu_kernels.noise_draws(key, jnp.arange(n), jnp.arange(draws), d=d, dtype=jnp.float32), np.float64
+    )
     picked = [0, numerics.REPRESENTATIVE_T_INDEX, 25]
     ref = _reference(ds, alphas[picked], sigmas[picked], noise)
     _assert_matches_reference(got, ref, 8 * (n + d) * EPS32 * _scale(ds), seed, t_index=picked)
@@ -193,8 +216,9 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError):
         gpu_kernels.mc_excess_losses(ds.x_train, ds.means, 1.0, alphas=alphas, sigmas=sigmas, draws=0, key=key)
     with pytest.raises(ValueError):
-        gpu_kernels.mc_excess_losses(ds.x_train, ds.means, 1.0, alphas=alphas, sigmas=sigmas, draws=2, key=key,
-                                     dtype=jnp.float16)
+        gpu_kernels.mc_excess_losses(
+            ds.x_train, ds.means, 1.0, alphas=alphas, sigmas=sigmas, draws=2, key=key, dtype=jnp.float16
+        )
 
 
 def test_native_and_xla_engines_agree(native):
@@ -205,8 +229,13 @@ def test_native_and_xla_engines_agree(native):
     native_result = _run(ds, alphas, sigmas, key, native=True)
     xla_result = _run(ds, alphas, sigmas, key, native=False)
     for name in ("excess_pmem", "excess_pmem_se", "excess_gen", "excess_gen_se", "loss_mem", "loss_mem_se"):
-        np.testing.assert_allclose(getattr(native_result, name), getattr(xla_result, name), rtol=0,
-                                   atol=1e-10 * _scale(ds), err_msg=f"{name}, seed={seed}")
+        np.testing.assert_allclose(
+            getattr(native_result, name),
+            getattr(xla_result, name),
+            rtol=0,
+            atol=1e-10 * _scale(ds),
+            err_msg=f"{name}, seed={seed}",
+        )
 
 
 def test_native_numbers_do_not_depend_on_the_thread_count(native, monkeypatch):
@@ -225,6 +254,7 @@ def test_native_numbers_do_not_depend_on_the_thread_count(native, monkeypatch):
 # Memory: the stated bound, the refusal before allocating, the default chunk that shrinks to fit
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _buffer_bytes(n, d, k, times, draws, chunk, native_engine, dtype=jnp.float32):
     """What XLA's buffer assignment reserves for one tile call (temporaries + arguments + outputs), plus the
     native kernel's own per-thread scratch (outside XLA's view, counted from its definition in mc_tile.cc)."""
@@ -234,16 +264,33 @@ def _buffer_bytes(n, d, k, times, draws, chunk, native_engine, dtype=jnp.float32
     assert is_native == native_engine
     spec = lambda *shape: jax.ShapeDtypeStruct(shape, dtype)
     index = lambda size: jax.ShapeDtypeStruct((size,), jnp.int32)
-    args = (spec(n, d), spec(k, d), spec(), spec(times), spec(times), index(layout.samples), spec(layout.samples),
-            index(layout.draws), spec(layout.draws), jax.random.key(0))
+    args = (
+        spec(n, d),
+        spec(k, d),
+        spec(),
+        spec(times),
+        spec(times),
+        index(layout.samples),
+        spec(layout.samples),
+        index(layout.draws),
+        spec(layout.draws),
+        jax.random.key(0),
+    )
     analysis = tile_fn.lower(*args).compile().memory_analysis()
     total = analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes
     if native_engine:  # mc_tile.cc: the padded points (shared) and one thread's Scratch
         d_pad, lanes = -(-d // 8) * 8, 8
         group_samples = -(-layout.samples // min(layout.samples, 8))
-        total += jnp.dtype(dtype).itemsize * (layout.n_pad * d_pad + 5 * lanes * layout.n_pad + lanes * d_pad + d + k
-                                              + group_samples * layout.draws * (layout.n_pad + 2) + 2 * layout.n_pad
-                                              + group_samples * layout.n_pad)
+        total += jnp.dtype(dtype).itemsize * (
+            layout.n_pad * d_pad
+            + 5 * lanes * layout.n_pad
+            + lanes * d_pad
+            + d
+            + k
+            + group_samples * layout.draws * (layout.n_pad + 2)
+            + 2 * layout.n_pad
+            + group_samples * layout.n_pad
+        )
     return total
 
 
@@ -256,23 +303,32 @@ _SHAPES = [  # (n, d, times, draws, chunk)
 ]
 
 
-@pytest.mark.parametrize("native_engine, shape", [(True, shape) for shape in _SHAPES] + [
-    (False, shape) if i in (0, 1) else pytest.param(False, shape, marks=pytest.mark.slow)  # XLA compiles slowly
-    for i, shape in enumerate(_SHAPES)])
+@pytest.mark.parametrize(
+    "native_engine, shape",
+    [(True, shape) for shape in _SHAPES]
+    + [
+        (False, shape) if i in (0, 1) else pytest.param(False, shape, marks=pytest.mark.slow)  # XLA compiles slowly
+        for i, shape in enumerate(_SHAPES)
+    ],
+)
 def test_memory_estimate_bounds_what_xla_reserves(native_engine, shape):
     if native_engine and native_kernel("float32") is None:
         pytest.skip(f"native CPU kernel unavailable: {native_kernel_status()}")
     n, d, times, draws, chunk = shape
-    bound = gpu_kernels.mc_memory_estimate(n, d, 12, draws=draws, chunk_size=chunk, native=native_engine, threads=1,
-                                           times=times)
+    bound = gpu_kernels.mc_memory_estimate(
+        n, d, 12, draws=draws, chunk_size=chunk, native=native_engine, threads=1, times=times
+    )
     reserved = _buffer_bytes(n, d, 12, times, draws, chunk, native_engine)
     assert reserved <= bound <= 4 * reserved + 2**20, (reserved, bound)
 
 
 def test_memory_estimate_grows_with_the_chunk_not_with_draws():
     # N = d = 2000 (the issue's example): the default chunk needs far below 4 GB for any number of draws.
-    sizes = {draws: gpu_kernels.mc_memory_estimate(2000, 2000, 12, draws=draws, threads=2, native=native_engine)
-             for draws in (1, 2, 7, 100, 10**6) for native_engine in (True, False)}
+    sizes = {
+        draws: gpu_kernels.mc_memory_estimate(2000, 2000, 12, draws=draws, threads=2, native=native_engine)
+        for draws in (1, 2, 7, 100, 10**6)
+        for native_engine in (True, False)
+    }
     assert max(sizes.values()) < 2**30, sizes
     small = gpu_kernels.mc_memory_estimate(2000, 2000, 12, draws=1, chunk_size=512, native=False)
     large = gpu_kernels.mc_memory_estimate(2000, 2000, 12, draws=1, chunk_size=1024, native=False)
@@ -282,8 +338,19 @@ def test_memory_estimate_grows_with_the_chunk_not_with_draws():
 def test_a_request_that_cannot_fit_is_refused_before_anything_runs(native):
     ds, alphas, sigmas, key = _case(5)
     before = gpu_kernels.trace_counts().get("mc_excess_losses", 0)
-    limit = gpu_kernels.mc_memory_estimate(N, D, K, draws=R, chunk_size=64, dtype=jnp.float64, devices=1,
-                                           native=native, threads=1, block_size=BLOCK, times=len(T_VALUES))
+    limit = gpu_kernels.mc_memory_estimate(
+        N,
+        D,
+        K,
+        draws=R,
+        chunk_size=64,
+        dtype=jnp.float64,
+        devices=1,
+        native=native,
+        threads=1,
+        block_size=BLOCK,
+        times=len(T_VALUES),
+    )
     with pytest.raises(InvalidInputError, match="MiB per device"):
         _run(ds, alphas, sigmas, key, native=native, chunk_size=4096, memory_limit=limit, devices=jax.devices()[:1])
     assert gpu_kernels.trace_counts().get("mc_excess_losses", 0) == before  # nothing was traced or run
@@ -295,8 +362,19 @@ def test_the_default_chunk_shrinks_to_fit_a_memory_limit(native, monkeypatch):
     monkeypatch.setenv("MEMLAB_NATIVE_THREADS", "1")
     ds, alphas, sigmas, key = _case(_fresh_seed())
     whole = _run(ds, alphas, sigmas, key, native=native, devices=jax.devices()[:1])
-    limit = gpu_kernels.mc_memory_estimate(N, D, K, draws=R, chunk_size=8, dtype=jnp.float64, devices=1,
-                                           native=native, threads=1, block_size=BLOCK, times=len(T_VALUES))
+    limit = gpu_kernels.mc_memory_estimate(
+        N,
+        D,
+        K,
+        draws=R,
+        chunk_size=8,
+        dtype=jnp.float64,
+        devices=1,
+        native=native,
+        threads=1,
+        block_size=BLOCK,
+        times=len(T_VALUES),
+    )
     fitted = _run(ds, alphas, sigmas, key, native=native, devices=jax.devices()[:1], memory_limit=limit)
     assert fitted.chunk_size <= 8
     np.testing.assert_allclose(fitted.excess_pmem, whole.excess_pmem, rtol=0, atol=1e-12 * _scale(ds))

@@ -17,8 +17,9 @@ def test_matches_float64_reference_loop(final_denoise):
     ds = numerics.make_gmm_dataset(d=6, k=3, n=15, seed=20)
     params = gpu_kernels.gmm_params(ds.means, 0.6)
     x_init = np.random.default_rng(0).standard_normal((16, 6))
-    got = gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, params, jnp.asarray(x_init), alphas=ALPHAS,
-                                        sigmas=SIGMAS, final_denoise=final_denoise)
+    got = gpu_kernels.ddim_sample_model(
+        gpu_kernels.gmm_apply, params, jnp.asarray(x_init), alphas=ALPHAS, sigmas=SIGMAS, final_denoise=final_denoise
+    )
 
     def denoise(x, a, s):
         return numerics.isotropic_gmm_denoiser(x, alpha=a, sigma=s, means=ds.means, variance=0.6)
@@ -32,8 +33,9 @@ def test_standard_gaussian_closed_form():
     # sin th' sin th + cos th' cos th = cos(th' - th). So the sample is x_init * prod_l cos(th_{l+1} - th_l).
     x_init = np.random.default_rng(1).standard_normal((8, 5))
     params = gpu_kernels.gmm_params(np.zeros((1, 5)), 1.0)
-    got = gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, params, jnp.asarray(x_init), alphas=ALPHAS,
-                                        sigmas=SIGMAS)
+    got = gpu_kernels.ddim_sample_model(
+        gpu_kernels.gmm_apply, params, jnp.asarray(x_init), alphas=ALPHAS, sigmas=SIGMAS
+    )
     theta = np.arcsin(GRID_T)
     np.testing.assert_allclose(np.asarray(got), x_init * np.prod(np.cos(np.diff(theta))), rtol=1e-12)
 
@@ -47,13 +49,15 @@ def test_plain_denoiser_entry_point_and_no_retrace():
         return gpu_kernels.memorizing_denoiser(x, alpha=a, sigma=s, train=train)
 
     plain = gpu_kernels.ddim_sample(denoise, x_init, alphas=ALPHAS, sigmas=SIGMAS)
-    model = gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train, 0.0), x_init,
-                                          alphas=ALPHAS, sigmas=SIGMAS)
+    model = gpu_kernels.ddim_sample_model(
+        gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train, 0.0), x_init, alphas=ALPHAS, sigmas=SIGMAS
+    )
     np.testing.assert_allclose(np.asarray(plain), np.asarray(model), rtol=1e-12, atol=1e-12)
     before = gpu_kernels.trace_counts()["ddim"]
     gpu_kernels.ddim_sample(denoise, x_init + 1.0, alphas=ALPHAS, sigmas=SIGMAS)
-    gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train + 1.0, 0.5), x_init,
-                                  alphas=ALPHAS, sigmas=SIGMAS)
+    gpu_kernels.ddim_sample_model(
+        gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train + 1.0, 0.5), x_init, alphas=ALPHAS, sigmas=SIGMAS
+    )
     assert gpu_kernels.trace_counts()["ddim"] == before
 
 
@@ -68,8 +72,15 @@ def test_exact_generalizing_denoiser_samples_match_target_moments():
     theta = np.linspace(np.arcsin(0.999), np.arcsin(0.001), 1001)
     shrink = np.prod(np.cos(np.diff(theta)) ** 2)
     x_init = jax.random.normal(jax.random.key(23), (n, d), jnp.float64)
-    samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.means, 1.0),
-                                                       x_init, alphas=np.cos(theta), sigmas=np.sin(theta)))
+    samples = np.asarray(
+        gpu_kernels.ddim_sample_model(
+            gpu_kernels.gmm_apply,
+            gpu_kernels.gmm_params(ds.means, 1.0),
+            x_init,
+            alphas=np.cos(theta),
+            sigmas=np.sin(theta),
+        )
+    )
     labels = numerics.nearest_labels(samples, ds.means)
     counts = np.bincount(labels, minlength=k)
     # 1. mode proportions 1/K: chi-square goodness of fit
@@ -87,8 +98,9 @@ def test_exact_generalizing_denoiser_samples_match_target_moments():
 def test_memorizing_denoiser_samples_are_memorized():
     ds = numerics.make_gmm_dataset(d=10, k=3, n=20, seed=24)
     x_init = jax.random.normal(jax.random.key(25), (50, 10), jnp.float64)
-    samples = gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train, 0.0), x_init,
-                                            alphas=ALPHAS, sigmas=SIGMAS)
+    samples = gpu_kernels.ddim_sample_model(
+        gpu_kernels.gmm_apply, gpu_kernels.gmm_params(ds.x_train, 0.0), x_init, alphas=ALPHAS, sigmas=SIGMAS
+    )
     result = numerics.memorization_ratio(np.asarray(samples), ds.x_train)
     assert result.ratio == 1.0
     # x_{t_L} sits within O(sigma_{t_L}) = 1e-3 (times sqrt(d)) of a training point

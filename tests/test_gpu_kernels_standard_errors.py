@@ -39,9 +39,19 @@ def _pooled_z(ts, cells, *, pairs: int, draws: int, seed: int) -> np.ndarray:
     zs = []
     for p in range(pairs):
         name, idx = cells[p % len(cells)]
-        runs = [mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas, draws=draws,
-                                 key=jax.random.key(seed + 2 * p + h), dtype=jnp.float64)
-                for h in (0, 1)]
+        runs = [
+            mc_excess_losses(
+                ds.x_train,
+                ds.means,
+                ds.sigma2,
+                alphas=alphas,
+                sigmas=sigmas,
+                draws=draws,
+                key=jax.random.key(seed + 2 * p + h),
+                dtype=jnp.float64,
+            )
+            for h in (0, 1)
+        ]
         means = [getattr(r, name)[idx] for r in runs]
         ses = [getattr(r, name + "_se")[idx] for r in runs]
         zs.append((means[0] - means[1]) / math.hypot(*ses))
@@ -56,8 +66,11 @@ def _p_values(z: np.ndarray) -> tuple[float, float]:
 
 
 def _cells(t_count: int, ms=(1, 6, 11)) -> list:
-    return ([("excess_gen", (ti,)) for ti in range(t_count)] + [("loss_mem", (ti,)) for ti in range(t_count)]
-            + [("excess_pmem", (ti, m - 1)) for ti in range(t_count) for m in ms])
+    return (
+        [("excess_gen", (ti,)) for ti in range(t_count)]
+        + [("loss_mem", (ti,)) for ti in range(t_count)]
+        + [("excess_pmem", (ti, m - 1)) for ti in range(t_count) for m in ms]
+    )
 
 
 def test_standard_errors_match_the_spread_of_independent_replicates():
@@ -71,8 +84,11 @@ def test_standard_errors_match_the_spread_of_independent_replicates():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known limitation: at high SNR rare draws dominate and a run's SE "
-                                       "underestimates the spread (log-normal softmax weights)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: at high SNR rare draws dominate and a run's SE "
+    "underestimates the spread (log-normal softmax weights)",
+)
 def test_standard_errors_at_high_snr():
     # t = 0.2 (log-normal scale 7), x̂_mem's loss and x̂_pmem,N−1: mean z² 3-5 over three seeds (p < 1e-30)
     z = _pooled_z([0.2], [("loss_mem", (0,)), ("excess_pmem", (0, 10))], pairs=150, draws=64, seed=5000)

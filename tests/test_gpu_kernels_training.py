@@ -76,8 +76,10 @@ def test_gradient_matches_finite_differences():
         up, down = flat.copy(), flat.copy()
         up[i] += h
         down[i] -= h
-        numeric[i] = (_reference_loss(unravel(jnp.asarray(up)), ds.x_train, noise, config)
-                      - _reference_loss(unravel(jnp.asarray(down)), ds.x_train, noise, config)) / (2 * h)
+        numeric[i] = (
+            _reference_loss(unravel(jnp.asarray(up)), ds.x_train, noise, config)
+            - _reference_loss(unravel(jnp.asarray(down)), ds.x_train, noise, config)
+        ) / (2 * h)
     analytic = np.asarray(jax.flatten_util.ravel_pytree(grad)[0])
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
 
@@ -103,7 +105,8 @@ def test_one_step_reduces_the_loss():
     assert result.loss_history[0] == pytest.approx(before, rel=1e-12)
     assert result.loss_history[1] < before
     assert float(result.final_loss) == pytest.approx(
-        float(gpu_kernels.weighted_loss(APPLY, result.params, ds.x_train, config=config, key=key)), rel=1e-12)
+        float(gpu_kernels.weighted_loss(APPLY, result.params, ds.x_train, config=config, key=key)), rel=1e-12
+    )
 
 
 @pytest.mark.slow
@@ -150,13 +153,21 @@ def test_repeated_training_never_retraces():
 
 
 def test_config_validation():
-    for bad in (dict(epochs=0), dict(epochs=5, draws=0), dict(epochs=5, warmup_fraction=1.5), dict(epochs=5, peak_lr=-1),
-                dict(epochs=5, weighting="nope"), dict(epochs=5, weighting=(1.0, 2.0)), dict(epochs=5, chunk_size=0),
-                dict(epochs=5, adam_b2=1.0)):
+    for bad in (
+        dict(epochs=0),
+        dict(epochs=5, draws=0),
+        dict(epochs=5, warmup_fraction=1.5),
+        dict(epochs=5, peak_lr=-1),
+        dict(epochs=5, weighting="nope"),
+        dict(epochs=5, weighting=(1.0, 2.0)),
+        dict(epochs=5, chunk_size=0),
+        dict(epochs=5, adam_b2=1.0),
+    ):
         with pytest.raises(InvalidInputError):
             gpu_kernels.TrainConfig(**bad)
     assert hash(gpu_kernels.TrainConfig(epochs=3, weighting=[1.0] * 26)) == hash(
-        gpu_kernels.TrainConfig(epochs=3, weighting=tuple([1.0] * 26)))
+        gpu_kernels.TrainConfig(epochs=3, weighting=tuple([1.0] * 26))
+    )
 
 
 @pytest.mark.slow
@@ -214,8 +225,9 @@ def test_fused_gmm_gradient_is_the_autodiff_gradient(monkeypatch):
             loss, grad = _training._loss_and_grad(apply, config, params, x, key, noise)
             assert float(loss) == pytest.approx(float(reference[0]), rel=1e-13)
             for got, want in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(reference[1])):
-                np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-11,
-                                           atol=1e-12 * np.abs(np.asarray(want)).max())
+                np.testing.assert_allclose(
+                    np.asarray(got), np.asarray(want), rtol=1e-11, atol=1e-12 * np.abs(np.asarray(want)).max()
+                )
 
 
 @pytest.mark.parametrize("m", [12, 40])
@@ -233,10 +245,16 @@ def test_fused_gradient_in_float32_is_as_accurate_as_autodiff(m):
     as32 = lambda tree: jax.tree_util.tree_map(lambda leaf: leaf.astype(jnp.float32), tree)
     errors = {}
     for name, apply in (("fused", APPLY), ("autodiff", _autodiff_apply)):
-        _, grad = _training._loss_and_grad(apply, config, as32(params), jnp.asarray(ds.x_train, jnp.float32), key,
-                                           noise.astype(jnp.float32))
-        errors[name] = {leaf: float(np.linalg.norm(np.asarray(grad[leaf], np.float64) - np.asarray(reference[leaf]))
-                                    / np.linalg.norm(np.asarray(reference[leaf]))) for leaf in reference}
+        _, grad = _training._loss_and_grad(
+            apply, config, as32(params), jnp.asarray(ds.x_train, jnp.float32), key, noise.astype(jnp.float32)
+        )
+        errors[name] = {
+            leaf: float(
+                np.linalg.norm(np.asarray(grad[leaf], np.float64) - np.asarray(reference[leaf]))
+                / np.linalg.norm(np.asarray(reference[leaf]))
+            )
+            for leaf in reference
+        }
     eps = float(np.finfo(np.float32).eps)
     for leaf in reference:
         assert errors["fused"][leaf] <= 2 * errors["autodiff"][leaf] + 100 * eps, (leaf, errors)

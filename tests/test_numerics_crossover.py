@@ -44,21 +44,26 @@ def ref_m_star_over_n(*, c, sigma2, weighting, schedule, steps=25, continuous=Fa
     lam, lam_g = ref_integrands(weighting, schedule, sigma2)
     if continuous:
         points = np.geomspace(t_min, t_max, 12)[1:-1]  # plain t with breakpoints (not the library's log t)
-        first = integrate.quad(lambda t: float(lam(t)), t_min, t_max, points=points, limit=400, epsabs=0, epsrel=1e-13)[0]
-        second = integrate.quad(lambda t: float(lam_g(t)), t_min, t_max, points=points, limit=400, epsabs=0,
-                                epsrel=1e-13)[0]
+        first = integrate.quad(lambda t: float(lam(t)), t_min, t_max, points=points, limit=400, epsabs=0, epsrel=1e-13)[
+            0
+        ]
+        second = integrate.quad(
+            lambda t: float(lam_g(t)), t_min, t_max, points=points, limit=400, epsabs=0, epsrel=1e-13
+        )[0]
     else:
         t = 0.999 - 0.998 * np.arange(steps + 1) / steps
         first, second = np.mean(lam(t)), np.mean(lam_g(t))
     return 1 - second / (c * first)
 
 
-settings_common = st.fixed_dictionaries({
-    "c": st.floats(0.5, 3.0),
-    "sigma2": st.floats(0.05, 20.0),
-    "weighting": st.sampled_from(WEIGHTINGS),
-    "schedule": st.sampled_from(SCHEDULES),
-})
+settings_common = st.fixed_dictionaries(
+    {
+        "c": st.floats(0.5, 3.0),
+        "sigma2": st.floats(0.05, 20.0),
+        "weighting": st.sampled_from(WEIGHTINGS),
+        "schedule": st.sampled_from(SCHEDULES),
+    }
+)
 
 
 @given(settings_common, st.integers(1, 200), st.integers(1, 10_000))
@@ -91,8 +96,7 @@ def test_float_agrees_with_exact_theory(schedule, weighting):
     assert got.mean_weight == pytest.approx(float(exact.mean_weight), rel=1e-13)
 
 
-@given(st.integers(0, 25), st.floats(0.5, 3.0), st.floats(0.05, 20.0), st.sampled_from(SCHEDULES),
-       st.floats(1e-3, 1e3))
+@given(st.integers(0, 25), st.floats(0.5, 3.0), st.floats(0.05, 20.0), st.sampled_from(SCHEDULES), st.floats(1e-3, 1e3))
 def test_weight_on_one_timestep_is_the_single_time_formula(index, c, sigma2, schedule, scale):
     weights = np.zeros(26)
     weights[index] = scale
@@ -131,8 +135,10 @@ def test_continuous_vs_fine_grid_euler_maclaurin(weighting):
     grid = numerics.crossover(1, weighting=weighting, steps=steps)
     cont = numerics.crossover(1, weighting=weighting, continuous=True, t_min=a, t_max=b)
     dense = np.geomspace(a, b, 10_000)
-    pairs = ((lam, grid.mean_weight, cont.mean_weight),
-             (lam / (psi + 1), grid.mean_weight_generalizing, cont.mean_weight_generalizing))
+    pairs = (
+        (lam, grid.mean_weight, cont.mean_weight),
+        (lam / (psi + 1), grid.mean_weight_generalizing, cont.mean_weight_generalizing),
+    )
     for f_sym, grid_mean, cont_mean in pairs:
         f = sp.lambdify(t, f_sym)
         f1 = sp.lambdify(t, sp.diff(f_sym, t))
@@ -170,19 +176,42 @@ def test_losses_from_theorems():
 def test_negative_m_star_reported_and_clipped():
     r = numerics.crossover(200, c=0.2)  # C below Theorem 3.2's range
     assert r.m_star < 0 and r.m_star_clipped == 0.0
-    assert r.m_star_over_n == pytest.approx(ref_m_star_over_n(c=0.2, sigma2=1, weighting="x0", schedule="vp"), abs=1e-13)
+    assert r.m_star_over_n == pytest.approx(
+        ref_m_star_over_n(c=0.2, sigma2=1, weighting="x0", schedule="vp"), abs=1e-13
+    )
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n": 0}, {"n": -5}, {"n": float("nan")}, {"n": [10, 0]}, {"n": []}, {"n": "abc"},
-    {"c": 0}, {"c": -1}, {"c": float("inf")}, {"sigma2": 0}, {"sigma2": -2},
-    {"steps": 0}, {"steps": 2.5}, {"steps": True},
-    {"continuous": True, "t_min": 0.5, "t_max": 0.5}, {"continuous": True, "t_min": 0.0},
-    {"continuous": True, "t_max": 1.2}, {"continuous": True, "t_min": 0.6, "t_max": 0.4},
-    {"weights": [1.0] * 25}, {"weights": [0.0] * 26}, {"weights": [-1.0] + [1.0] * 25},
-    {"weights": [float("nan")] * 26}, {"weights": [1.0] * 26, "continuous": True},
-    {"weighting": "bogus"}, {"schedule": "cosine"}, {"d": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": 0},
+        {"n": -5},
+        {"n": float("nan")},
+        {"n": [10, 0]},
+        {"n": []},
+        {"n": "abc"},
+        {"c": 0},
+        {"c": -1},
+        {"c": float("inf")},
+        {"sigma2": 0},
+        {"sigma2": -2},
+        {"steps": 0},
+        {"steps": 2.5},
+        {"steps": True},
+        {"continuous": True, "t_min": 0.5, "t_max": 0.5},
+        {"continuous": True, "t_min": 0.0},
+        {"continuous": True, "t_max": 1.2},
+        {"continuous": True, "t_min": 0.6, "t_max": 0.4},
+        {"weights": [1.0] * 25},
+        {"weights": [0.0] * 26},
+        {"weights": [-1.0] + [1.0] * 25},
+        {"weights": [float("nan")] * 26},
+        {"weights": [1.0] * 26, "continuous": True},
+        {"weighting": "bogus"},
+        {"schedule": "cosine"},
+        {"d": 0},
+    ],
+)
 def test_bad_input(kwargs):
     kwargs = {"n": 200, **kwargs}
     with pytest.raises(InvalidInputError):

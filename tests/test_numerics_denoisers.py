@@ -42,8 +42,10 @@ def test_memorizing_limit_and_partial_prefix():
     mem = numerics.memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train)
     near_mem = numerics.isotropic_gmm_denoiser(x, alpha=0.9, sigma=0.4, means=train, variance=1e-12)
     np.testing.assert_allclose(mem, near_mem, atol=1e-9)
-    np.testing.assert_allclose(numerics.partial_memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train, m=3),
-                               numerics.memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train[:3]))
+    np.testing.assert_allclose(
+        numerics.partial_memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train, m=3),
+        numerics.memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train[:3]),
+    )
     with pytest.raises(ValueError):
         numerics.partial_memorizing_denoiser(x, alpha=0.9, sigma=0.4, train=train, m=7)
 

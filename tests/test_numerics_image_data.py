@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from memlab._errors import InvalidInputError
 from memlab import numerics
+from memlab._errors import InvalidInputError
 from memlab.numerics import _image_data
 
 
@@ -175,10 +175,10 @@ def test_samples_have_the_stated_mean_and_covariance(color_mean, color_var):
     """
     seed = _fresh_seed()
     n, j = 20000, 8
-    ds = numerics.make_image_dataset(k=3, n=n, n_test=0, side=4, color_mean=color_mean, color_var=color_var,
-                                     seed=seed)
-    mean, cov = numerics.image_mixture_moments(ds.templates, color_mean=ds.color_mean, color_var=color_var,
-                                               channels=ds.channels)
+    ds = numerics.make_image_dataset(k=3, n=n, n_test=0, side=4, color_mean=color_mean, color_var=color_var, seed=seed)
+    mean, cov = numerics.image_mixture_moments(
+        ds.templates, color_mean=ds.color_mean, color_var=color_var, channels=ds.channels
+    )
     z_max = norm.isf(1e-6 / (2 * 2 * j))
     rng = np.random.default_rng(seed)
     u = rng.standard_normal((j, ds.d))

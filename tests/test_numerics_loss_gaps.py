@@ -39,17 +39,26 @@ def test_exact_gaps_from_excess_losses():
     pmem = rng.uniform(0, 5, (steps + 1, n))
     gen = rng.uniform(0, 5, steps + 1)
     se_p, se_g = rng.uniform(0, 0.1, pmem.shape), rng.uniform(0, 0.1, gen.shape)
-    gaps = numerics.exact_loss_gaps(pmem, gen, n=n, d=d, sigma2=2.0, excess_pmem_se=se_p, excess_gen_se=se_g,
-                                    m_values=[2, 5])
+    gaps = numerics.exact_loss_gaps(
+        pmem, gen, n=n, d=d, sigma2=2.0, excess_pmem_se=se_p, excess_gen_se=se_g, m_values=[2, 5]
+    )
     np.testing.assert_allclose(gaps.gaps, (pmem[:, [1, 4]] - gen[:, None]) / 8.0)
     np.testing.assert_allclose(gaps.gaps_se, np.sqrt(se_p[:, [1, 4]] ** 2 + se_g[:, None] ** 2) / 8.0)
     assert gaps.steps == steps and gaps.source == "exact"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"normalize": "bogus"}, {"m_values": [0, 3]}, {"m_values": [3, 2]}, {"m_values": [61]},
-    {"sigma2": -1.0}, {"c": 0.0}, {"m_values": [1.5]},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"normalize": "bogus"},
+        {"m_values": [0, 3]},
+        {"m_values": [3, 2]},
+        {"m_values": [61]},
+        {"sigma2": -1.0},
+        {"c": 0.0},
+        {"m_values": [1.5]},
+    ],
+)
 def test_approx_gaps_bad_input(kwargs):
     with pytest.raises(InvalidInputError):
         numerics.approx_loss_gaps(60, d=10, **kwargs)

@@ -77,8 +77,10 @@ def test_excess_pmem_by_hand_with_one_point_prefix():
     values = np.empty((6, 7))
     for i in range(6):
         x_t = alpha * ds.x_train[i] + sigma * noise[i]
-        values[i] = np.sum((ds.x_train[0] - numerics.memorizing_denoiser(x_t, alpha=alpha, sigma=sigma,
-                                                                            train=ds.x_train)) ** 2, axis=-1)
+        values[i] = np.sum(
+            (ds.x_train[0] - numerics.memorizing_denoiser(x_t, alpha=alpha, sigma=sigma, train=ds.x_train)) ** 2,
+            axis=-1,
+        )
     assert est.mean == pytest.approx(values.mean(), rel=1e-12)
 
 

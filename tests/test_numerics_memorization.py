@@ -93,12 +93,16 @@ def _flags(count_true, total):
 
 def test_phase_transition_points_hand_built():
     m_values = [10, 20, 30, 40, 50, 60]
-    # ratios 0, 0.1, 0.2, 0.5, 0.9, 1.0 over 10 samples each: start (> 1/10) = 30, M_pt (>= 1/2) = 40, end (> 9/10) = 60.
+    # ratios 0, 0.1, 0.2, 0.5, 0.9, 1.0 over 10 samples each:
+    # start (> 1/10) = 30, M_pt (>= 1/2) = 40, end (> 9/10) = 60.
     flags = [_flags(c, 10) for c in (0, 1, 2, 5, 9, 10)]
     result = numerics.phase_transition(m_values, flags, seed=1)
     assert (result.m_start, result.m_pt, result.m_end) == (30, 40, 60)
-    for point, (low, high) in ((result.m_start, result.m_start_ci), (result.m_pt, result.m_pt_ci),
-                               (result.m_end, result.m_end_ci)):
+    for point, (low, high) in (
+        (result.m_start, result.m_start_ci),
+        (result.m_pt, result.m_pt_ci),
+        (result.m_end, result.m_end_ci),
+    ):
         assert low <= point and (high is None or point <= high)
 
 

@@ -39,7 +39,9 @@ def test_refinement_of_a_jump_between_grid_points():
     np.testing.assert_array_equal(numerics.refinement_ms(ms, start=40, end=None, count=3), [32, 35, 38])
 
 
-@pytest.mark.parametrize("kwargs", [{"start": 15, "end": 30}, {"start": 30, "end": 20}, {"start": 10, "end": 30, "count": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"start": 15, "end": 30}, {"start": 30, "end": 20}, {"start": 10, "end": 30, "count": -1}]
+)
 def test_refinement_bad_input(kwargs):
     with pytest.raises(InvalidInputError):
         numerics.refinement_ms([10, 20, 30], **kwargs)

@@ -24,9 +24,22 @@ def synthetic_problems(count=30, steps=4, seed=0, span=False):
         m = np.arange(1, n + 1)
         a = rng.uniform(1, 3, steps + 1)
         c = rng.uniform(0.3, 0.8, steps + 1) * n
-        out.append(LossGaps(n=n, d=1, k=None, m_values=m, gaps=a[:, None] * (c[:, None] - m[None, :]) / n,
-                            gaps_se=None, source="synthetic", normalize="span" if span else "per_dim", scale=1.0,
-                            sigma2=1.0, steps=steps, span_target=2.0 * (n - 1) / n if span else None))
+        out.append(
+            LossGaps(
+                n=n,
+                d=1,
+                k=None,
+                m_values=m,
+                gaps=a[:, None] * (c[:, None] - m[None, :]) / n,
+                gaps_se=None,
+                source="synthetic",
+                normalize="span" if span else "per_dim",
+                scale=1.0,
+                sigma2=1.0,
+                steps=steps,
+                span_target=2.0 * (n - 1) / n if span else None,
+            )
+        )
     return out
 
 
@@ -35,6 +48,7 @@ def paper_grid_approx(ns=(50, 100, 150, 200), ds=(30, 40, 50, 60), ks=(3, 6, 9, 
 
 
 # ---- the predictor ----
+
 
 @pytest.mark.parametrize("name,lam", [("x0", lambda t: np.ones_like(t)), ("eps", lambda t: (1 - t**2) / t**2)])
 def test_approx_crossover_is_m_star(name, lam):
@@ -91,6 +105,7 @@ def test_relaxation_tends_to_hard_argmin(seed):
 
 # ---- the objective ----
 
+
 @pytest.mark.parametrize("span", [False, True])
 def test_objective_gradient_matches_finite_differences(span):
     problems = synthetic_problems(count=8, steps=5, seed=3, span=span)
@@ -101,10 +116,16 @@ def test_objective_gradient_matches_finite_differences(span):
         value, grad, mse, entropy = numerics.regression_objective(theta, stack, targets, tau=0.05, beta=beta)
         assert value == pytest.approx(mse + beta * entropy, rel=1e-14)
         h = 1e-6
-        fd = np.array([
-            (numerics.regression_objective(theta + h * e, stack, targets, tau=0.05, beta=beta)[0]
-             - numerics.regression_objective(theta - h * e, stack, targets, tau=0.05, beta=beta)[0]) / (2 * h)
-            for e in np.eye(6)])
+        fd = np.array(
+            [
+                (
+                    numerics.regression_objective(theta + h * e, stack, targets, tau=0.05, beta=beta)[0]
+                    - numerics.regression_objective(theta - h * e, stack, targets, tau=0.05, beta=beta)[0]
+                )
+                / (2 * h)
+                for e in np.eye(6)
+            ]
+        )
         # central differences: error O(h^2 f''') plus rounding O(eps |f| / h); both far below 1e-7 here
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
@@ -126,7 +147,7 @@ def test_objective_parts_match_a_direct_computation(span):
         q /= q.sum()
         mse_terms.append(((q @ p.m_values - y) / y) ** 2)
         entropies.append(-np.sum(q * np.log(q)))
-    value, _, mse, entropy = numerics.regression_objective(theta, problems, targets, tau=tau, beta=beta)
+    _value, _, mse, entropy = numerics.regression_objective(theta, problems, targets, tau=tau, beta=beta)
     assert mse == pytest.approx(np.mean(mse_terms), rel=1e-12)
     assert entropy == pytest.approx(np.mean(entropies), rel=1e-12)
 
@@ -155,6 +176,7 @@ def test_span_normalisation_removes_the_flat_gap_optimum():
     M_hat ~ the mean candidate, whatever the crossover. Targets at the mean candidate make that optimal for
     per_dim; the span rescaling keeps the distribution concentrated (entropy far below log N)."""
     rng = np.random.default_rng(2)
+
     def problems(span):
         out = []
         for _ in range(12):
@@ -162,10 +184,24 @@ def test_span_normalisation_removes_the_flat_gap_optimum():
             m = np.arange(1, n + 1)
             informative = 2.0 * (0.8 * n - m[None, :]) / n * rng.uniform(0.8, 1.2, (3, 1))
             flat = 1e-4 * (0.3 * n - m[None, :]) / n
-            out.append(LossGaps(n=n, d=1, k=None, m_values=m, gaps=np.vstack([flat, informative]), gaps_se=None,
-                                source="synthetic", normalize="span" if span else "per_dim", scale=1.0, sigma2=1.0,
-                                steps=3, span_target=2.0 * (n - 1) / n if span else None))
+            out.append(
+                LossGaps(
+                    n=n,
+                    d=1,
+                    k=None,
+                    m_values=m,
+                    gaps=np.vstack([flat, informative]),
+                    gaps_se=None,
+                    source="synthetic",
+                    normalize="span" if span else "per_dim",
+                    scale=1.0,
+                    sigma2=1.0,
+                    steps=3,
+                    span_target=2.0 * (n - 1) / n if span else None,
+                )
+            )
         return out
+
     state = rng.bit_generator.state
     flat_fit_problems = problems(False)
     rng.bit_generator.state = state
@@ -180,8 +216,11 @@ def test_span_normalisation_removes_the_flat_gap_optimum():
 
 # ---- the fit ----
 
+
 def test_fit_recovers_a_known_lambda():
-    """Targets made by the predictor itself from lambda*; the fit must return lambda* (beta = 0, so eq. 30's minimum is 0).
+    """Targets made by the predictor itself from lambda*; the fit must return lambda*.
+
+    beta = 0, so eq. 30's minimum is 0.
 
     Tolerance derived from the fit's own residual: near the minimiser J(theta) ~ 1/2 dtheta' H dtheta, so
     |P dtheta| <= sqrt(2 J / h_min) with h_min the smallest Hessian eigenvalue off the softmax's shift direction
@@ -197,9 +236,16 @@ def test_fit_recovers_a_known_lambda():
 
     theta_star = np.log(lam)
     h = 1e-5
-    hess = np.array([(numerics.regression_objective(theta_star + h * e, stack, targets[train], beta=0.0)[1]
-                      - numerics.regression_objective(theta_star - h * e, stack, targets[train], beta=0.0)[1])
-                     / (2 * h) for e in np.eye(5)])
+    hess = np.array(
+        [
+            (
+                numerics.regression_objective(theta_star + h * e, stack, targets[train], beta=0.0)[1]
+                - numerics.regression_objective(theta_star - h * e, stack, targets[train], beta=0.0)[1]
+            )
+            / (2 * h)
+            for e in np.eye(5)
+        ]
+    )
     proj = np.eye(5) - np.ones((5, 5)) / 5
     eig = np.linalg.eigvalsh(proj @ ((hess + hess.T) / 2) @ proj)
     h_min = np.sort(eig)[1]  # eig[0] ~ 0 is the shift direction
@@ -232,8 +278,10 @@ def test_entropy_penalty_lowers_entropy():
     """For global minimisers: beta (H_beta - H_0) <= mse_0 - mse_beta <= 0, so H_beta <= H_0."""
     problems = synthetic_problems(count=20, steps=4, seed=5)
     targets = np.array([0.5 * p.n for p in problems])
-    fits = {beta: numerics.fit_weighting(problems, targets, config=numerics.RegressionConfig(beta=beta))
-            for beta in (0.0, 0.05)}
+    fits = {
+        beta: numerics.fit_weighting(problems, targets, config=numerics.RegressionConfig(beta=beta))
+        for beta in (0.0, 0.05)
+    }
     assert fits[0.05].mean_entropy <= fits[0.0].mean_entropy + 1e-9
     assert fits[0.05].mse >= fits[0.0].mse - 1e-12
 
@@ -249,6 +297,7 @@ def test_fit_is_deterministic():
 
 
 # ---- split, errors, validation ----
+
 
 @pytest.mark.parametrize("count,fraction", [(2, 0.25), (10, 0.25), (64, 0.25), (7, 0.5), (5, 0.0)])
 def test_split_tuples(count, fraction):
@@ -269,20 +318,23 @@ def test_relative_errors():
     assert s.mean_abs == pytest.approx(7.0)
 
 
-@pytest.mark.parametrize("call", [
-    lambda p: numerics.predict_m_pt(p, -np.ones(26)),
-    lambda p: numerics.predict_m_pt(p, np.zeros(26)),
-    lambda p: numerics.predict_m_pt(p, np.ones(5)),
-    lambda p: numerics.predict_m_pt(p, np.ones(26), tau=0.0),
-    lambda p: numerics.fit_weighting(p, [1.0]),
-    lambda p: numerics.fit_weighting(p, [0.0, 1.0]),
-    lambda p: numerics.RegressionConfig(tau=-1.0),
-    lambda p: numerics.RegressionConfig(beta=-1.0),
-    lambda p: numerics.RegressionConfig(starts=(), random_starts=0),
-    lambda p: numerics.split_tuples(1, test_fraction=0.5),
-    lambda p: numerics.split_tuples(4, test_fraction=1.0),
-    lambda p: numerics.stack_gaps([]),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: numerics.predict_m_pt(p, -np.ones(26)),
+        lambda p: numerics.predict_m_pt(p, np.zeros(26)),
+        lambda p: numerics.predict_m_pt(p, np.ones(5)),
+        lambda p: numerics.predict_m_pt(p, np.ones(26), tau=0.0),
+        lambda p: numerics.fit_weighting(p, [1.0]),
+        lambda p: numerics.fit_weighting(p, [0.0, 1.0]),
+        lambda p: numerics.RegressionConfig(tau=-1.0),
+        lambda p: numerics.RegressionConfig(beta=-1.0),
+        lambda p: numerics.RegressionConfig(starts=(), random_starts=0),
+        lambda p: numerics.split_tuples(1, test_fraction=0.5),
+        lambda p: numerics.split_tuples(4, test_fraction=1.0),
+        lambda p: numerics.stack_gaps([]),
+    ],
+)
 def test_bad_input(call):
     problems = paper_grid_approx(ns=(50, 100), ds=(30,), ks=(3,))
     with pytest.raises(InvalidInputError):

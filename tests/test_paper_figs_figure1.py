@@ -34,8 +34,10 @@ def test_writes_four_files_with_the_exact_csv_columns(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["figure1.csv", "figure1.json", "figure1.pdf", "figure1.png"]
     rows = _read_csv(out / "figure1.csv")
     assert tuple(rows[0]) == figure1.CSV_COLUMNS
-    assert rows[0] == ("t,psi,M,loss_mem,excess_pmem,excess_pmem_se,excess_pmem_approx_c1,excess_pmem_approx_c2,"
-                       "excess_gen,excess_gen_se,excess_gen_approx").split(",")
+    assert rows[0] == (
+        "t,psi,M,loss_mem,excess_pmem,excess_pmem_se,excess_pmem_approx_c1,excess_pmem_approx_c2,"
+        "excess_gen,excess_gen_se,excess_gen_approx"
+    ).split(",")
     body = np.array(rows[1:], dtype=float)
     assert body.shape == (12, 11)
     np.testing.assert_array_equal(body[:, 2], np.arange(1, 13))
@@ -99,14 +101,17 @@ def _bad_file(tmp_path, **arrays):
     return path
 
 
-@pytest.mark.parametrize("arrays", [
-    {"means": np.zeros((2, 3))},  # missing x_train
-    {"x_train": np.zeros((5, 3))},  # missing means
-    {"x_train": np.zeros((5, 3)), "means": np.zeros((2, 4))},  # d mismatch
-    {"x_train": np.zeros(5), "means": np.zeros((2, 1))},  # not 2-D
-    {"x_train": np.full((5, 3), np.nan), "means": np.zeros((2, 3))},  # NaN
-    {"x_train": np.zeros((1, 3)), "means": np.zeros((2, 3))},  # N < 2
-])
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"means": np.zeros((2, 3))},  # missing x_train
+        {"x_train": np.zeros((5, 3))},  # missing means
+        {"x_train": np.zeros((5, 3)), "means": np.zeros((2, 4))},  # d mismatch
+        {"x_train": np.zeros(5), "means": np.zeros((2, 1))},  # not 2-D
+        {"x_train": np.full((5, 3), np.nan), "means": np.zeros((2, 3))},  # NaN
+        {"x_train": np.zeros((1, 3)), "means": np.zeros((2, 3))},  # N < 2
+    ],
+)
 def test_bad_data_file_is_one_line_exit_2(tmp_path, capsys, arrays):
     out = tmp_path / "out"
     code = main(["figure", "1", "--data", str(_bad_file(tmp_path, **arrays)), "--out", str(out)])
@@ -116,8 +121,17 @@ def test_bad_data_file_is_one_line_exit_2(tmp_path, capsys, arrays):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args", [["--t-index", "26"], ["--draws", "1"], ["--all-t", "--t-index", "3"],
-                                  ["--data", "x.npz", "--n", "5"], ["--dtype", "float16"], ["--chunk-size", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--t-index", "26"],
+        ["--draws", "1"],
+        ["--all-t", "--t-index", "3"],
+        ["--data", "x.npz", "--n", "5"],
+        ["--dtype", "float16"],
+        ["--chunk-size", "0"],
+    ],
+)
 def test_bad_options_are_one_line_exit_2(tmp_path, capsys, args):
     out = tmp_path / "out"
     try:

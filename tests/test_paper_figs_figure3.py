@@ -13,9 +13,22 @@ def _no_persistent_jax_cache(monkeypatch):
     monkeypatch.setenv("MEMLAB_JAX_CACHE", "0")  # tests write nothing outside tmp_path
 
 
-@pytest.mark.parametrize("args", [["--ns", "0"], ["--ns", "1"], ["--ds", "a,b"], ["--beta", "-1"], ["--beta", "inf"], ["--beta", "nan"],
-                                  ["--test-fraction", "1"], ["--preset", "gpu"], ["--exact-draws", "1"],
-                                  ["--tau", "0"], ["--normalize", "max"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ns", "0"],
+        ["--ns", "1"],
+        ["--ds", "a,b"],
+        ["--beta", "-1"],
+        ["--beta", "inf"],
+        ["--beta", "nan"],
+        ["--test-fraction", "1"],
+        ["--preset", "gpu"],
+        ["--exact-draws", "1"],
+        ["--tau", "0"],
+        ["--normalize", "max"],
+    ],
+)
 def test_bad_options_are_one_line_exit_2(tmp_path, capsys, args):
     out = tmp_path / "out"
     try:
@@ -35,8 +48,28 @@ def test_help_lists_the_presets(capsys):
     assert "--preset" in text and "paper" in text and "--tau" in text
 
 
-TINY = ["--ns", "8,10", "--ds", "4", "--ks", "2", "--multiples", "12", "--refine", "1", "--epochs", "100",
-        "--n-eval", "10", "--eval-draws", "2", "--exact-draws", "2", "--test-fraction", "0.5"]
+TINY = [
+    "--ns",
+    "8,10",
+    "--ds",
+    "4",
+    "--ks",
+    "2",
+    "--multiples",
+    "12",
+    "--refine",
+    "1",
+    "--epochs",
+    "100",
+    "--n-eval",
+    "10",
+    "--eval-draws",
+    "2",
+    "--exact-draws",
+    "2",
+    "--test-fraction",
+    "0.5",
+]
 
 
 @pytest.mark.slow

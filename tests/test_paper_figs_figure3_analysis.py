@@ -13,12 +13,20 @@ def grid(steps=25):
 
 def outcome(n, d, k, m_pt, exact=None):
     ms = tuple(range(max(1, n // 10), 2 * n + 1, max(1, n // 10)))
-    return fa.TupleOutcome(n=n, d=d, k=k, m_values=ms, ratios=tuple(float(m >= (m_pt or 10**9)) for m in ms),
-                           m_pt=m_pt, m_pt_ci=(m_pt, m_pt), exact=exact)
+    return fa.TupleOutcome(
+        n=n,
+        d=d,
+        k=k,
+        m_values=ms,
+        ratios=tuple(float(m >= (m_pt or 10**9)) for m in ms),
+        m_pt=m_pt,
+        m_pt_ci=(m_pt, m_pt),
+        exact=exact,
+    )
 
 
 def tuples_at(ratio, ns=(50, 100, 150, 200), ds=(30, 60), ks=(3,)):
-    return [outcome(n, d, k, int(round(ratio * n))) for n in ns for d in ds for k in ks]
+    return [outcome(n, d, k, round(ratio * n)) for n in ns for d in ds for k in ks]
 
 
 def test_fitted_approx_reproduces_a_linear_m_pt_and_fixed_weightings_match_m_star():
@@ -40,7 +48,7 @@ def test_fitted_approx_reproduces_a_linear_m_pt_and_fixed_weightings_match_m_sta
 
 
 def test_unreached_tuples_are_excluded_but_predicted():
-    tuples = tuples_at(0.8, ns=(50, 100), ds=(30,)) + [outcome(150, 30, 3, None)]
+    tuples = [*tuples_at(0.8, ns=(50, 100), ds=(30,)), outcome(150, 30, 3, None)]
     analysis = fa.analyze(tuples, fa.AnalysisSettings(test_fraction=0.5))
     assert analysis.split[-1] == "excluded" and sorted(analysis.split[:2]) == ["test", "train"]
     assert np.isfinite(analysis.methods["x0_approx"].m_hat[-1])
@@ -59,8 +67,9 @@ def test_exact_methods_run_when_every_tuple_has_exact_gaps():
     for name in ("x0", "eps"):
         np.testing.assert_allclose(analysis.methods[f"{name}_exact"].m_hat, analysis.methods[f"{name}_approx"].m_hat)
     assert analysis.methods["fitted_exact"].m_star_over_n is None
-    np.testing.assert_allclose(analysis.methods["fitted_exact"].m_hat, analysis.methods["fitted_approx"].m_hat,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        analysis.methods["fitted_exact"].m_hat, analysis.methods["fitted_approx"].m_hat, rtol=1e-6
+    )
 
 
 def test_no_reached_tuple_is_a_user_error():

@@ -26,7 +26,7 @@ def fake_ratio(n, d, k, m):
 def fake_train(config, run_dir):
     """Stands in for train_and_evaluate: memorization flags from :func:`fake_ratio`, no training."""
     n_eval = config["n_eval"]
-    hits = int(round(fake_ratio(config["n"], config["d"], config["k"], config["m"]) * n_eval))
+    hits = round(fake_ratio(config["n"], config["d"], config["k"], config["m"]) * n_eval)
     return {"memorized_flags": [int(i < hits) for i in range(n_eval)]}
 
 
@@ -38,22 +38,32 @@ def fake_exact(config, run_dir):
     m = np.arange(1, n + 1)
     pmem = 2 * (1 - m[None, :] / n) * d * (1 + 0.01 * d * t[:, None])
     gen = d / (psi + 1)
-    write_npz(run_dir / "exact_losses.npz", t=t, excess_pmem=pmem, excess_pmem_se=0.01 * pmem,
-              excess_gen=gen, excess_gen_se=0.01 * gen, loss_mem=np.zeros_like(t), loss_mem_se=np.zeros_like(t))
+    write_npz(
+        run_dir / "exact_losses.npz",
+        t=t,
+        excess_pmem=pmem,
+        excess_pmem_se=0.01 * pmem,
+        excess_gen=gen,
+        excess_gen_se=0.01 * gen,
+        loss_mem=np.zeros_like(t),
+        loss_mem_se=np.zeros_like(t),
+    )
     return {}
 
 
 def small_settings(**overrides):
     cpu = preset(3, "cpu")
-    base = dict(ns=(20, 30), ds=(5,), ks=(2, 3), multiples=12, refine=4, exact_draws=2,
-                recipe=replace(cpu.recipe, n_eval=20))
+    base = dict(
+        ns=(20, 30), ds=(5,), ks=(2, 3), multiples=12, refine=4, exact_draws=2, recipe=replace(cpu.recipe, n_eval=20)
+    )
     base.update(overrides)
     return replace(cpu, **base)
 
 
 def run(settings, cache):
-    return f3.run_figure3_sweep(settings, SweepOptions(cache_dir=cache), run_function=fake_train,
-                                exact_function=fake_exact)
+    return f3.run_figure3_sweep(
+        settings, SweepOptions(cache_dir=cache), run_function=fake_train, exact_function=fake_exact
+    )
 
 
 def test_sweep_grid_refinement_and_m_pt(tmp_path):
@@ -82,8 +92,14 @@ def test_resumed_sweep_equals_uninterrupted(tmp_path):
     resumed = run(settings, tmp_path / "b")
     assert resumed.executed == 3 and resumed.cached == first.executed - 3
     for a, b in zip(full.outcomes, resumed.outcomes):
-        assert (a.m_values, a.ratios, a.m_pt, a.m_pt_ci, a.m_start, a.m_end) == \
-               (b.m_values, b.ratios, b.m_pt, b.m_pt_ci, b.m_start, b.m_end)
+        assert (a.m_values, a.ratios, a.m_pt, a.m_pt_ci, a.m_start, a.m_end) == (
+            b.m_values,
+            b.ratios,
+            b.m_pt,
+            b.m_pt_ci,
+            b.m_start,
+            b.m_end,
+        )
         np.testing.assert_array_equal(a.exact.gaps, b.exact.gaps)
 
 
@@ -109,7 +125,13 @@ def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
     small, cpu = preset(3, "paper-small"), preset(3, "cpu")
     assert {key: getattr(small.recipe, key) for key in app_h1} == app_h1
     assert (small.ns, small.ds, small.ks, small.multiples, small.refine, small.sigma2) == (
-        cpu.ns, cpu.ds, cpu.ks, cpu.multiples, cpu.refine, cpu.sigma2)
+        cpu.ns,
+        cpu.ds,
+        cpu.ks,
+        cpu.multiples,
+        cpu.refine,
+        cpu.sigma2,
+    )
     for key in ("n_eval", "eval_draws", "chunk_size", "dtype"):
         assert getattr(small.recipe, key) == getattr(cpu.recipe, key), key
     config = run_config(f3.tuple_experiment(small, 20, 20, 2, [16]), m=16, seed=0)
@@ -120,8 +142,10 @@ def test_paper_small_preset_is_the_app_h1_recipe_at_the_cpu_sizes():
         assert (settings.n, settings.d, settings.k) == (min(cpu.ns), min(cpu.ds), min(cpu.ks))
 
 
-@pytest.mark.parametrize("overrides", [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"},
-                                       {"refine": -1}, {"exact_draws": 1}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{"ns": (1,)}, {"ds": ()}, {"multiples": 0}, {"exact_dtype": "float16"}, {"refine": -1}, {"exact_draws": 1}],
+)
 def test_bad_settings(overrides):
     with pytest.raises(InvalidInputError):
         small_settings(**overrides)
@@ -148,6 +172,10 @@ def test_cpu_preset_smallest_tuple_runs_and_resumes(tmp_path):
     again = f3.run_figure3_sweep(settings, options)
     assert again.executed == 2
     (resumed,) = again.outcomes
-    assert (resumed.m_values, resumed.ratios, resumed.m_pt, resumed.m_pt_ci) == \
-           (outcome.m_values, outcome.ratios, outcome.m_pt, outcome.m_pt_ci)
+    assert (resumed.m_values, resumed.ratios, resumed.m_pt, resumed.m_pt_ci) == (
+        outcome.m_values,
+        outcome.ratios,
+        outcome.m_pt,
+        outcome.m_pt_ci,
+    )
     np.testing.assert_array_equal(resumed.exact.gaps, outcome.exact.gaps)

@@ -21,8 +21,11 @@ def _one_line_exit_2(capsys, argv):
 def test_malformed_user_template_file_is_exit_2_with_one_line(tmp_path, capsys, figure):
     bad = tmp_path / "templates.idx3-ubyte"
     bad.write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x05")  # header cut short
-    extra = ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")] if figure == "5" else [
-        "--out", str(tmp_path / "out")]
+    extra = (
+        ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+        if figure == "5"
+        else ["--out", str(tmp_path / "out")]
+    )
     err = _one_line_exit_2(capsys, ["figure", figure, "--templates", str(bad), *extra])
     assert "templates.idx3-ubyte" in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("figure*"))
@@ -31,9 +34,13 @@ def test_malformed_user_template_file_is_exit_2_with_one_line(tmp_path, capsys, 
 
 
 def test_bad_options_are_exit_2(tmp_path, capsys):
-    for argv in (["figure", "5", "--m-values", "0,10"], ["figure", "5", "--m-values", "a"], ["figure", "4", "--side", "0"],
-                 ["figure", "4", "--color-mean", "1,2", "--out", str(tmp_path)],
-                 ["figure", "5", "--t-index", "26", "--out", str(tmp_path)]):
+    for argv in (
+        ["figure", "5", "--m-values", "0,10"],
+        ["figure", "5", "--m-values", "a"],
+        ["figure", "4", "--side", "0"],
+        ["figure", "4", "--color-mean", "1,2", "--out", str(tmp_path)],
+        ["figure", "5", "--t-index", "26", "--out", str(tmp_path)],
+    ):
         with pytest.raises(SystemExit) as exc:
             if main(argv) == 2:
                 raise SystemExit(2)
@@ -67,9 +74,31 @@ def test_figure4_trained_tiny(tmp_path):
 @pytest.mark.slow
 def test_figure5_tiny_sweep_then_cache(tmp_path, capsys):
     out = tmp_path / "fig5"
-    argv = ["figure", "5", "--side", "4", "--k", "2", "--n", "6", "--m-values", "2,6", "--epochs", "5",
-            "--eval-draws", "3", "--n-eval", "6", "--excess", "--excess-draws", "2", "--out", str(out),
-            "--cache-dir", str(tmp_path / "cache")]
+    argv = [
+        "figure",
+        "5",
+        "--side",
+        "4",
+        "--k",
+        "2",
+        "--n",
+        "6",
+        "--m-values",
+        "2,6",
+        "--epochs",
+        "5",
+        "--eval-draws",
+        "3",
+        "--n-eval",
+        "6",
+        "--excess",
+        "--excess-draws",
+        "2",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert main(argv) == 0
     first = (out / "figure5.csv").read_text()
     assert "2 models trained, 0 from cache" in capsys.readouterr().out

@@ -66,16 +66,19 @@ def test_figure2_outputs(figure2_out):
 def test_rerun_reuses_the_cache(figure2_out):
     results = sorted((figure2_out / "cache").rglob("result.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
-    assert main(["figure", "2", *TINY, "--out", str(figure2_out / "again"), "--cache-dir",
-                 str(figure2_out / "cache")]) == 0
+    assert (
+        main(["figure", "2", *TINY, "--out", str(figure2_out / "again"), "--cache-dir", str(figure2_out / "cache")])
+        == 0
+    )
     assert [p.stat().st_mtime_ns for p in sorted((figure2_out / "cache").rglob("result.json"))] == stamps
     assert (figure2_out / "again" / "figure2.csv").read_text() == (figure2_out / "f2" / "figure2.csv").read_text()
 
 
 def test_python_api_reuses_the_commands_runs(figure2_out):
     cpu = preset(2, "cpu")
-    settings = replace(cpu, n=12, d=4, k=2, m_values=(15,), recipe=replace(cpu.recipe, epochs=12, eval_draws=2,
-                                                                          n_eval=8))
+    settings = replace(
+        cpu, n=12, d=4, k=2, m_values=(15,), recipe=replace(cpu.recipe, epochs=12, eval_draws=2, n_eval=8)
+    )
     result = figure2.compute(settings, sweep=SweepOptions(cache_dir=figure2_out / "cache"))
     assert result.seeds[0].runs[0]["memorization_ratio"] == 1.0
     figure2.save(result, figure2_out / "api")
@@ -85,28 +88,44 @@ def test_python_api_reuses_the_commands_runs(figure2_out):
 
 @pytest.mark.slow
 def test_figures_6_and_7_share_the_runs(figure2_out):
-    assert main(["figure", "2", *TWO_M, "--out", str(figure2_out / "two"), "--cache-dir",
-                 str(figure2_out / "cache")]) == 0
+    assert (
+        main(["figure", "2", *TWO_M, "--out", str(figure2_out / "two"), "--cache-dir", str(figure2_out / "cache")]) == 0
+    )
     rows = list(csv.DictReader((figure2_out / "two" / "figure2.csv").open()))
     assert [int(r["m"]) for r in rows] == [3, 15]
-    assert main(["figure", "6", *TWO_M, "--out", str(figure2_out / "f6"), "--cache-dir",
-                 str(figure2_out / "cache")]) == 0
+    assert (
+        main(["figure", "6", *TWO_M, "--out", str(figure2_out / "f6"), "--cache-dir", str(figure2_out / "cache")]) == 0
+    )
     rows = list(csv.DictReader((figure2_out / "f6" / "figure6.csv").open()))
     assert float(rows[1]["learned_variance"]) < 1e-4 and float(rows[1]["dist_nearest_train"]) < 0.1
-    assert main(["figure", "7", *TWO_M, "--seeds", "0,1", "--out", str(figure2_out / "f7"), "--cache-dir",
-                 str(figure2_out / "cache")]) == 0
+    assert (
+        main(
+            [
+                "figure",
+                "7",
+                *TWO_M,
+                "--seeds",
+                "0,1",
+                "--out",
+                str(figure2_out / "f7"),
+                "--cache-dir",
+                str(figure2_out / "cache"),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((figure2_out / "f7" / "figure7.csv").open()))
     assert sorted({r["seed"] for r in rows}) == ["0", "1"]
     for name in ("figure7.png", "figure7.pdf", "figure7.json", "figure7_baselines.csv"):
         assert (figure2_out / "f7" / name).exists()
 
 
-@pytest.mark.parametrize("argv", [["--m-values", "0,3"], ["--seeds", "0,1"], ["--adam-b2", "1.5"], ["--n", "1"],
-                                  ["--executor", "threads"]])
+@pytest.mark.parametrize(
+    "argv", [["--m-values", "0,3"], ["--seeds", "0,1"], ["--adam-b2", "1.5"], ["--n", "1"], ["--executor", "threads"]]
+)
 def test_bad_input_is_one_line_exit_2(argv, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        raise SystemExit(main(["figure", "2", *argv, "--out", str(tmp_path / "o"), "--cache-dir",
-                               str(tmp_path / "c")]))
+        raise SystemExit(main(["figure", "2", *argv, "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")]))
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err

@@ -70,8 +70,16 @@ def _idx(code: int, dims, payload: bytes) -> bytes:
 def test_npz_roundtrip_reads_only_what_is_asked(tmp_path):
     path = tmp_path / "a.npz"
     bomb = _npy({"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}, b"")
-    path.write_bytes(_zip({"x.npy": _npy({"descr": "<i4", "fortran_order": True, "shape": (2, 3)},
-                                         np.arange(6, dtype="<i4").tobytes()), "bomb.npy": bomb}))
+    path.write_bytes(
+        _zip(
+            {
+                "x.npy": _npy(
+                    {"descr": "<i4", "fortran_order": True, "shape": (2, 3)}, np.arange(6, dtype="<i4").tobytes()
+                ),
+                "bomb.npy": bomb,
+            }
+        )
+    )
     with _readers.open_npz(path) as archive:
         assert set(archive.names) == {"x", "bomb"}
         assert archive.header("bomb").shape == (10**6, 10**6)
@@ -83,8 +91,12 @@ def test_npz_roundtrip_reads_only_what_is_asked(tmp_path):
 
 
 def test_npz_written_by_numpy_and_by_memlab_read_back(tmp_path):
-    arrays = {"a": np.random.default_rng(0).standard_normal((3, 4)), "b": np.arange(5, dtype=np.uint8),
-              "c": np.array(2.5), "d": np.zeros((0, 3))}
+    arrays = {
+        "a": np.random.default_rng(0).standard_normal((3, 4)),
+        "b": np.arange(5, dtype=np.uint8),
+        "c": np.array(2.5),
+        "d": np.zeros((0, 3)),
+    }
     np.savez(tmp_path / "numpy.npz", **arrays)
     np.savez_compressed(tmp_path / "compressed.npz", **arrays)
     (tmp_path / "memlab.npz").write_bytes(_npz_bytes(arrays))
@@ -97,24 +109,42 @@ def test_npz_written_by_numpy_and_by_memlab_read_back(tmp_path):
     assert np.load(tmp_path / "memlab.npz")["a"].shape == (3, 4)  # memlab's NPZ is an ordinary one
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: b"not a zip", "no zip directory"),
-    (lambda: _zip({"x.npy": b"\x93NUMPY\x01\x00"}), "truncated .npy header"),
-    (lambda: _zip({"x.npy": _npy({"descr": "|O", "fortran_order": False, "shape": (1,)}, b"\0" * 8)}),
-     "not a plain number type"),
-    (lambda: _zip({"x.npy": _npy({"descr": "<f8", "fortran_order": False, "shape": (2,)}, b"\0" * 24)}),
-     "needs 16 bytes but the member holds 24"),
-    (lambda: _zip({"x.npy": _npy({"descr": "<f8", "fortran_order": False, "shape": (-1,)}, b"")}), "malformed"),
-    (lambda: _zip({"x.npy": _npy({"descr": "<f8", "shape": (1,)}, b"")}), "malformed"),
-    (lambda: _zip({"x.npy": _npy({"descr": [("a", "<f8")], "fortran_order": False, "shape": (1,)}, b"")}),
-     "descr must be a numeric type"),
-    (lambda: _zip({"x.npy": b"\x93NUMPY\x01\x00\xff\xff" + b"(" * 65535}), "at most 65536|malformed"),
-    (lambda: _zip({"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (2 * LIMIT,)},
-                                 b"\0" * (2 * LIMIT))}), "more than the limit"),
-    (lambda: _zip({"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (2 * LIMIT,)},
-                                 b"\0" * (2 * LIMIT))}, zipfile.ZIP_DEFLATED), "more than the limit"),
-    (lambda: _zip({f"a{i}.npy": b"" for i in range(5000)}), "5000 members"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: b"not a zip", "no zip directory"),
+        (lambda: _zip({"x.npy": b"\x93NUMPY\x01\x00"}), "truncated .npy header"),
+        (
+            lambda: _zip({"x.npy": _npy({"descr": "|O", "fortran_order": False, "shape": (1,)}, b"\0" * 8)}),
+            "not a plain number type",
+        ),
+        (
+            lambda: _zip({"x.npy": _npy({"descr": "<f8", "fortran_order": False, "shape": (2,)}, b"\0" * 24)}),
+            "needs 16 bytes but the member holds 24",
+        ),
+        (lambda: _zip({"x.npy": _npy({"descr": "<f8", "fortran_order": False, "shape": (-1,)}, b"")}), "malformed"),
+        (lambda: _zip({"x.npy": _npy({"descr": "<f8", "shape": (1,)}, b"")}), "malformed"),
+        (
+            lambda: _zip({"x.npy": _npy({"descr": [("a", "<f8")], "fortran_order": False, "shape": (1,)}, b"")}),
+            "descr must be a numeric type",
+        ),
+        (lambda: _zip({"x.npy": b"\x93NUMPY\x01\x00\xff\xff" + b"(" * 65535}), "at most 65536|malformed"),
+        (
+            lambda: _zip(
+                {"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (2 * LIMIT,)}, b"\0" * (2 * LIMIT))}
+            ),
+            "more than the limit",
+        ),
+        (
+            lambda: _zip(
+                {"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (2 * LIMIT,)}, b"\0" * (2 * LIMIT))},
+                zipfile.ZIP_DEFLATED,
+            ),
+            "more than the limit",
+        ),
+        (lambda: _zip({f"a{i}.npy": b"" for i in range(5000)}), "5000 members"),
+    ],
+)
 def test_npz_bad_files_are_one_line_errors(tmp_path, make, message):
     path = tmp_path / "bad.npz"
     path.write_bytes(make())
@@ -125,11 +155,15 @@ def test_npz_bad_files_are_one_line_errors(tmp_path, make, message):
 
 def test_npz_member_that_lies_about_its_expanded_size_is_refused_unread(tmp_path):
     """A deflated member whose directory entry claims more than DEFLATE can expand to: refused before reading."""
-    data = bytearray(_zip({"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (4000,)}, bytes(4000))},
-                          zipfile.ZIP_DEFLATED))
+    data = bytearray(
+        _zip(
+            {"x.npy": _npy({"descr": "<u1", "fortran_order": False, "shape": (4000,)}, bytes(4000))},
+            zipfile.ZIP_DEFLATED,
+        )
+    )
     # Patch the central directory's uncompressed size (offset 24 in the entry) to 4 GiB - 1.
     entry = data.rfind(b"PK\x01\x02")
-    data[entry + 24:entry + 28] = struct.pack("<I", 2**32 - 1)
+    data[entry + 24 : entry + 28] = struct.pack("<I", 2**32 - 1)
     path = tmp_path / "lie.npz"
     path.write_bytes(bytes(data))
     error, peak = _bounded(lambda: _readers.load_npz(path))
@@ -159,7 +193,7 @@ def test_fuzz_npz_truncation_and_byte_flips(tmp_path, data):
     arrays = {"x": np.arange(data.draw(st.integers(0, 300)), dtype=data.draw(st.sampled_from(["<f8", "<u1", ">i2"])))}
     blob = bytearray(_npz_bytes(arrays))
     if data.draw(st.booleans()):
-        blob = blob[:data.draw(st.integers(0, len(blob)))]
+        blob = blob[: data.draw(st.integers(0, len(blob)))]
     else:
         for _ in range(data.draw(st.integers(1, 4))):
             blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
@@ -174,14 +208,22 @@ def test_fuzz_npz_truncation_and_byte_flips(tmp_path, data):
 
 
 @FUZZ
-@given(shape=st.lists(st.integers(0, 2**40), min_size=0, max_size=4).map(tuple),
-       descr=st.sampled_from(["<f8", "<f4", "|u1", ">i4", "|b1", "<c16", "<U3", "|O", "<M8[s]", "bogus"]),
-       real=st.integers(0, 3000), fortran=st.booleans(), version=st.sampled_from([(1, 0), (2, 0), (3, 0)]),
-       compression=st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
+@given(
+    shape=st.lists(st.integers(0, 2**40), min_size=0, max_size=4).map(tuple),
+    descr=st.sampled_from(["<f8", "<f4", "|u1", ">i4", "|b1", "<c16", "<U3", "|O", "<M8[s]", "bogus"]),
+    real=st.integers(0, 3000),
+    fortran=st.booleans(),
+    version=st.sampled_from([(1, 0), (2, 0), (3, 0)]),
+    compression=st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
+)
 def test_fuzz_npz_header_fields_against_the_real_size(tmp_path, shape, descr, real, fortran, version, compression):
     path = tmp_path / "h.npz"
-    path.write_bytes(_zip({"x.npy": _npy({"descr": descr, "fortran_order": fortran, "shape": shape}, bytes(real),
-                                         version)}, compression))
+    path.write_bytes(
+        _zip(
+            {"x.npy": _npy({"descr": descr, "fortran_order": fortran, "shape": shape}, bytes(real), version)},
+            compression,
+        )
+    )
     value, peak = _bounded(lambda: _readers.load_npz(path, max_bytes=LIMIT))
     assert peak < LIMIT + SLACK
     try:
@@ -257,9 +299,13 @@ def test_idx_declared_size_overflow_and_lies(tmp_path):
 
 
 @FUZZ
-@given(code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]),
-       dims=st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), min_size=0, max_size=5),
-       extra=st.integers(-50, 50), compressed=st.booleans(), cut=st.one_of(st.none(), st.integers(0, 10**6)))
+@given(
+    code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]),
+    dims=st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), min_size=0, max_size=5),
+    extra=st.integers(-50, 50),
+    compressed=st.booleans(),
+    cut=st.one_of(st.none(), st.integers(0, 10**6)),
+)
 def test_fuzz_idx_header_fields_truncation_and_compression(tmp_path, code, dims, extra, compressed, cut):
     itemsize = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}.get(code, 1)
     declared = math.prod(dims) * itemsize if dims else 0
@@ -273,8 +319,9 @@ def test_fuzz_idx_header_fields_truncation_and_compression(tmp_path, code, dims,
     path.write_bytes(blob)
     value, peak = _bounded(lambda: _readers.read_idx(path, max_bytes=LIMIT))
     assert peak < LIMIT + SLACK
-    consistent = (code in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E) and dims and declared == real and declared <= LIMIT
-                  and whole)
+    consistent = (
+        code in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E) and dims and declared == real and declared <= LIMIT and whole
+    )
     if consistent:
         assert value.shape == tuple(dims)
     else:
@@ -286,8 +333,9 @@ def test_fuzz_idx_header_fields_truncation_and_compression(tmp_path, code, dims,
 # ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["[NaN]", "[Infinity]", "[1e999]", "[" + "1" * 5000 + "]", "[" * 100000,
-                                  "{\"a\": -Infinity}"])
+@pytest.mark.parametrize(
+    "text", ["[NaN]", "[Infinity]", "[1e999]", "[" + "1" * 5000 + "]", "[" * 100000, '{"a": -Infinity}']
+)
 def test_json_non_finite_huge_or_deep_is_one_line(tmp_path, text):
     (tmp_path / "r.json").write_text(text)
     with pytest.raises(InvalidInputError):
@@ -300,21 +348,39 @@ def test_text_files_are_size_limited(tmp_path):
         _readers.read_text(tmp_path / "w.txt", max_bytes=100)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("weight\n1\n2\n", ["1", "2"]),
-    ("\ufeff1\n2\n3\n", ["1", "2", "3"]),          # a byte-order mark is not a header
-    ("\ufeffw\n1\n", ["1"]),
-    ("# comment\n\n t \n0.5\n", ["0.5"]),
-    ("1,\n2,\n", ["1", "2"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("weight\n1\n2\n", ["1", "2"]),
+        ("\ufeff1\n2\n3\n", ["1", "2", "3"]),  # a byte-order mark is not a header
+        ("\ufeffw\n1\n", ["1"]),
+        ("# comment\n\n t \n0.5\n", ["0.5"]),
+        ("1,\n2,\n", ["1", "2"]),
+    ],
+)
 def test_number_column_good(tmp_path, text, expected):
     path = tmp_path / "w.csv"
     path.write_text(text, encoding="utf-8")
     assert _readers.read_number_column(path) == expected
 
 
-@pytest.mark.parametrize("text", ["nan\n1\n2\n", "inf\n1\n", "1e999\n1\n", "-Infinity\n1\n", "w\nx\n", "1,2\n",
-                                  "", "  \n# only\n", "[1, NaN]", "[1, [2]]", "[" + "9" * 5000 + "]", "{\"a\": 1}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nan\n1\n2\n",
+        "inf\n1\n",
+        "1e999\n1\n",
+        "-Infinity\n1\n",
+        "w\nx\n",
+        "1,2\n",
+        "",
+        "  \n# only\n",
+        "[1, NaN]",
+        "[1, [2]]",
+        "[" + "9" * 5000 + "]",
+        '{"a": 1}',
+    ],
+)
 def test_number_column_bad(tmp_path, text):
     """A non-finite first value is data (rejected), never a header; every other problem is one line too."""
     path = tmp_path / "w.txt"
@@ -325,9 +391,17 @@ def test_number_column_bad(tmp_path, text):
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=8),
-                          st.sampled_from(["nan", "inf", "1e999", "#", ",", "\ufeff", "-0", "1_0"])), max_size=8),
-       st.booleans())
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+            st.text(max_size=8),
+            st.sampled_from(["nan", "inf", "1e999", "#", ",", "\ufeff", "-0", "1_0"]),
+        ),
+        max_size=8,
+    ),
+    st.booleans(),
+)
 def test_fuzz_number_column(tmp_path, cells, as_json):
     path = tmp_path / ("w.json" if as_json else "w.txt")
     text = json.dumps(cells) if as_json else "\n".join(cells)

@@ -116,8 +116,28 @@ _TEXT = st.one_of(
     st.integers(min_value=0, max_value=9).map(lambda n: "9" * (4000 + 100 * n)),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.lists(st.integers(-(2**40), 2**40).map(str), max_size=5).map(",".join),
-    st.sampled_from(["", " ", ",", "1,,2", "0x10", "1_000", "1e5", "nan", "-inf", "1e309", "=", "a=", "=1", "k=v=w",
-                     "\x00", "١٢", "+3", " 7 "]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            ",",
+            "1,,2",
+            "0x10",
+            "1_000",
+            "1e5",
+            "nan",
+            "-inf",
+            "1e309",
+            "=",
+            "a=",
+            "=1",
+            "k=v=w",
+            "\x00",
+            "١٢",
+            "+3",
+            " 7 ",
+        ]
+    ),
 )
 
 _TYPES = {
@@ -150,17 +170,36 @@ def test_fuzz_argument_types(name, text):
     assert valid(value), (text, value)
 
 
-_NUMBER = st.one_of(st.integers(1, 10**6), st.sampled_from([0, -1, 10**308, 10**309, 10**400, 1e308, 1.7e308, 5e-324]),
-                    st.integers(-5, 10**400), st.floats(allow_nan=True, allow_infinity=True))
+_NUMBER = st.one_of(
+    st.integers(1, 10**6),
+    st.sampled_from([0, -1, 10**308, 10**309, 10**400, 1e308, 1.7e308, 5e-324]),
+    st.integers(-5, 10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=_NUMBER, d=_NUMBER, sigma2=_NUMBER, c=_NUMBER,
-       steps=st.one_of(st.integers(-2, 30), st.integers(10**8, 10**12)))
+@given(
+    n=_NUMBER, d=_NUMBER, sigma2=_NUMBER, c=_NUMBER, steps=st.one_of(st.integers(-2, 30), st.integers(10**8, 10**12))
+)
 def test_fuzz_crossover_numbers(n, d, sigma2, c, steps):
     """Any numbers: exit 0 with one JSON object, or exit 2 with one line; never 1 (an internal error)."""
-    argv = ["crossover", "--n", str(n), "--d", str(d), "--k", "3", "--sigma2", repr(sigma2) if isinstance(sigma2, float)
-            else str(sigma2), "--c", repr(c) if isinstance(c, float) else str(c), "--steps", str(steps), "--json"]
+    argv = [
+        "crossover",
+        "--n",
+        str(n),
+        "--d",
+        str(d),
+        "--k",
+        "3",
+        "--sigma2",
+        repr(sigma2) if isinstance(sigma2, float) else str(sigma2),
+        "--c",
+        repr(c) if isinstance(c, float) else str(c),
+        "--steps",
+        str(steps),
+        "--json",
+    ]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:

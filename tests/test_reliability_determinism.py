@@ -8,16 +8,69 @@ import pytest
 
 from memlab.cli import main
 
-_TINY_GMM = ["--n", "12", "--d", "4", "--k", "2", "--m-values", "3,15", "--refine", "0", "--epochs", "12",
-             "--eval-draws", "2", "--n-eval", "8"]
+_TINY_GMM = [
+    "--n",
+    "12",
+    "--d",
+    "4",
+    "--k",
+    "2",
+    "--m-values",
+    "3,15",
+    "--refine",
+    "0",
+    "--epochs",
+    "12",
+    "--eval-draws",
+    "2",
+    "--n-eval",
+    "8",
+]
 FIGURES = {
     1: ["--n", "12", "--d", "4", "--k", "2", "--draws", "4", "--all-t"],
     2: _TINY_GMM,
-    3: ["--ns", "8,10", "--ds", "4", "--ks", "2", "--multiples", "12", "--refine", "1", "--epochs", "100",
-        "--n-eval", "10", "--eval-draws", "2", "--exact-draws", "2", "--test-fraction", "0.5"],
+    3: [
+        "--ns",
+        "8,10",
+        "--ds",
+        "4",
+        "--ks",
+        "2",
+        "--multiples",
+        "12",
+        "--refine",
+        "1",
+        "--epochs",
+        "100",
+        "--n-eval",
+        "10",
+        "--eval-draws",
+        "2",
+        "--exact-draws",
+        "2",
+        "--test-fraction",
+        "0.5",
+    ],
     4: ["--side", "4", "--k", "2", "--n", "2", "--epochs", "5"],
-    5: ["--side", "4", "--k", "2", "--n", "6", "--m-values", "2,6", "--epochs", "5", "--eval-draws", "3",
-        "--n-eval", "6", "--excess", "--excess-draws", "2"],
+    5: [
+        "--side",
+        "4",
+        "--k",
+        "2",
+        "--n",
+        "6",
+        "--m-values",
+        "2,6",
+        "--epochs",
+        "5",
+        "--eval-draws",
+        "3",
+        "--n-eval",
+        "6",
+        "--excess",
+        "--excess-draws",
+        "2",
+    ],
     6: _TINY_GMM,
     7: [*_TINY_GMM, "--seeds", "0,1"],
 }
@@ -42,7 +95,7 @@ def _run(figure: int, folder):
 def test_same_seed_same_bytes(figure, tmp_path, capsys):
     first = _run(figure, tmp_path / "a")
     second = _run(figure, tmp_path / "b")
-    assert set(first) == set(second) and {".png", ".pdf", ".csv"} <= {name[name.rfind("."):] for name in first}
+    assert set(first) == set(second) and {".png", ".pdf", ".csv"} <= {name[name.rfind(".") :] for name in first}
     different = [name for name in first if first[name] != second[name]]
     assert not different, f"figure {figure}: {different} differ between two runs with the same seed"
     for name, data in first.items():

@@ -31,8 +31,9 @@ def _case(seed=5):
 
 
 def _losses_of(x, means, sigma2, alphas, sigmas, key, dtype):
-    return gpu_kernels.mc_excess_losses(x, means, sigma2, alphas=alphas, sigmas=sigmas, draws=R, key=key, dtype=dtype,
-                                        block_size=BLOCK)
+    return gpu_kernels.mc_excess_losses(
+        x, means, sigma2, alphas=alphas, sigmas=sigmas, draws=R, key=key, dtype=dtype, block_size=BLOCK
+    )
 
 
 def _spread2(ds) -> float:
@@ -48,8 +49,15 @@ def test_float32_on_scaled_and_shifted_data_is_the_scaled_answer(scale, offset):
     (tests/test_gpu_kernels_losses.py). Without the frame these overflow, underflow or lose the spread."""
     ds, alphas, sigmas, key = _case()
     reference = _losses_of(ds.x_train, ds.means, ds.sigma2, alphas, sigmas, key, jnp.float32)
-    got = _losses_of(scale * ds.x_train + offset, scale * ds.means + offset, scale**2 * ds.sigma2, alphas,
-                     scale * sigmas, key, jnp.float32)
+    got = _losses_of(
+        scale * ds.x_train + offset,
+        scale * ds.means + offset,
+        scale**2 * ds.sigma2,
+        alphas,
+        scale * sigmas,
+        key,
+        jnp.float32,
+    )
     tolerance = 8 * (N + D) * EPS32 * _spread2(ds)
     for name in NAMES:
         value = getattr(got, name) / scale**2
@@ -64,14 +72,18 @@ def test_float64_invariance_is_tight():
     s, c = 1e120, -3e121
     moved = _losses_of(s * ds.x_train + c, s * ds.means + c, s * s * ds.sigma2, alphas, s * sigmas, key, jnp.float64)
     for name in NAMES:
-        np.testing.assert_allclose(getattr(moved, name) / s**2, getattr(base, name), rtol=0,
-                                   atol=1e-10 * _spread2(ds), err_msg=name)
+        np.testing.assert_allclose(
+            getattr(moved, name) / s**2, getattr(base, name), rtol=0, atol=1e-10 * _spread2(ds), err_msg=name
+        )
 
 
-@pytest.mark.parametrize("dtype, scale, message", [
-    (jnp.float32, 1e30, "beyond float32.*use dtype float64"),
-    (jnp.float64, 1e200, "beyond float64"),
-])
+@pytest.mark.parametrize(
+    "dtype, scale, message",
+    [
+        (jnp.float32, 1e30, "beyond float32.*use dtype float64"),
+        (jnp.float64, 1e200, "beyond float64"),
+    ],
+)
 def test_logits_beyond_the_dtype_are_refused_before_computing(dtype, scale, message):
     """Data of spread s against the schedule's noise (sigma_t < 1): the logits ~ (s / sigma_t)^2 are
     dimensionless, so no frame brings them into range; refused, never NaN."""
@@ -102,10 +114,15 @@ def test_non_finite_input_is_an_error():
 
 
 def test_trained_model_check():
-    good = gpu_kernels.TrainResult(params={"m": jnp.ones(3)}, loss_history=np.ones(2), history_epochs=np.arange(2),
-                                   final_loss=np.float32(1.0))
+    good = gpu_kernels.TrainResult(
+        params={"m": jnp.ones(3)}, loss_history=np.ones(2), history_epochs=np.arange(2), final_loss=np.float32(1.0)
+    )
     check_trained(good, jnp.float32)
-    bad = gpu_kernels.TrainResult(params={"m": jnp.array([1.0, jnp.nan])}, loss_history=np.ones(2),
-                                  history_epochs=np.arange(2), final_loss=np.float32(np.nan))
+    bad = gpu_kernels.TrainResult(
+        params={"m": jnp.array([1.0, jnp.nan])},
+        loss_history=np.ones(2),
+        history_epochs=np.arange(2),
+        final_loss=np.float32(np.nan),
+    )
     with pytest.raises(InvalidInputError, match=r"trained model is not finite.*--dtype float64"):
         check_trained(bad, jnp.float32)

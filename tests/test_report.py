@@ -110,11 +110,27 @@ def test_every_claim_gets_one_row_in_report_order_grouped_by_section(results):
     rows = page.claim_rows
     assert sorted(r["data-claim"] for r in rows) == sorted(ids)
     # grouped: Section 2, Section 3, equations, then appendices, report order within a part
-    assert [r["data-claim"] for r in rows] == ["lemma-2.1", "thm-3.1", "thm-3.2", "eq-13", "app-B", "prop-C.4",
-                                               "odd", "bare-claim"]
+    assert [r["data-claim"] for r in rows] == [
+        "lemma-2.1",
+        "thm-3.1",
+        "thm-3.2",
+        "eq-13",
+        "app-B",
+        "prop-C.4",
+        "odd",
+        "bare-claim",
+    ]
     verdicts = {r["data-claim"]: r["data-verdict"] for r in rows}
-    assert verdicts == {"lemma-2.1": "holds", "thm-3.1": "holds", "thm-3.2": "fails", "prop-C.4": "inconclusive",
-                        "eq-13": "error", "app-B": "holds", "bare-claim": "unknown", "odd": "unknown"}
+    assert verdicts == {
+        "lemma-2.1": "holds",
+        "thm-3.1": "holds",
+        "thm-3.2": "fails",
+        "prop-C.4": "inconclusive",
+        "eq-13": "error",
+        "app-B": "holds",
+        "bare-claim": "unknown",
+        "odd": "unknown",
+    }
 
 
 def test_claim_rows_show_measured_se_tolerance_power_and_counterexample(results):
@@ -185,8 +201,10 @@ def test_figures_show_images_settings_and_links_to_their_files(results):
     entries = {e.key: e for e in collect_report(figures, verify_json, link_from=figures).figures}
     assert list(entries) == ["figure1", "figure2", "figure6", "my-experiment"]
     assert [link.label for link in entries["figure1"].links] == ["figure1.csv", "figure1.pdf", "figure1.json"]
-    assert [link.href for link in entries["figure2"].links][:2] == ["figure2/figure2.csv",
-                                                                    "figure2/figure2_baselines.csv"]
+    assert [link.href for link in entries["figure2"].links][:2] == [
+        "figure2/figure2.csv",
+        "figure2/figure2_baselines.csv",
+    ]
     assert dict(entries["figure1"].settings)["draws"] == "100"
     assert entries["figure1"].run_time == "5.5 s"
     assert entries["figure6"].panels[0].src is None and "not a PNG" in entries["figure6"].panels[0].problem
@@ -200,11 +218,21 @@ def test_settings_and_run_time_from_nested_json_layouts(tmp_path):
     folder = figures / "figure4"
     folder.mkdir(parents=True)
     (folder / "figure4.png").write_bytes(png_bytes())
-    (folder / "figure4.json").write_text(json.dumps({
-        "settings": {"data": {"k": 8, "seed": 0, "color_mean": [0.0]}, "recipe": {"epochs": 500, "chunk_size": None},
-                     "preset": "cpu"},
-        "data": {"k": 8, "color_mean": [0.0, 0.0, 0.0]}, "seed": 0,
-        "timings": {"training": 4.0, "sampling": 0.25}}), encoding="utf-8")
+    (folder / "figure4.json").write_text(
+        json.dumps(
+            {
+                "settings": {
+                    "data": {"k": 8, "seed": 0, "color_mean": [0.0]},
+                    "recipe": {"epochs": 500, "chunk_size": None},
+                    "preset": "cpu",
+                },
+                "data": {"k": 8, "color_mean": [0.0, 0.0, 0.0]},
+                "seed": 0,
+                "timings": {"training": 4.0, "sampling": 0.25},
+            }
+        ),
+        encoding="utf-8",
+    )
     (entry,) = collect_report(figures, tmp_path / "v.json", link_from=figures).figures
     settings = dict(entry.settings)
     assert settings["k"] == "8" and settings["epochs"] == "500" and settings["preset"] == "cpu"
@@ -224,8 +252,9 @@ def test_links_are_relative_to_where_the_page_is_written(results, tmp_path):
 
 def test_headline_numbers_from_figure1_beside_the_paper(results):
     figures, verify_json = results
-    ratio, _, verdict_32, crossing, transition, _, _, image = collect_report(figures, verify_json,
-                                                                             link_from=figures).headline
+    ratio, _, verdict_32, crossing, transition, _, _, image = collect_report(
+        figures, verify_json, link_from=figures
+    ).headline
     assert ratio.measured == f"{FIG1_EXCESS / FIG1_APPROX:.5g}"
     assert ratio.error_bar.startswith(f"± {FIG1_SE / FIG1_APPROX:.2g}")
     # the paper's side: eq. 14 at t_16, C = 2 and C = 1, from the closed form written out in the fixture
@@ -252,11 +281,19 @@ def test_crossing_window_is_the_span_of_M_within_two_standard_errors(tmp_path):
     assert crossing_window(tmp_path / "absent.csv", 0.5) is None
 
 
-@pytest.mark.parametrize("ref, section", [
-    ("Lemma 2.1", "Section 2"), ("Theorem 3.2 (proof, Thm. F.3)", "Section 3"), ("Theorem C.1, eq. 17", "Appendix C"),
-    ("App. H.4", "Appendix H"), ("eq. 11-12 (Lemma 2.1 case)", "Section 2"), ("eq. 14 → M*", "Equations (main text)"),
-    ("Proposition C.4 (proof)", "Appendix C"), ("a remark", "Other"),
-])
+@pytest.mark.parametrize(
+    "ref, section",
+    [
+        ("Lemma 2.1", "Section 2"),
+        ("Theorem 3.2 (proof, Thm. F.3)", "Section 3"),
+        ("Theorem C.1, eq. 17", "Appendix C"),
+        ("App. H.4", "Appendix H"),
+        ("eq. 11-12 (Lemma 2.1 case)", "Section 2"),
+        ("eq. 14 → M*", "Equations (main text)"),
+        ("Proposition C.4 (proof)", "Appendix C"),
+        ("a remark", "Other"),
+    ],
+)
 def test_section_of_a_paper_reference(ref, section):
     assert section_of(ref)[1] == section
 
@@ -276,13 +313,23 @@ def test_broken_or_foreign_verify_json_is_a_problem_not_a_crash(tmp_path):
 
 def test_unexpected_json_shapes_are_tolerated(tmp_path):
     figures = tmp_path / "figures"
-    for number, content in ((1, []), (2, {"settings": "x", "transition": [1]}), (5, {"phase_transition": None}),
-                            (3, {"tuples": [{"n": 0}, "x", {"n": 10, "m_pt": None}]}), (7, {"transition": {}})):
+    for number, content in (
+        (1, []),
+        (2, {"settings": "x", "transition": [1]}),
+        (5, {"phase_transition": None}),
+        (3, {"tuples": [{"n": 0}, "x", {"n": 10, "m_pt": None}]}),
+        (7, {"transition": {}}),
+    ):
         folder = figures / f"figure{number}"
         folder.mkdir(parents=True)
         (folder / f"figure{number}.json").write_text(json.dumps(content), encoding="utf-8")
-    odd_claim = {"id": "x", "measured": [1, 2], "details": "text", "settings": None,
-                 "power": {"detectable_relative_error": "?"}}
+    odd_claim = {
+        "id": "x",
+        "measured": [1, 2],
+        "details": "text",
+        "settings": None,
+        "power": {"detectable_relative_error": "?"},
+    }
     verify_json = write_verify_json(tmp_path / "v.json", [odd_claim])
     page = collect_report(figures, verify_json, link_from=tmp_path)
     assert [r.id for r in page.verification.rows] == ["x"]
@@ -310,18 +357,23 @@ def test_cli_writes_the_page(results, capsys):
     html = out.read_text(encoding="utf-8")
     assert len(_Page(html).claim_rows) == len(claims())
     printed = capsys.readouterr()
-    assert f"wrote {out}" in printed.out and "8 claims (3 holds, 1 fails, 1 inconclusive, 1 error, 2 unknown)" \
-        in printed.out
+    assert (
+        f"wrote {out}" in printed.out
+        and "8 claims (3 holds, 1 fails, 1 inconclusive, 1 error, 2 unknown)" in printed.out
+    )
     assert "memlab figure 3" in printed.out  # a not-computed part, with its command
     assert "malformed JSON" in printed.err  # figure6.json
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--figures", "{file}"], "not a directory"),
-    (["--verify-json", "{tmp}/absent.json"], "file not found"),
-    (["--out", "{tmp}"], "is a directory"),
-    (["--out", "{file}/page.html"], "is not a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--figures", "{file}"], "not a directory"),
+        (["--verify-json", "{tmp}/absent.json"], "file not found"),
+        (["--out", "{tmp}"], "is a directory"),
+        (["--out", "{file}/page.html"], "is not a directory"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, message):
     file = tmp_path / "a-file"
     file.write_text("x", encoding="utf-8")
@@ -354,9 +406,11 @@ def test_cli_compute_quick_runs_verify_figure1_figure4_first(tmp_path, monkeypat
 
     monkeypatch.setattr(memlab.cli, "main", fake_main)
     code = real_main(["report", "--figures", str(figures), "--compute", "quick"])
-    assert calls == [["verify", "--quick", "--json", str(figures / "verify" / "verify.json")],
-                     ["figure", "1", "--out", str(figures / "figure1")],
-                     ["figure", "4", "--out", str(figures / "figure4")]]
+    assert calls == [
+        ["verify", "--quick", "--json", str(figures / "verify" / "verify.json")],
+        ["figure", "1", "--out", str(figures / "figure1")],
+        ["figure", "4", "--out", str(figures / "figure4")],
+    ]
     assert code == 1  # a step failed; the page is still written, with what exists
     assert "failed: memlab figure 4" in capsys.readouterr().err
     page = _Page((figures / "report.html").read_text(encoding="utf-8"))

@@ -104,8 +104,9 @@ def test_the_checks_see_an_external_request_when_a_page_makes_one(browser, repor
     assert page.evaluate(_DOM)["images"][0]["width"] == 0  # and it did not load
     page.close()
     unprotected = tmp_path / "unprotected.html"
-    unprotected.write_text(html.replace('http-equiv="Content-Security-Policy"', 'name="no-policy"', 1),
-                           encoding="utf-8")
+    unprotected.write_text(
+        html.replace('http-equiv="Content-Security-Policy"', 'name="no-policy"', 1), encoding="utf-8"
+    )
     page = browser.load(unprotected.resolve().as_uri())
     assert page.external_requests == [EXTERNAL]  # the request was attempted (the proxy refused it)
     assert page.evaluate(_DOM)["images"][0]["width"] == 0

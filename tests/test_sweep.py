@@ -95,7 +95,7 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path):
 
 def test_failures_are_reported_after_the_other_runs(tmp_path):
     FAIL_AT.add(2.0)
-    with pytest.raises(_sweep.SweepError, match="1 of 6 runs failed.*bad value 2.0"):
+    with pytest.raises(_sweep.SweepError, match=r"1 of 6 runs failed.*bad value 2\.0"):
         _sweep.run_sweep(flaky_run, CONFIGS, options=_options(tmp_path))
     assert sorted(CALLS) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     FAIL_AT.clear()
@@ -126,8 +126,9 @@ def test_submitit_executor_path(tmp_path, cluster, monkeypatch):
     # submitit's local worker is a fresh interpreter: it imports the run function from the tests folder.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     configs = [{"value": 0}, {"value": 2}, {"value": 3}]
-    options = _options(tmp_path / "cache", executor="submitit", submitit_cluster=cluster,
-                       submitit_parameters={"timeout_min": 5})
+    options = _options(
+        tmp_path / "cache", executor="submitit", submitit_cluster=cluster, submitit_parameters={"timeout_min": 5}
+    )
     outcome = _sweep.run_sweep(powers_run, configs, options=options)
     assert outcome.executed == 3
     _check_demo(tmp_path, outcome)
@@ -137,7 +138,10 @@ def test_submitit_executor_path(tmp_path, cluster, monkeypatch):
 
 
 def test_process_pool_executor(tmp_path):
-    outcome = _sweep.run_sweep(powers_run, [{"value": 0}, {"value": 2}, {"value": 3}],
-                               options=_options(tmp_path / "cache", executor="pool", max_workers=2))
+    outcome = _sweep.run_sweep(
+        powers_run,
+        [{"value": 0}, {"value": 2}, {"value": 3}],
+        options=_options(tmp_path / "cache", executor="pool", max_workers=2),
+    )
     assert outcome.executed == 3
     _check_demo(tmp_path, outcome)

@@ -62,12 +62,14 @@ def _damage_cases():
             record = json.loads(path.read_text())
             change(record)
             path.write_text(json.dumps(record))
+
         return damage
 
     def set_result(text):
         def damage(folder):
             path = folder / "result.json"
             path.write_text(path.read_text().replace('"square": 4.0', f'"square": {text}'))
+
         return damage
 
     return {
@@ -83,7 +85,8 @@ def _damage_cases():
         "edited digit": set_result("5.0"),
         "no checksum": edit_record(lambda r: r.pop("sha256")),
         "array changed": lambda folder: (folder / "second.npz").write_bytes(
-            (folder / "second.npz").read_bytes()[:-30] + bytes(30)),
+            (folder / "second.npz").read_bytes()[:-30] + bytes(30)
+        ),
         "array deleted": lambda folder: (folder / "first.npz").unlink(),
         "config.json changed": lambda folder: (folder / "config.json").write_text("{}"),
         "result is a folder": lambda folder: ((folder / "result.json").unlink(), (folder / "result.json").mkdir()),
@@ -156,10 +159,17 @@ _sweep.run_sweep(logged_run, configs, options=_sweep.SweepOptions(cache_dir=sys.
 
 
 def _start_sweep(configs, cache):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-           "MEMLAB_PROGRESS": "0"}
-    return subprocess.Popen([sys.executable, "-c", _SWEEP_SCRIPT, json.dumps(configs), str(cache)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        "MEMLAB_PROGRESS": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", _SWEEP_SCRIPT, json.dumps(configs), str(cache)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _corrupt_random_file(cache: Path, rng: random.Random) -> None:
@@ -174,7 +184,7 @@ def _corrupt_random_file(cache: Path, rng: random.Random) -> None:
     elif action == "empty":
         path.write_bytes(b"")
     elif action == "truncate":
-        path.write_bytes(bytes(data[:rng.randrange(len(data) + 1)]))
+        path.write_bytes(bytes(data[: rng.randrange(len(data) + 1)]))
     elif data:
         for _ in range(rng.randint(1, 3)):
             position = rng.randrange(len(data))
@@ -228,8 +238,10 @@ def test_two_processes_sharing_a_cache_compute_each_run_once(tmp_path):
     assert sorted(executions) == sorted(repr(c["value"]) for c in configs)  # each run exactly once
     outcome = _sweep.run_sweep(logged_run, configs, options=_options(tmp_path / "cache"))
     assert outcome.cached == 6
-    np.testing.assert_array_equal(load_npz(_sweep.run_dir(tmp_path / "cache", configs[5], logged_run)
-                                           / "second.npz")["values"], np.full((4, 3), 25.0))
+    np.testing.assert_array_equal(
+        load_npz(_sweep.run_dir(tmp_path / "cache", configs[5], logged_run) / "second.npz")["values"],
+        np.full((4, 3), 25.0),
+    )
 
 
 def test_a_run_held_by_another_process_is_done_last(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import sympy as sp
 
 from memlab import theory
-from memlab.theory import ALPHA, SIGMA, SIGMA2, PSI, LAMBDA, C, D, M, N, E_t
+from memlab.theory import ALPHA, LAMBDA, PSI, SIGMA, SIGMA2, C, D, E_t, M, N
 
 
 def test_posterior_gain_is_eq11_coefficient():
@@ -36,7 +36,10 @@ def test_theorem_3_2_and_eq14():
     assert sp.simplify(theory.excess_pmem() - C * (1 - M / N) * D * SIGMA2) == 0
     expected = C * (1 - M / N) * D * SIGMA2 * E_t(LAMBDA) - D * SIGMA2 * E_t(LAMBDA / (PSI * SIGMA2 + 1))
     assert sp.simplify(theory.eq14_time_averaged() - expected) == 0
-    assert sp.simplify(theory.eq14_integrand() - LAMBDA * (C * (1 - M / N) * D * SIGMA2 - D * SIGMA2 / (PSI * SIGMA2 + 1))) == 0
+    assert (
+        sp.simplify(theory.eq14_integrand() - LAMBDA * (C * (1 - M / N) * D * SIGMA2 - D * SIGMA2 / (PSI * SIGMA2 + 1)))
+        == 0
+    )
 
 
 def test_m_star_solves_eq14_and_is_free_of_d():

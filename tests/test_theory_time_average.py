@@ -55,8 +55,9 @@ def test_quad_log_t_on_one_over_t_squared():
     assert value == pytest.approx(999.0, rel=1e-12) and abserr < 1e-8
 
 
-@pytest.mark.parametrize("lo, hi", [(0.5, 0.5), (0.6, 0.5), (0.0, 0.5), (-0.1, 0.5), (0.1, 1.5), (float("nan"), 0.5),
-                                    ("x", 0.5)])
+@pytest.mark.parametrize(
+    "lo, hi", [(0.5, 0.5), (0.6, 0.5), (0.0, 0.5), (-0.1, 0.5), (0.1, 1.5), (float("nan"), 0.5), ("x", 0.5)]
+)
 def test_bad_time_range(lo, hi):
     with pytest.raises(InvalidInputError):
         theory.validate_time_range(lo, hi)

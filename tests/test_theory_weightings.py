@@ -22,7 +22,8 @@ a, s = sp.symbols("alpha_t sigma_t", positive=True)
 )
 def test_derived_factor_matches_hand_derivation(name, expected):
     derived = theory.derive_weighting_factor(name).subs(
-        {sp.Symbol("alpha_t", positive=True): a, sp.Symbol("sigma_t", positive=True): s})
+        {sp.Symbol("alpha_t", positive=True): a, sp.Symbol("sigma_t", positive=True): s}
+    )
     assert sp.simplify(derived - expected) == 0
 
 
@@ -31,8 +32,12 @@ def _targets(name, x, x0_est, alpha, sigma):
     return {"x0": x0_est, "eps": eps, "v": alpha * eps - sigma * x0_est, "score": (alpha * x0_est - x) / sigma**2}[name]
 
 
-@given(st.sampled_from(["x0", "eps", "v", "score"]), st.floats(0.01, 0.99), st.sampled_from(["vp", "ve", "linear"]),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.sampled_from(["x0", "eps", "v", "score"]),
+    st.floats(0.01, 0.99),
+    st.sampled_from(["vp", "ve", "linear"]),
+    st.integers(0, 2**32 - 1),
+)
 def test_weighting_is_the_mse_ratio_numerically(name, t, schedule, seed):
     """Plain NumPy: ||target(x_hat) - target(x0)||^2 / ||x_hat - x0||^2 equals lambda(t)."""
     alpha = {"vp": np.sqrt(1 - t * t), "ve": 1.0, "linear": 1 - t}[schedule]
@@ -41,7 +46,8 @@ def test_weighting_is_the_mse_ratio_numerically(name, t, schedule, seed):
     x0, eps, x_hat = rng.normal(size=(3, 7))
     x = alpha * x0 + sigma * eps
     ratio = np.sum((_targets(name, x, x_hat, alpha, sigma) - _targets(name, x, x0, alpha, sigma)) ** 2) / np.sum(
-        (x_hat - x0) ** 2)
+        (x_hat - x0) ** 2
+    )
     lam = float(theory.weighting(name, schedule).subs(theory.T, t))
     assert ratio == pytest.approx(lam, rel=1e-9)
 

@@ -43,8 +43,10 @@ def test_shrinking_deviation_holds_and_constant_or_growing_deviation_fails():
     vague = excursion_decision(_groups(rng, [0.0, 0.0], datasets=4, spread=0.05), scale=1.0, tolerance=0.01)
     assert vague["verdict"] == "inconclusive"
     # the statement scale divides the measured ratio
-    assert excursion_decision(_groups(rng, [0.2, 0.05]), scale=1.05, tolerance=0.01)["verdict"] in ("holds",
-                                                                                                  "inconclusive")
+    assert excursion_decision(_groups(rng, [0.2, 0.05]), scale=1.05, tolerance=0.01)["verdict"] in (
+        "holds",
+        "inconclusive",
+    )
 
 
 def test_false_alarm_rate_at_the_boundary_of_the_null_is_at_most_the_stated_size():
@@ -53,9 +55,12 @@ def test_false_alarm_rate_at_the_boundary_of_the_null_is_at_most_the_stated_size
     rng = np.random.default_rng(1)
     size, sims = 0.2, 400
     rejections = sum(
-        excursion_decision(_groups(rng, [0.01, 0.01, 0.01], datasets=20, cells=8), scale=1.0, tolerance=0.01,
-                           false_alarm=size)["verdict"] == "fails"
-        for _ in range(sims))
+        excursion_decision(
+            _groups(rng, [0.01, 0.01, 0.01], datasets=20, cells=8), scale=1.0, tolerance=0.01, false_alarm=size
+        )["verdict"]
+        == "fails"
+        for _ in range(sims)
+    )
     assert rejections / sims <= size + 3.5 * math.sqrt(size * (1 - size) / sims)
     assert rejections > 0  # and the rule is not vacuous at that size
 
@@ -66,8 +71,13 @@ def test_bootstrap_rates_match_the_scalar_rule():
     rates = _asymptotics._BootstrapRates(groups, 0.01)
     seeds = np.arange(40)
     for scale in (1.0, 1.012, 0.985):
-        scalar = np.mean([excursion_decision(groups, scale=scale, tolerance=0.01,
-                                             rng=np.random.default_rng(s))["verdict"] == "fails" for s in seeds])
+        scalar = np.mean(
+            [
+                excursion_decision(groups, scale=scale, tolerance=0.01, rng=np.random.default_rng(s))["verdict"]
+                == "fails"
+                for s in seeds
+            ]
+        )
         assert rates(scale, seeds) == pytest.approx(scalar)
 
 
@@ -115,8 +125,9 @@ def test_theorem_3_2_as_stated_fails_with_an_independently_recomputed_counterexa
     values = []
     for seed in cx["dataset_seeds"][:8]:
         ds = make_gmm_dataset(d=cx["d"], k=cx["K"], n=cx["N"], n_test=0, seed=seed)
-        est = excess_loss_pmem(ds.x_train, m=cx["M"], alpha=alpha, sigma=sigma,
-                               noise=rng.standard_normal((cx["N"], 20, cx["d"])))
+        est = excess_loss_pmem(
+            ds.x_train, m=cx["M"], alpha=alpha, sigma=sigma, noise=rng.standard_normal((cx["N"], 20, cx["d"]))
+        )
         values.append(est.mean / ((1 - cx["M"] / cx["N"]) * cx["d"]))
     c_mean, c_se = float(np.mean(values)), float(np.std(values, ddof=1) / math.sqrt(len(values)))
     assert c_mean - 4 * c_se > 2.0, (c_mean, c_se)

@@ -62,13 +62,18 @@ def test_eq17_eq18_eq19_directly_with_scipy(p, eps):
 @given(p=st.integers(1, 200), r=st.floats(0.05, 20))
 def test_closed_form_chernoff_infimum_matches_numerical_minimisation(p, r):
     a = r * p
-    upper = optimize.minimize_scalar(lambda t: -0.5 * p * math.log1p(-2 * t) - t * a, bounds=(1e-12, 0.5 - 1e-9),
-                                     method="bounded", options={"xatol": 1e-13}).fun
+    upper = optimize.minimize_scalar(
+        lambda t: -0.5 * p * math.log1p(-2 * t) - t * a,
+        bounds=(1e-12, 0.5 - 1e-9),
+        method="bounded",
+        options={"xatol": 1e-13},
+    ).fun
     assert chi2_log_chernoff_inf(p, a, side="upper") == pytest.approx(min(upper, 0.0), abs=1e-6)
 
 
-@pytest.mark.parametrize("x,p,upper", [(2e5, 1e5, True), (1e3, 1e5, False), (2000.0, 1.0, True), (40.0, 3.0, True),
-                                       (0.01, 50.0, False)])
+@pytest.mark.parametrize(
+    "x,p,upper", [(2e5, 1e5, True), (1e3, 1e5, False), (2000.0, 1.0, True), (40.0, 3.0, True), (0.01, 50.0, False)]
+)
 def test_far_tail_log_probabilities_match_mpmath(x, p, upper):
     mpmath.mp.dps = 50
     if upper:
@@ -84,4 +89,4 @@ def test_transcribed_threshold_and_proof_step():
     assert stats.chi2.cdf(0.99 * r1, 1) < math.exp(chi2_log_chernoff_inf(1, 0.99 * r1, side="upper"))
     step = proof_step_counterexample()
     x = step["example_x"]
-    assert math.log1p(x) - x > -x**2 / 2 + x**3 / 6  # the proof's intermediate inequality is false here
+    assert math.log1p(x) - x > -(x**2) / 2 + x**3 / 6  # the proof's intermediate inequality is false here

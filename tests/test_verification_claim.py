@@ -31,16 +31,39 @@ from memlab.verification import (
 from memlab.verification._power import measure_power
 
 REQUIRED_IDS = {
-    "lemma-2.1", "eq-11", "eq-7-minimizer", "eq-7-limit", "eq-13", "app-B", "app-H.4-inverse", "app-H.4-logdet",
-    "eq-14-mstar", "thm-3.1", "thm-3.2", "thm-C.1-generic", "thm-C.1-eq17", "thm-C.1-eq18", "thm-C.1-eq19",
-    "lemma-C.2", "prop-C.3", "prop-C.4", "lemma-D.1", "lemma-D.2", "lemma-E.1",
+    "lemma-2.1",
+    "eq-11",
+    "eq-7-minimizer",
+    "eq-7-limit",
+    "eq-13",
+    "app-B",
+    "app-H.4-inverse",
+    "app-H.4-logdet",
+    "eq-14-mstar",
+    "thm-3.1",
+    "thm-3.2",
+    "thm-C.1-generic",
+    "thm-C.1-eq17",
+    "thm-C.1-eq18",
+    "thm-C.1-eq19",
+    "lemma-C.2",
+    "prop-C.3",
+    "prop-C.4",
+    "lemma-D.1",
+    "lemma-D.2",
+    "lemma-E.1",
 }
 
 
 def _result(verdict="holds"):
-    return CheckResult(verdict=verdict, measured=quantity(1.0, se=0.1), expected=quantity(1.0),
-                       tolerance={"value": 0.1, "why": "test"}, settings={"tried": 1, "summary": "one"},
-                       summary="ok")
+    return CheckResult(
+        verdict=verdict,
+        measured=quantity(1.0, se=0.1),
+        expected=quantity(1.0),
+        tolerance={"value": 0.1, "why": "test"},
+        settings={"tried": 1, "summary": "one"},
+        summary="ok",
+    )
 
 
 def test_registry_covers_every_claim_of_the_issue():
@@ -104,12 +127,21 @@ def test_checks_declaring_seed_get_the_run_seed():
 
 
 def test_json_report_has_exactly_the_issue_schema(tmp_path):
-    claim = Claim(id="c", paper_ref="r", statement="s", kind="bound",
-                  check=lambda b, *, rng: CheckResult(verdict="fails", measured=quantity(math.nan, se=math.inf),
-                                                      expected=quantity(np.float64(1.0)),
-                                                      tolerance={"value": 3.0, "why": "w"},
-                                                      settings={"tried": 2}, counterexample={"x": np.int64(1)},
-                                                      summary="bad"))
+    claim = Claim(
+        id="c",
+        paper_ref="r",
+        statement="s",
+        kind="bound",
+        check=lambda b, *, rng: CheckResult(
+            verdict="fails",
+            measured=quantity(math.nan, se=math.inf),
+            expected=quantity(np.float64(1.0)),
+            tolerance={"value": 3.0, "why": "w"},
+            settings={"tried": 2},
+            counterexample={"x": np.int64(1)},
+            summary="bad",
+        ),
+    )
     run = run_claims([claim], budget=Budget(), seed=1)
     path = write_json_report(tmp_path / "sub" / "r.json", run)
     doc = json.loads(path.read_text())
@@ -129,6 +161,7 @@ def test_json_report_has_exactly_the_issue_schema(tmp_path):
 
 def _threshold_check(tolerance, *, stochastic=False):
     """A toy identity: measured 1 ± rounding against the statement × scale, decided by |measured − stated| <= tol."""
+
     def check(budget, *, rng, statement_scale=1.0):
         measured = 1.0 + 1e-13
 
@@ -137,12 +170,21 @@ def _threshold_check(tolerance, *, stochastic=False):
             return abs(measured + noise - scale) > tolerance
 
         verdict = "fails" if fails(statement_scale, None) else "holds"
-        return CheckResult(verdict=verdict, measured=quantity(measured), expected=quantity(statement_scale),
-                           tolerance={"value": tolerance, "why": "toy"}, settings={"tried": 1},
-                           sides={"statement": "1", "measurement": "1 + 1e-13"},
-                           rescore=Rescore(fails=fails, perturbations=(Perturbation("× (1 + r)", +1),
-                                                                       Perturbation("× (1 − r)", -1, primary=False)),
-                                           stochastic=stochastic, method="toy"))
+        return CheckResult(
+            verdict=verdict,
+            measured=quantity(measured),
+            expected=quantity(statement_scale),
+            tolerance={"value": tolerance, "why": "toy"},
+            settings={"tried": 1},
+            sides={"statement": "1", "measurement": "1 + 1e-13"},
+            rescore=Rescore(
+                fails=fails,
+                perturbations=(Perturbation("× (1 + r)", +1), Perturbation("× (1 − r)", -1, primary=False)),
+                stochastic=stochastic,
+                method="toy",
+            ),
+        )
+
     return Claim(id="toy", paper_ref="r", statement="s", kind="identity", check=check)
 
 
@@ -174,8 +216,11 @@ def test_power_rng_is_independent_of_the_check_rng():
 def test_a_claim_that_fails_as_stated_needs_no_perturbation():
     record = run_claim(_threshold_check(1e-6), budget=Budget("quick"), seed=0, statement_scale=1.0)
     assert record.result.power["detectable_relative_error"] > 0
-    power = measure_power(Rescore(fails=lambda s, r: True, perturbations=(Perturbation("x", -1),)),
-                          rng=np.random.default_rng(0), resamples=10)
+    power = measure_power(
+        Rescore(fails=lambda s, r: True, perturbations=(Perturbation("x", -1),)),
+        rng=np.random.default_rng(0),
+        resamples=10,
+    )
     assert power["detectable_relative_error"] == 0.0 and power["perturbations"] == []
 
 

@@ -18,8 +18,11 @@ SEEDS = range(20)
 
 @pytest.mark.slow
 def test_claims_that_hold_are_never_reported_failing_over_20_seeds(capsys):
-    counts = {c.id: {"fails": 0, "holds": 0, "inconclusive": 0, "error": 0}
-              for c in all_claims() if c.id not in FALSE_AS_STATED}
+    counts = {
+        c.id: {"fails": 0, "holds": 0, "inconclusive": 0, "error": 0}
+        for c in all_claims()
+        if c.id not in FALSE_AS_STATED
+    }
     for seed in SEEDS:
         for claim in all_claims():
             if claim.id in counts:
@@ -30,6 +33,8 @@ def test_claims_that_hold_are_never_reported_failing_over_20_seeds(capsys):
     with capsys.disabled():
         print(f"\nverdicts over seeds {SEEDS.start}..{SEEDS.stop - 1} (quick budget):")
         for claim_id, c in counts.items():
-            print(f"  {claim_id:26s} fails {c['fails']}/{len(SEEDS)}  holds {c['holds']}  "
-                  f"inconclusive {c['inconclusive']}  error {c['error']}")
+            print(
+                f"  {claim_id:26s} fails {c['fails']}/{len(SEEDS)}  holds {c['holds']}  "
+                f"inconclusive {c['inconclusive']}  error {c['error']}"
+            )
     assert all(c["fails"] == 0 and c["error"] == 0 for c in counts.values()), counts

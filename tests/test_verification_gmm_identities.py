@@ -11,8 +11,13 @@ from memlab.verification._gmm_identities import isotropic_tweedie_denoiser, twee
 
 
 @settings(max_examples=25)
-@given(d=st.sampled_from([1, 2, 4]), m=st.sampled_from([1, 3]), t_index=st.integers(0, 25), seed=st.integers(0, 10**6),
-       low_rank=st.booleans())
+@given(
+    d=st.sampled_from([1, 2, 4]),
+    m=st.sampled_from([1, 3]),
+    t_index=st.integers(0, 25),
+    seed=st.integers(0, 10**6),
+    low_rank=st.booleans(),
+)
 def test_lemma_2_1_equals_tweedie(d, m, t_index, seed, low_rank):
     rng = np.random.default_rng(seed)
     alpha, sigma, _ = (float(v) for v in schedule_coefficients(timestep_grid()[t_index]))
@@ -28,8 +33,13 @@ def test_lemma_2_1_equals_tweedie(d, m, t_index, seed, low_rank):
 
 
 @settings(max_examples=25)
-@given(d=st.sampled_from([1, 3]), m=st.sampled_from([1, 4]), t_index=st.integers(0, 25), seed=st.integers(0, 10**6),
-       variance=st.sampled_from([0.0, 1e-4, 0.5, 3.0]))
+@given(
+    d=st.sampled_from([1, 3]),
+    m=st.sampled_from([1, 4]),
+    t_index=st.integers(0, 25),
+    seed=st.integers(0, 10**6),
+    variance=st.sampled_from([0.0, 1e-4, 0.5, 3.0]),
+)
 def test_eq_11_equals_isotropic_tweedie(d, m, t_index, seed, variance):
     rng = np.random.default_rng(seed)
     alpha, sigma, _ = (float(v) for v in schedule_coefficients(timestep_grid()[t_index]))
@@ -49,8 +59,13 @@ def test_the_reference_can_tell_a_wrong_denoiser():
     x = rng.standard_normal((20, 2))
     ref = tweedie_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
     s = alpha**2 * covariances + sigma**2 * np.eye(2)
-    logits = np.stack([-0.5 * np.einsum("bi,ij,bj->b", x - alpha * mu, np.linalg.inv(si), x - alpha * mu)
-                       for mu, si in zip(means, s)], axis=1)
+    logits = np.stack(
+        [
+            -0.5 * np.einsum("bi,ij,bj->b", x - alpha * mu, np.linalg.inv(si), x - alpha * mu)
+            for mu, si in zip(means, s)
+        ],
+        axis=1,
+    )
     post = np.exp(logits - logits.max(1, keepdims=True))
     post /= post.sum(1, keepdims=True)
     wrong = (x - sigma**2 * np.einsum("bm,mij,bmj->bi", post, np.linalg.inv(s), x[:, None] - alpha * means)) / alpha

@@ -80,9 +80,16 @@ def test_app_b_duplicate_construction_does_not_reproduce_the_loss():
     rng = np.random.default_rng(0)
     x = noised(ds.x_train, rng.standard_normal((12, 200, 5)), alpha=alpha, sigma=sigma)
     means = ds.means + 0.3
-    loss = lambda mu: np.mean(np.sum((isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu,
-                                                                      variance=0.5)
-                                      - np.repeat(ds.x_train, 200, axis=0)) ** 2, axis=1))
+    loss = lambda mu: np.mean(
+        np.sum(
+            (
+                isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=mu, variance=0.5)
+                - np.repeat(ds.x_train, 200, axis=0)
+            )
+            ** 2,
+            axis=1,
+        )
+    )
     base = loss(means)
     assert abs(loss(np.vstack([means, 1e3 * means[-1:]])) - base) < 1e-12 * base
     assert abs(loss(np.vstack([means, means[-1:]])) - base) > 1e-4 * base

@@ -57,9 +57,14 @@ def small_settings(monkeypatch):
     monkeypatch.setattr(_gmm_identities, "_SHAPES_QUICK", ((1, 1), (3, 5)))
     monkeypatch.setattr(_theory_claims, "_proof_sizes", lambda budget: ((1, 2),))
     monkeypatch.setattr(_gmm_identities, "_t_values", lambda budget: [float(timestep_grid()[i]) for i in (25, 10)])
-    monkeypatch.setattr(_loss_identities, "_datasets", lambda budget, seed: [
-        make_gmm_dataset(d=d, k=k, n=n, n_test=0, seed=seed + j)
-        for j, (d, k, n) in enumerate([(2, 2, 6), (10, 3, 12)])])
+    monkeypatch.setattr(
+        _loss_identities,
+        "_datasets",
+        lambda budget, seed: [
+            make_gmm_dataset(d=d, k=k, n=n, n_test=0, seed=seed + j)
+            for j, (d, k, n) in enumerate([(2, 2, 6), (10, 3, 12)])
+        ],
+    )
     monkeypatch.setattr(_loss_identities, "_t_values", lambda budget: [float(timestep_grid()[i]) for i in (22, 10)])
 
 

@@ -18,7 +18,8 @@ def test_exact_probability_matches_simulation(d, radius, eps):
     g = mu + sigma * rng.standard_normal((draws, d))
     sq = np.sum(g * g, axis=1)
     hit = np.abs(sq - (radius**2 * sigma**2 + sigma**2 * d)) >= eps * sigma * math.sqrt(d) * (
-        sigma * math.sqrt(d) + radius * sigma)
+        sigma * math.sqrt(d) + radius * sigma
+    )
     exact = math.exp(lemma_c2_log_probability(d, radius, eps))
     se = math.sqrt(exact * (1 - exact) / draws)
     assert abs(hit.mean() - exact) <= 5 * se  # false alarm ~6e-7 per case
@@ -26,4 +27,3 @@ def test_exact_probability_matches_simulation(d, radius, eps):
 
 def test_bound_formula():
     assert lemma_c2_log_bound(8, 1.0) == pytest.approx(math.log(4) - 1.0)
-

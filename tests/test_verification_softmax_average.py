@@ -29,9 +29,14 @@ def test_hull_distance_matches_a_generic_constrained_minimiser():
         others, target = rng.standard_normal((m, k)), rng.standard_normal(k) * 2
         value, weights = hull_distance_sq(others, target)
         assert weights.min() >= 0 and weights.sum() == pytest.approx(1.0)
-        res = optimize.minimize(lambda w: np.sum((w @ others - target) ** 2), np.full(m, 1 / m), method="SLSQP",
-                                bounds=[(0, 1)] * m, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
-                                options={"ftol": 1e-14, "maxiter": 500})
+        res = optimize.minimize(
+            lambda w, others=others, target=target: np.sum((w @ others - target) ** 2),
+            np.full(m, 1 / m),
+            method="SLSQP",
+            bounds=[(0, 1)] * m,
+            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
         assert value <= res.fun + 1e-6
         assert value == pytest.approx(res.fun, rel=1e-4, abs=1e-8)
 

@@ -29,7 +29,8 @@ def test_plain_eq14_root_matches_hand_computed_values():
     gap = eq14_plain(expected, 200, c=2, sigma2=1, weighting="x0", schedule="vp", steps=1)
     assert gap == pytest.approx(0, abs=1e-12)
     assert mstar_root(200, c=2, sigma2=1, weighting="x0", schedule="vp") == pytest.approx(
-        200 * (1 - np.mean(1 / (schedule_coefficients(timestep_grid())[2] + 1)) / 2), rel=1e-13)
+        200 * (1 - np.mean(1 / (schedule_coefficients(timestep_grid())[2] + 1)) / 2), rel=1e-13
+    )
     # the hand-derived ψ' against a central difference of the schedule's ψ
     for schedule in ("vp", "ve", "linear"):
         tt = np.array([0.1, 0.5, 0.9])

@@ -55,8 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memlab: error: {exc}", file=sys.stderr)
         return 2
     except MemoryError:  # a size no check caught: still the user's input, still one line
-        print("memlab: error: not enough memory for this input (reduce the sizes; see docs/reliability.md)",
-              file=sys.stderr)
+        print(
+            "memlab: error: not enough memory for this input (reduce the sizes; see docs/reliability.md)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("memlab: interrupted", file=sys.stderr)
@@ -65,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+    except Exception as exc:  # last resort: one line, not a traceback
         if os.environ.get("MEMLAB_DEBUG"):
             raise
-        print(f"memlab: internal error: {type(exc).__name__}: {exc} (set MEMLAB_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"memlab: internal error: {type(exc).__name__}: {exc} (set MEMLAB_DEBUG=1 for a traceback)", file=sys.stderr
+        )
         return 1

@@ -117,23 +117,44 @@ def open_fraction(text: str) -> float:
 
 def add_executor_arguments(group, *, default_cache: Path) -> None:
     """The cache and sweep-executor options shared by every figure that trains models (``memlab._sweep``)."""
-    group.add_argument("--cache-dir", type=Path, default=default_cache,
-                       help=f"run cache: a re-run only computes what is missing (default {default_cache})")
-    group.add_argument("--executor", choices=EXECUTORS, default="local",
-                       help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays")
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache,
+        help=f"run cache: a re-run only computes what is missing (default {default_cache})",
+    )
+    group.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: sequential; pool: process pool (--workers); submitit: Slurm job arrays",
+    )
     group.add_argument("--workers", type=positive_int, default=None, help="processes for --executor pool")
-    group.add_argument("--submitit-cluster", choices=("auto", "slurm", "local", "debug"), default="auto",
-                       help="submitit backend (auto = Slurm when available)")
-    group.add_argument("--submitit-param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                       help="submitit executor parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, "
-                            "gpus_per_node=1)")
+    group.add_argument(
+        "--submitit-cluster",
+        choices=("auto", "slurm", "local", "debug"),
+        default="auto",
+        help="submitit backend (auto = Slurm when available)",
+    )
+    group.add_argument(
+        "--submitit-param",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="submitit executor parameter, repeatable (e.g. timeout_min=240, slurm_partition=gpu, gpus_per_node=1)",
+    )
 
 
 def sweep_options(args: argparse.Namespace) -> SweepOptions:
     """The :class:`memlab._sweep.SweepOptions` of :func:`add_executor_arguments`' flags."""
-    return SweepOptions(cache_dir=args.cache_dir, executor=args.executor, max_workers=args.workers,
-                        submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
-                        submitit_parameters=dict(args.submitit_param))
+    return SweepOptions(
+        cache_dir=args.cache_dir,
+        executor=args.executor,
+        max_workers=args.workers,
+        submitit_cluster=None if args.submitit_cluster == "auto" else args.submitit_cluster,
+        submitit_parameters=dict(args.submitit_param),
+    )
 
 
 def check_output_path(path: Path | None, flag: str) -> None:

@@ -37,23 +37,38 @@ example: memlab crossover --n 200 --d 50 --k 12 --weighting eps --json"""
 
 def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
-        "crossover", help="evaluate the crossover model size M* (eq. 14)",
+        "crossover",
+        help="evaluate the crossover model size M* (eq. 14)",
         description="Evaluate the crossover model size M* at which the partially memorizing denoiser's "
-                    "approximate weighted training loss drops below the generalizing denoiser's (eq. 14).",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "approximate weighted training loss drops below the generalizing denoiser's (eq. 14).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--n", type=positive_int, required=True, help="number of training points N")
     parser.add_argument("--d", type=positive_int, required=True, help="data dimension d (scales the losses)")
     parser.add_argument("--k", type=positive_int, required=True, help="number of mixture components K (echoed)")
     parser.add_argument("--sigma2", type=positive_float, default=1.0, help="target variance sigma_*^2 (default 1)")
-    parser.add_argument("--c", type=positive_float, default=2.0,
-                        help="Theorem 3.2 coefficient C (theorem: 1 <= C <= 2; default 2 as in Figure 1)")
+    parser.add_argument(
+        "--c",
+        type=positive_float,
+        default=2.0,
+        help="Theorem 3.2 coefficient C (theorem: 1 <= C <= 2; default 2 as in Figure 1)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--weighting", choices=_WEIGHTINGS, default=None, help="loss weighting lambda(t) (default x0)")
-    group.add_argument("--weights", metavar="FILE", default=None,
-                       help="user weighting: L+1 non-negative numbers on the grid (JSON list or CSV/TXT column)")
+    group.add_argument(
+        "--weights",
+        metavar="FILE",
+        default=None,
+        help="user weighting: L+1 non-negative numbers on the grid (JSON list or CSV/TXT column)",
+    )
     parser.add_argument("--schedule", choices=_SCHEDULES, default="vp", help="noise schedule (default vp)")
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help=f"L of the discrete grid, L+1 timesteps (default {_DEFAULT_STEPS})")
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"L of the discrete grid, L+1 timesteps (default {_DEFAULT_STEPS})",
+    )
     parser.add_argument("--continuous", action="store_true", help="average over t uniform on [t-min, t-max]")
     parser.add_argument("--t-min", type=finite_float, default=None, help="with --continuous (default 0.001)")
     parser.add_argument("--t-max", type=finite_float, default=None, help="with --continuous (default 0.999)")
@@ -73,8 +88,17 @@ def _setting(args) -> dict:
     t_min = args.t_min if args.t_min is not None else 0.001
     t_max = args.t_max if args.t_max is not None else 0.999
     weights = read_number_column(args.weights, "weights file") if args.weights is not None else None
-    return dict(c=args.c, sigma2=args.sigma2, weighting=args.weighting or "x0", schedule=args.schedule,
-                steps=steps, continuous=args.continuous, t_min=t_min, t_max=t_max, weights=weights)
+    return dict(
+        c=args.c,
+        sigma2=args.sigma2,
+        weighting=args.weighting or "x0",
+        schedule=args.schedule,
+        steps=steps,
+        continuous=args.continuous,
+        t_min=t_min,
+        t_max=t_max,
+        weights=weights,
+    )
 
 
 def _table_ms(n: int, m_star: float) -> list[float]:
@@ -95,21 +119,37 @@ def run(args) -> int:
     formula = sp.Eq(sp.Symbol("M*"), sp.Mul(theory.N, theory.m_star_over_n(), evaluate=False), evaluate=False)
     formula_latex = "M^{*} = " + theory.to_latex(sp.Mul(theory.N, theory.m_star_over_n(), evaluate=False))
     rows = []
-    for m in _table_ms(args.n, result.m_star):
+    for m in _table_ms(args.n, float(result.m_star)):
         pmem = float(result.excess_loss_pmem(m))
         gen = result.excess_loss_generalizing()
-        rows.append({"m": m, "m_over_n": m / args.n, "excess_loss_generalizing": gen,
-                     "excess_loss_pmem": pmem, "loss_gap": pmem - gen})
+        rows.append(
+            {
+                "m": m,
+                "m_over_n": m / args.n,
+                "excess_loss_generalizing": gen,
+                "excess_loss_pmem": pmem,
+                "loss_gap": pmem - gen,
+            }
+        )
     if args.json:
         payload = {
             "m_star": result.m_star,
             "m_star_over_n": result.m_star_over_n,
             "m_star_clipped": result.m_star_clipped,
             "m_star_over_n_exact": exact_text,
-            "n": args.n, "d": args.d, "k": args.k, "c": args.c, "sigma2": args.sigma2,
-            "weighting": result.weighting, "weights_file": args.weights, "weights": result.weights,
-            "schedule": result.schedule, "steps": result.steps, "continuous": result.continuous,
-            "t_min": result.t_min, "t_max": result.t_max,
+            "n": args.n,
+            "d": args.d,
+            "k": args.k,
+            "c": args.c,
+            "sigma2": args.sigma2,
+            "weighting": result.weighting,
+            "weights_file": args.weights,
+            "weights": result.weights,
+            "schedule": result.schedule,
+            "steps": result.steps,
+            "continuous": result.continuous,
+            "t_min": result.t_min,
+            "t_max": result.t_max,
             "mean_weight": result.mean_weight,
             "mean_weight_generalizing": result.mean_weight_generalizing,
             "quad_relerr": result.quad_relerr,
@@ -148,12 +188,20 @@ def _print_human(args, result, exact_text, formula_pretty, rows) -> None:
     print()
     print(formula_pretty)
     print()
-    print(f"setting: N={args.n}, d={args.d}, K={args.k}, sigma_*^2={args.sigma2:g}, C={args.c:g}, "
-          f"weighting {weighting}, schedule {result.schedule}, {where}")
+    print(
+        f"setting: N={args.n}, d={args.d}, K={args.k}, sigma_*^2={args.sigma2:g}, C={args.c:g}, "
+        f"weighting {weighting}, schedule {result.schedule}, {where}"
+    )
     print(f"E_t[lambda]                   = {result.mean_weight:.10g}")
     print(f"E_t[lambda/(psi sigma_*^2+1)] = {result.mean_weight_generalizing:.10g}")
-    print(f"M*   = {result.m_star:.6f}" + ("" if result.m_star > 0 else
-          f"  (<= 0: x_pmem,M has the lower approximate loss at every M; clipped: {result.m_star_clipped:g})"))
+    print(
+        f"M*   = {result.m_star:.6f}"
+        + (
+            ""
+            if result.m_star > 0
+            else f"  (<= 0: x_pmem,M has the lower approximate loss at every M; clipped: {result.m_star_clipped:g})"
+        )
+    )
     line = f"M*/N = {result.m_star_over_n:.10f}"
     if exact_text is not None and len(exact_text) <= 80:
         line += f"  (exact: {exact_text})"
@@ -170,5 +218,7 @@ def _print_human(args, result, exact_text, formula_pretty, rows) -> None:
         scale = max(abs(row["excess_loss_pmem"]), abs(row["excess_loss_generalizing"]))
         lower = "equal" if abs(gap) <= 1e-9 * scale else ("x_pmem,M" if gap < 0 else "x_*")
         tag = " <- M*" if row["m"] == result.m_star else ""
-        print(f"{row['m']:>12.4f} {row['m_over_n']:>8.4f} {row['excess_loss_generalizing']:>16.8g} "
-              f"{row['excess_loss_pmem']:>19.8g} {gap:>14.6g}  {lower}{tag}")
+        print(
+            f"{row['m']:>12.4f} {row['m_over_n']:>8.4f} {row['excess_loss_generalizing']:>16.8g} "
+            f"{row['excess_loss_pmem']:>19.8g} {gap:>14.6g}  {lower}{tag}"
+        )

@@ -27,8 +27,11 @@ def _figure_module(number: int):
 
 
 def register(sub, parser_class: type[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("figure", help="regenerate a paper figure: memlab figure N [options]",
-                            description="Regenerate one of the paper's figures (PNG + PDF + its data).")
+    parser = sub.add_parser(
+        "figure",
+        help="regenerate a paper figure: memlab figure N [options]",
+        description="Regenerate one of the paper's figures (PNG + PDF + its data).",
+    )
     figures = parser.add_subparsers(dest="figure", metavar="N", parser_class=parser_class)
     figures.required = True
     for number, options in FIGURE_OPTIONS.items():
@@ -50,8 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_s = time.perf_counter() - started
     if args.figure_number == 1:
         result = figure.compute(settings, show_progress=True)
-        written = figure.save(result, args.out, extra={"timings": {"setup_s": setup_s},
-                                                       "jax_compilation_cache": cache})
+        written = figure.save(result, args.out, extra={"timings": {"setup_s": setup_s}, "jax_compilation_cache": cache})
     elif options.sweeps:
         result = figure.compute(settings, sweep=sweep_options(args))
         written = figure.save(result, args.out)
@@ -59,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
         result = figure.compute(settings)
         written = figure.save(result, args.out)
     print(figure.describe(result))
-    print(f"wrote {args.out.resolve()}/: {', '.join(p.name for p in written)} "
-          f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    print(
+        f"wrote {args.out.resolve()}/: {', '.join(p.name for p in written)} ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
     return 0

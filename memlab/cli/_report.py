@@ -31,19 +31,40 @@ example: memlab verify --quick --json figures/verify/verify.json && memlab figur
 
 def register(sub, parser_class=None) -> None:
     parser = sub.add_parser(
-        "report", help="write one HTML page: the paper's claims and figures beside memlab's results",
+        "report",
+        help="write one HTML page: the paper's claims and figures beside memlab's results",
         description="Assemble one self-contained HTML page (no network access) from the results the other\n"
-                    "commands wrote: verification verdicts, headline numbers, figures, environment.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--figures", type=Path, default=DEFAULT_FIGURES, metavar="DIR",
-                        help=f"folder of the figure folders (default ./{DEFAULT_FIGURES})")
-    parser.add_argument("--verify-json", type=Path, default=None, metavar="FILE",
-                        help="the `memlab verify --json` report (default DIR/verify/verify.json, where "
-                             "`make verify` writes it)")
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help=f"the page to write (default DIR/report.html, i.e. ./{DEFAULT_OUT})")
-    parser.add_argument("--compute", choices=COMPUTE_CHOICES, default=None,
-                        help="first compute the quick parts: verify --quick, Figure 1, Figure 4 (a few minutes)")
+        "commands wrote: verification verdicts, headline numbers, figures, environment.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        default=DEFAULT_FIGURES,
+        metavar="DIR",
+        help=f"folder of the figure folders (default ./{DEFAULT_FIGURES})",
+    )
+    parser.add_argument(
+        "--verify-json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the `memlab verify --json` report (default DIR/verify/verify.json, where `make verify` writes it)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"the page to write (default DIR/report.html, i.e. ./{DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--compute",
+        choices=COMPUTE_CHOICES,
+        default=None,
+        help="first compute the quick parts: verify --quick, Figure 1, Figure 4 (a few minutes)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,8 +73,9 @@ def _check_paths(figures: Path, verify_json: Path, out: Path, *, verify_json_giv
     if figures.exists() and not figures.is_dir():
         raise InvalidInputError(f"--figures {figures}: not a directory")
     if verify_json_given and not verify_json.is_file():
-        raise InvalidInputError(f"--verify-json {verify_json}: " + ("is a directory" if verify_json.is_dir()
-                                                                      else "file not found"))
+        raise InvalidInputError(
+            f"--verify-json {verify_json}: " + ("is a directory" if verify_json.is_dir() else "file not found")
+        )
     check_output_path(out, "--out")
 
 
@@ -88,9 +110,15 @@ def run(args) -> int:
     verification = page.verification
     if verification.present:
         counts = dict(verification.counts)
-        claims = f"{len(verification.rows)} claims (" + ", ".join(
-            f"{counts[v]} {v}" for v in (*VERDICT_ORDER, *(k for k in counts if k not in VERDICT_ORDER))
-            if counts.get(v)) + ")"
+        claims = (
+            f"{len(verification.rows)} claims ("
+            + ", ".join(
+                f"{counts[v]} {v}"
+                for v in (*VERDICT_ORDER, *(k for k in counts if k not in VERDICT_ORDER))
+                if counts.get(v)
+            )
+            + ")"
+        )
     else:
         claims = "no verification"
     print(f"wrote {path} ({path.stat().st_size:,} bytes): {claims}, {len(page.figures)} figure(s)")

@@ -1,4 +1,5 @@
-"""``memlab verify``: check the paper's claims (Theorems 3.1-3.2, the lemmas of Section 2 and App. B-H), print a table, write JSON / Markdown reports.
+"""``memlab verify``: check the paper's claims (Theorems 3.1-3.2, the lemmas of Section 2 and App. B-H),
+print a table, write JSON / Markdown reports.
 
 Exit codes: 0 when the run completed (whatever "holds"/"fails"/"inconclusive" verdicts it gave), 1 when
 a claim's verdict is ``error`` (its check crashed or its measurement failed its own cross-check; every
@@ -32,8 +33,10 @@ from memlab.verification import (
     write_markdown_report,
 )
 
-DESCRIPTION = ("Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
-               "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds.")
+DESCRIPTION = (
+    "Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
+    "probability bounds, deterministic inequalities) and report, claim by claim, whether each holds."
+)
 
 
 def _claim_ids(text: str) -> list[str]:
@@ -46,13 +49,28 @@ def _claim_ids(text: str) -> list[str]:
 def register(sub, parser_class=None) -> None:
     parser = sub.add_parser("verify", help="check the paper's theorems and lemmas", description=DESCRIPTION)
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
-                        help="small settings: the whole suite in <= 2 minutes on a 2-core CPU (default)")
-    budget.add_argument("--full", dest="budget", action="store_const", const="full",
-                        help="the full settings (<= 20 minutes on a 2-core CPU)")
+    budget.add_argument(
+        "--quick",
+        dest="budget",
+        action="store_const",
+        const="quick",
+        help="small settings: the whole suite in <= 2 minutes on a 2-core CPU (default)",
+    )
+    budget.add_argument(
+        "--full",
+        dest="budget",
+        action="store_const",
+        const="full",
+        help="the full settings (<= 20 minutes on a 2-core CPU)",
+    )
     parser.set_defaults(budget="quick")
-    parser.add_argument("--only", type=_claim_ids, action="append", metavar="ID[,ID]",
-                        help="check only these claims (see --list); may be repeated")
+    parser.add_argument(
+        "--only",
+        type=_claim_ids,
+        action="append",
+        metavar="ID[,ID]",
+        help="check only these claims (see --list); may be repeated",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     parser.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report here")
     parser.add_argument("--seed", type=seed, default=0, help="seed of every random choice (default 0)")
@@ -94,30 +112,37 @@ def run(args) -> int:
         run_result = run_claims(claims, budget=budget, seed=args.seed, on_start=on_start, on_record=on_record)
     finally:
         bar.close()
-    run_result.config.update({
-        "budget": budget.name,
-        "seed": args.seed,
-        "only": only,
-        "strict": bool(args.strict),
-        "started_utc": started,
-        "elapsed_s": round(time.perf_counter() - start, 3),
-        "argv": sys.argv[1:],
-        "versions": versions(),
-        "device": device_summary(),
-    })
+    run_result.config.update(
+        {
+            "budget": budget.name,
+            "seed": args.seed,
+            "only": only,
+            "strict": bool(args.strict),
+            "started_utc": started,
+            "elapsed_s": round(time.perf_counter() - start, 3),
+            "argv": sys.argv[1:],
+            "versions": versions(),
+            "device": device_summary(),
+        }
+    )
     summary = summarize(run_result)
-    print(f"\n{summary['total']} claims in {summary['elapsed_s']:.1f} s: {summary['holds']} hold, "
-          f"{summary['fails']} fail, {summary['inconclusive']} inconclusive, {summary['error']} error"
-          + (f" ({', '.join(summary['error_ids'])}; {summary['crashed']} crashed)" if summary["error"] else "")
-          + (f"; failing: {', '.join(summary['failing_ids'])}" if summary["failing_ids"] else ""))
+    print(
+        f"\n{summary['total']} claims in {summary['elapsed_s']:.1f} s: {summary['holds']} hold, "
+        f"{summary['fails']} fail, {summary['inconclusive']} inconclusive, {summary['error']} error"
+        + (f" ({', '.join(summary['error_ids'])}; {summary['crashed']} crashed)" if summary["error"] else "")
+        + (f"; failing: {', '.join(summary['failing_ids'])}" if summary["failing_ids"] else "")
+    )
     if args.json is not None:
         print(f"JSON report: {write_json_report(args.json, run_result)}")
     if args.report is not None:
         print(f"Markdown report: {write_markdown_report(args.report, run_result)}")
     if summary["error"]:
         for record in run_result.errors:
-            why = (f"crashed: {record.result.details.get('crash')}" if record.crashed
-                   else f"error: {record.result.summary}")
+            why = (
+                f"crashed: {record.result.details.get('crash')}"
+                if record.crashed
+                else f"error: {record.result.summary}"
+            )
             print(f"memlab verify: check {record.claim.id} {why}", file=sys.stderr)
         return 1
     if args.strict and summary["fails"]:

@@ -47,7 +47,7 @@ from memlab.gpu_kernels._losses import (
     noise_draws,
     tile_layout,
 )
-from memlab.gpu_kernels._native import native_kernel_status
+from memlab.gpu_kernels._native import build_native_kernel, native_kernel_status
 from memlab.gpu_kernels._sampling import ddim_sample, ddim_sample_model
 from memlab.gpu_kernels._tracing import trace_counts
 from memlab.gpu_kernels._training import (
@@ -74,6 +74,7 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "available_memory",
+    "build_native_kernel",
     "checkpoint_seconds",
     "ddim_sample",
     "ddim_sample_model",

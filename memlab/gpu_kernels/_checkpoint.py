@@ -26,8 +26,15 @@ from memlab._errors import InvalidInputError
 from memlab._io import load_npz, write_npz
 from memlab.gpu_kernels._training import TrainState
 
-__all__ = ["CHECKPOINT_SECONDS_ENV", "DEFAULT_CHECKPOINT_SECONDS", "PeriodicCheckpoint", "checkpoint_seconds",
-           "load_train_state", "resumable", "save_train_state"]
+__all__ = [
+    "CHECKPOINT_SECONDS_ENV",
+    "DEFAULT_CHECKPOINT_SECONDS",
+    "PeriodicCheckpoint",
+    "checkpoint_seconds",
+    "load_train_state",
+    "resumable",
+    "save_train_state",
+]
 
 DEFAULT_CHECKPOINT_SECONDS = 300.0
 #: Environment variable that sets ``resumable``'s default interval (seconds of work between checkpoints);
@@ -40,10 +47,16 @@ _FORMAT = 1
 def save_train_state(path: str | os.PathLike, state: TrainState) -> Path:
     """Write ``state`` to ``path`` (NPZ, atomically)."""
     arrays: dict[str, Any] = {
-        "format": _FORMAT, "epoch": state.epoch, "epochs": state.epochs,
+        "format": _FORMAT,
+        "epoch": state.epoch,
+        "epochs": state.epochs,
         "fingerprint": np.frombuffer(bytes.fromhex(state.fingerprint), dtype=np.uint8),
-        "seconds": state.seconds, "param_count": len(state.param_leaves), "opt_count": len(state.opt_leaves),
-        "noise_keys": state.noise_keys, "losses": state.losses, "end_loss": state.end_loss,
+        "seconds": state.seconds,
+        "param_count": len(state.param_leaves),
+        "opt_count": len(state.opt_leaves),
+        "noise_keys": state.noise_keys,
+        "losses": state.losses,
+        "end_loss": state.end_loss,
         "record_epochs": state.record_epochs,
     }
     arrays.update({f"param/{i}": leaf for i, leaf in enumerate(state.param_leaves)})
@@ -61,11 +74,19 @@ def load_train_state(path: str | os.PathLike) -> TrainState:
         params = tuple(arrays[f"param/{i}"] for i in range(int(arrays["param_count"])))
         opt = tuple(arrays[f"opt/{i}"] for i in range(int(arrays["opt_count"])))
         records = {name.split("/", 1)[1]: value for name, value in arrays.items() if name.startswith("record/")}
-        return TrainState(epoch=int(arrays["epoch"]), epochs=int(arrays["epochs"]),
-                          fingerprint=bytes(np.asarray(arrays["fingerprint"], np.uint8)).hex(),
-                          param_leaves=params, opt_leaves=opt,
-                          noise_keys=arrays["noise_keys"], losses=arrays["losses"], end_loss=arrays["end_loss"],
-                          record_epochs=arrays["record_epochs"], records=records, seconds=float(arrays["seconds"]))
+        return TrainState(
+            epoch=int(arrays["epoch"]),
+            epochs=int(arrays["epochs"]),
+            fingerprint=bytes(np.asarray(arrays["fingerprint"], np.uint8)).hex(),
+            param_leaves=params,
+            opt_leaves=opt,
+            noise_keys=arrays["noise_keys"],
+            losses=arrays["losses"],
+            end_loss=arrays["end_loss"],
+            record_epochs=arrays["record_epochs"],
+            records=records,
+            seconds=float(arrays["seconds"]),
+        )
     except KeyError as exc:
         raise InvalidInputError(f"checkpoint {path} lacks {exc}") from None
 
@@ -113,5 +134,7 @@ def resumable(path: str | os.PathLike, *, every_seconds: float | None = None) ->
     checkpoint there every ``every_seconds`` of work (``PeriodicCheckpoint``; None: ``checkpoint_seconds()``)."""
     path = Path(path)
     every_seconds = checkpoint_seconds() if every_seconds is None else every_seconds
-    return {"initial_state": load_train_state(path) if path.is_file() else None,
-            "on_block": PeriodicCheckpoint(path, every_seconds=every_seconds)}
+    return {
+        "initial_state": load_train_state(path) if path.is_file() else None,
+        "on_block": PeriodicCheckpoint(path, every_seconds=every_seconds),
+    }

@@ -11,16 +11,19 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
-    "isotropic_gmm_logits",
+    "gmm_denoiser",
     "isotropic_gmm_denoiser",
+    "isotropic_gmm_logits",
     "memorizing_denoiser",
     "partial_memorizing_denoiser",
-    "gmm_denoiser",
 ]
 
 
 def isotropic_gmm_logits(x: jax.Array, *, alpha, sigma, means: jax.Array, variance) -> jax.Array:
-    """Logits ``-|alpha mu_i - x|^2 / (2 (alpha^2 s^2 + sigma^2))`` up to a per-row constant: (B, d), (M, d) -> (B, M)."""
+    """Logits ``-|alpha mu_i - x|^2 / (2 (alpha^2 s^2 + sigma^2))`` up to a per-row constant.
+
+    (B, d), (M, d) -> (B, M).
+    """
     total_var = alpha**2 * variance + sigma**2
     cross = x @ means.T  # (B, M)
     mean_sq = jnp.sum(means * means, axis=-1)  # (M,)
@@ -30,7 +33,9 @@ def isotropic_gmm_logits(x: jax.Array, *, alpha, sigma, means: jax.Array, varian
 def isotropic_gmm_denoiser(x: jax.Array, *, alpha, sigma, means: jax.Array, variance) -> jax.Array:
     """Eq. 11-12 posterior mean of pi = (1/M) sum_i N(mu_i, variance I): (B, d), (M, d) -> (B, d)."""
     total_var = alpha**2 * variance + sigma**2
-    posterior = jax.nn.softmax(isotropic_gmm_logits(x, alpha=alpha, sigma=sigma, means=means, variance=variance), axis=-1)
+    posterior = jax.nn.softmax(
+        isotropic_gmm_logits(x, alpha=alpha, sigma=sigma, means=means, variance=variance), axis=-1
+    )
     return (alpha * variance / total_var) * x + (sigma**2 / total_var) * (posterior @ means)
 
 

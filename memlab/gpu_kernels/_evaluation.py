@@ -45,8 +45,9 @@ def _per_sample_moments(apply: Callable, params, x_data, noise, alpha, sigma, *,
     return means.reshape(-1)[:n], variances.reshape(-1)[:n]
 
 
-def mc_time_loss(apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_rows: int | None = None
-                 ) -> tuple[float, float]:
+def mc_time_loss(
+    apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_rows: int | None = None
+) -> tuple[float, float]:
     """Monte Carlo loss at one t and its standard error.
 
     apply(params, x (B, d), alpha, sigma) -> (B, d); x_data (N, d); noise (N, R, d) standard normal draws
@@ -59,8 +60,15 @@ def mc_time_loss(apply: Callable, params, x_data, noise, *, alpha, sigma, chunk_
         raise InvalidInputError(f"need x_data (N, d) and noise (N, R, d), got {x_data.shape} and {noise.shape}")
     n, draws, _ = noise.shape
     chunk_rows = n if chunk_rows is None else max(1, min(int(chunk_rows), n))
-    means, variances = _per_sample_moments(apply, params, x_data, noise, jnp.asarray(alpha, x_data.dtype),
-                                           jnp.asarray(sigma, x_data.dtype), chunk_rows=chunk_rows)
+    means, variances = _per_sample_moments(
+        apply,
+        params,
+        x_data,
+        noise,
+        jnp.asarray(alpha, x_data.dtype),
+        jnp.asarray(sigma, x_data.dtype),
+        chunk_rows=chunk_rows,
+    )
     loss = float(jnp.mean(means))
     se = float(within_sample_standard_error(variances, draws)) if draws > 1 else float("nan")
     return loss, se

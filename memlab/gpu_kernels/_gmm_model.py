@@ -47,8 +47,9 @@ def gmm_apply(params: dict, x: jax.Array, alpha, sigma) -> jax.Array:
     return isotropic_gmm_denoiser(x, alpha=alpha, sigma=sigma, means=params["means"], variance=gmm_variance(params))
 
 
-def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigma,
-                      weights: jax.Array) -> tuple[jax.Array, dict]:
+def gmm_loss_and_grad(
+    params: dict, x0: jax.Array, noise: jax.Array, alpha, sigma, weights: jax.Array
+) -> tuple[jax.Array, dict]:
     """``sum_i weights_i |gmm_apply(params, alpha x0_i + sigma z_i) - x0_i|^2`` and its gradient in ``params``.
 
     x0, noise (P, d); weights (P,) (0 masks a point); alpha, sigma scalars. The same value and gradient as
@@ -91,13 +92,17 @@ def gmm_loss_and_grad(params: dict, x0: jax.Array, noise: jax.Array, alpha, sigm
     # Contractions over the points with the small (P, d) operand transposed: (d, P) @ (P, M), then (M, d).
     d_logits_x = (x.T @ d_logits).T  # (M, d) sum_i dL/dl_ik x_i
     d_logits_sum = jnp.sum(d_logits, axis=0)  # (M,)
-    d_means = (c_mean * (cotangent.T @ posterior).T + (alpha / total_var) * d_logits_x
-               - (alpha**2 / total_var) * d_logits_sum[:, None] * means)
+    d_means = (
+        c_mean * (cotangent.T @ posterior).T
+        + (alpha / total_var) * d_logits_x
+        - (alpha**2 / total_var) * d_logits_sum[:, None] * means
+    )
     # sum_ik dL/dl_ik l_ik with the max-shifted logits (the shift drops out since sum_k dL/dl_ik = 0): elementwise,
     # not expanded into alpha x.mu_k and alpha^2 |mu_k|^2 / 2, which cancel to a few digits in float32.
     logit_sum = jnp.sum(d_logits * shifted)
-    d_variance = (alpha * sigma**2 * jnp.sum(cotangent * x) - alpha**2 * sigma**2 * jnp.sum(along_mean)) \
-        / total_var**2 - (alpha**2 / total_var) * logit_sum
+    d_variance = (
+        alpha * sigma**2 * jnp.sum(cotangent * x) - alpha**2 * sigma**2 * jnp.sum(along_mean)
+    ) / total_var**2 - (alpha**2 / total_var) * logit_sum
     return loss, {"means": d_means, "log_variance": variance * d_variance}
 
 
@@ -132,8 +137,9 @@ def partial_memorization_indices(n: int, m: int, *, key: jax.Array) -> np.ndarra
     return permutation[np.arange(m) % n]
 
 
-def partial_memorization_init(x_train, m: int, *, key: jax.Array, variance: float = PMEM_INIT_VARIANCE,
-                              dtype=None) -> dict:
+def partial_memorization_init(
+    x_train, m: int, *, key: jax.Array, variance: float = PMEM_INIT_VARIANCE, dtype=None
+) -> dict:
     """App. H.1 initialisation: variance 1e-6, means = distinct random training samples (M > N: all, then repeats).
 
     x_train (N, d); ``key`` an explicit PRNG key (used once); ``dtype`` defaults to x_train's.

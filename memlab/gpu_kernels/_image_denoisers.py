@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["low_rank_image_logits", "low_rank_image_denoiser"]
+__all__ = ["low_rank_image_denoiser", "low_rank_image_logits"]
 
 
 def _pieces(x, templates, color_means):
@@ -34,22 +34,26 @@ def _logits_and_centred(projections, norms_sq, color_means, alpha, sigma, color_
     sigma2 = sigma**2
     scaled = alpha**2 * color_var * norms_sq  # (M,)
     centred = projections - (alpha * norms_sq)[None, :, None] * color_means[None, :, :]
-    logits = (-0.5 * channels * jnp.log1p(scaled / sigma2)[None, :]
-              + jnp.sum(projections * projections, axis=-1) / (2.0 * sigma2 * norms_sq[None, :])
-              - jnp.sum(centred * centred, axis=-1) / (2.0 * (norms_sq * (sigma2 + scaled))[None, :]))
+    logits = (
+        -0.5 * channels * jnp.log1p(scaled / sigma2)[None, :]
+        + jnp.sum(projections * projections, axis=-1) / (2.0 * sigma2 * norms_sq[None, :])
+        - jnp.sum(centred * centred, axis=-1) / (2.0 * (norms_sq * (sigma2 + scaled))[None, :])
+    )
     return logits, centred
 
 
-def low_rank_image_logits(x: jax.Array, *, alpha, sigma, templates: jax.Array, color_means: jax.Array,
-                          color_var) -> jax.Array:
+def low_rank_image_logits(
+    x: jax.Array, *, alpha, sigma, templates: jax.Array, color_means: jax.Array, color_var
+) -> jax.Array:
     """Lemma 2.1 logits up to a per-row constant: (B, c*D) -> (B, M)."""
     color_means, projections, norms_sq = _pieces(x, templates, color_means)
     logits, _ = _logits_and_centred(projections, norms_sq, color_means, alpha, sigma, color_var)
     return logits
 
 
-def low_rank_image_denoiser(x: jax.Array, *, alpha, sigma, templates: jax.Array, color_means: jax.Array,
-                            color_var) -> jax.Array:
+def low_rank_image_denoiser(
+    x: jax.Array, *, alpha, sigma, templates: jax.Array, color_means: jax.Array, color_var
+) -> jax.Array:
     """Posterior mean of ``(1/M) sum_i N(mu_i ⊗ x_i, s^2 (I_c ⊗ x_i)(I_c ⊗ x_i)^T)``: (B, c*D) -> (B, c*D)."""
     color_means, projections, norms_sq = _pieces(x, templates, color_means)
     logits, centred = _logits_and_centred(projections, norms_sq, color_means, alpha, sigma, color_var)

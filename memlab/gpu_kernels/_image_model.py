@@ -39,12 +39,19 @@ def image_model_color_var(params) -> jax.Array:
 
 def image_model_apply(params, x: jax.Array, alpha, sigma) -> jax.Array:
     """The model's denoiser: (B, c*D) -> (B, c*D); ``alpha``, ``sigma`` scalars (may be traced)."""
-    return low_rank_image_denoiser(x, alpha=alpha, sigma=sigma, templates=params["templates"],
-                                   color_means=params["color_means"], color_var=image_model_color_var(params))
+    return low_rank_image_denoiser(
+        x,
+        alpha=alpha,
+        sigma=sigma,
+        templates=params["templates"],
+        color_means=params["color_means"],
+        color_var=image_model_color_var(params),
+    )
 
 
-def init_image_model(*, key: jax.Array, m: int, templates, labels_train, colors_train,
-                     init_color_var: float = INIT_COLOR_VAR, dtype=None) -> dict:
+def init_image_model(
+    *, key: jax.Array, m: int, templates, labels_train, colors_train, init_color_var: float = INIT_COLOR_VAR, dtype=None
+) -> dict:
     """Partial-memorization initialisation (App. H.1).
 
     templates: (K, D) the true templates; labels_train: (N,) template of each training sample;

@@ -52,6 +52,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from memlab._errors import InvalidInputError, require_finite
+from memlab._jaxcfg import float64_enabled
 from memlab._progress import progress
 from memlab.gpu_kernels._denoisers import memorizing_denoiser, partial_memorizing_denoiser
 from memlab.gpu_kernels._native import native_kernel, native_threads
@@ -87,10 +88,20 @@ _NATIVE_GROUPS = 8
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
 
-@functools.partial(jax.tree_util.register_dataclass,
-                   data_fields=["loss_mem", "loss_mem_se", "excess_pmem", "excess_pmem_se", "excess_gen",
-                                "excess_gen_se", "alphas", "sigmas"],
-                   meta_fields=["draws", "dtype", "chunk_size", "engine"])
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=[
+        "loss_mem",
+        "loss_mem_se",
+        "excess_pmem",
+        "excess_pmem_se",
+        "excess_gen",
+        "excess_gen_se",
+        "alphas",
+        "sigmas",
+    ],
+    meta_fields=["draws", "dtype", "chunk_size", "engine"],
+)
 @dataclass(frozen=True)
 class ExcessLosses:
     """Monte Carlo losses over T timesteps for a training set of N samples (x0 units; numpy float64).
@@ -117,8 +128,9 @@ class ExcessLosses:
     engine: str = ""
 
 
-def noise_draws(key: jax.Array, sample_indices: jax.Array, draw_indices: jax.Array, *, d: int,
-                dtype=jnp.float32) -> jax.Array:
+def noise_draws(
+    key: jax.Array, sample_indices: jax.Array, draw_indices: jax.Array, *, d: int, dtype=jnp.float32
+) -> jax.Array:
     """The standard normal draws ``(S, R, d)``: draw r of sample i is ``normal(fold_in(fold_in(key, i), r), (d,))``."""
 
     def one_sample(i):
@@ -143,8 +155,8 @@ def _fold_leading(x: jax.Array, op) -> jax.Array:
     """
     while x.shape[0] > 1:
         half = x.shape[0] // 2
-        folded = op(x[:half], x[half:2 * half])
-        x = jnp.concatenate([folded, x[2 * half:]], axis=0) if x.shape[0] % 2 else folded
+        folded = op(x[:half], x[half : 2 * half])
+        x = jnp.concatenate([folded, x[2 * half :]], axis=0) if x.shape[0] % 2 else folded
     return x[0]
 
 
@@ -163,8 +175,21 @@ def _fold_blocks(x: jax.Array, op) -> jax.Array:
     return _fold_leading(jnp.moveaxis(x, 1, 0), op)
 
 
-def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weights, draw_idx, draw_weights, key, *,
-                block: int, n_pad: int):
+def _tile_stats(
+    x_train,
+    means,
+    sigma2,
+    alphas,
+    sigmas,
+    sample_idx,
+    sample_weights,
+    draw_idx,
+    draw_weights,
+    key,
+    *,
+    block: int,
+    n_pad: int,
+):
     """Statistics of one tile on one device: its S samples x R draws, every t.
 
     x_train (N, d); means (K, d); sigma2 (); alphas, sigmas (T,); sample_idx (S,) and sample_weights (S,)
@@ -199,8 +224,11 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
     # (nb, b, b, S)
     gram_blocks = 0.5 * (dist2_blocks[:, :, None, :] + dist2_blocks[:, None, :, :] - pair_dist2[..., None])
     # Per position k of a block: the block's Gram column G[j, k] for j < k (0 for j >= k): (b, b, nb, S) [k, j].
-    gram_cols = jnp.where((jnp.arange(block)[:, None] > jnp.arange(block)[None, :])[:, :, None, None],
-                          jnp.transpose(gram_blocks, (2, 1, 0, 3)), 0)
+    gram_cols = jnp.where(
+        (jnp.arange(block)[:, None] > jnp.arange(block)[None, :])[:, :, None, None],
+        jnp.transpose(gram_blocks, (2, 1, 0, 3)),
+        0,
+    )
     z = jnp.moveaxis(noise_draws(key, sample_idx, draw_idx, d=d, dtype=dtype), 2, 0)  # (d, S, R)
     zx = jnp.einsum("nd,dsr->nsr", x_pad, z)
     zy = zx - zx[own][None]  # (Np, S, R) z . Y_j
@@ -231,19 +259,23 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
     def per_timestep(coefficients):
         alpha, sigma = coefficients
         # Memorizing denoiser's logits in the centred frame (row constant -|z|^2/2 dropped; w_s = 0).
-        w = jnp.where(valid[:, None, None], -(alpha**2 / (2 * sigma**2)) * dist2[..., None] + (alpha / sigma) * zy,
-                      neg_inf)  # (Np, S, R)
+        w = jnp.where(
+            valid[:, None, None], -(alpha**2 / (2 * sigma**2)) * dist2[..., None] + (alpha / sigma) * zy, neg_inf
+        )  # (Np, S, R)
         rows = w.shape[1:]
         w_blocks = w.reshape((n_blocks, block, *rows))
         (_, z_total, p_total), (p_dot_y, p_norm2, z_start, m_start, block_weights, decays) = jax.lax.scan(
-            block_step, (jnp.full(rows, neg_inf), jnp.zeros(rows, dtype), jnp.zeros((d, *rows), dtype)),
-            (w_blocks, x_blocks))
+            block_step,
+            (jnp.full(rows, neg_inf), jnp.zeros(rows, dtype), jnp.zeros((d, *rows), dtype)),
+            (w_blocks, x_blocks),
+        )
         r = p_total / z_total[None]  # (d, S, R): x_mem(X) - x^s, the full softmax mean
         loss_mem = _sum0(r * r)  # (S, R)
         rx = jnp.einsum("nd,dsr->nsr", x_pad, r)
         lin_blocks = (rx - rx[own][None]).reshape((n_blocks, block, *rows))  # Y_j . r
-        _, l_start = jax.lax.scan(lin_step, jnp.zeros(rows, dtype),
-                                  (decays, _fold_blocks(block_weights * lin_blocks, jnp.add)))
+        _, l_start = jax.lax.scan(
+            lin_step, jnp.zeros(rows, dtype), (decays, _fold_blocks(block_weights * lin_blocks, jnp.add))
+        )
 
         # Pass B: the running-max recursion inside every block at once (a scan over the b positions, each step
         # over all blocks), from the block's start values.
@@ -263,9 +295,18 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
             return (m_k, run_z, run_l, run_q, earlier_scale, own_weights), run_q / run_z**2 - 2 * run_l / run_z
 
         init = (m_start, z_start, l_start, p_norm2, jnp.ones_like(z_start), jnp.zeros((block, *z_start.shape), dtype))
-        _, values = jax.lax.scan(position_step, init, (
-            jnp.moveaxis(w_blocks, 1, 0), jnp.moveaxis(p_dot_y, 1, 0), jnp.moveaxis(lin_blocks, 1, 0), gram_cols,
-            jnp.moveaxis(dist2_blocks, 1, 0), jnp.eye(block, dtype=dtype)))
+        _, values = jax.lax.scan(
+            position_step,
+            init,
+            (
+                jnp.moveaxis(w_blocks, 1, 0),
+                jnp.moveaxis(p_dot_y, 1, 0),
+                jnp.moveaxis(lin_blocks, 1, 0),
+                gram_cols,
+                jnp.moveaxis(dist2_blocks, 1, 0),
+                jnp.eye(block, dtype=dtype),
+            ),
+        )
         values = jnp.moveaxis(values, 0, 1).reshape((n_pad, *rows))  # (Np, S, R)
         excess_pmem = jnp.maximum(values[:n] + loss_mem[None], 0)  # (N, S, R); a squared norm: clip rounding below 0
 
@@ -286,8 +327,23 @@ def _tile_stats(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weigh
     return jax.tree_util.tree_map(lambda leaf: leaf[None], per_t)
 
 
-def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sample_weights, draw_idx, draw_weights,
-                       key, *, target: str, n_pad: int, groups: int, threads: int):
+def _tile_stats_native(
+    x_train,
+    means,
+    sigma2,
+    alphas,
+    sigmas,
+    sample_idx,
+    sample_weights,
+    draw_idx,
+    draw_weights,
+    key,
+    *,
+    target: str,
+    n_pad: int,
+    groups: int,
+    threads: int,
+):
     """:func:`_tile_stats` with the per-row work in the native CPU kernel (``csrc/mc_tile.cc``).
 
     XLA does the t-independent projections (noise, z . Y_j, z . V_k: plain matmuls); the native loop computes the
@@ -308,12 +364,29 @@ def _tile_stats_native(x_train, means, sigma2, alphas, sigmas, sample_idx, sampl
     vdist2 = jnp.sum((centers[:, None, :] - means[None]) ** 2, axis=-1)  # (S, K)
     t_count = alphas.shape[0]
     shapes = [jax.ShapeDtypeStruct((t_count, groups, n_pad), dtype)] * 2 + [
-        jax.ShapeDtypeStruct((t_count, groups), dtype)] * 4
+        jax.ShapeDtypeStruct((t_count, groups), dtype)
+    ] * 4
     pmem_mean, pmem_m2, gen_mean, gen_m2, mem_mean, mem_m2 = jax.ffi.ffi_call(target, shapes)(
-        zy, x_pad, centers, z, zv, vdist2, means, alphas, sigmas, jnp.reshape(sigma2, ()), sample_weights,
-        draw_weights, n=np.int64(n), threads=np.int64(threads))
-    sums = ((pmem_mean.sum(axis=1)[:, :n], pmem_m2.sum(axis=1)[:, :n]), (gen_mean.sum(axis=1), gen_m2.sum(axis=1)),
-            (mem_mean.sum(axis=1), mem_m2.sum(axis=1)))
+        zy,
+        x_pad,
+        centers,
+        z,
+        zv,
+        vdist2,
+        means,
+        alphas,
+        sigmas,
+        jnp.reshape(sigma2, ()),
+        sample_weights,
+        draw_weights,
+        n=np.int64(n),
+        threads=np.int64(threads),
+    )
+    sums = (
+        (pmem_mean.sum(axis=1)[:, :n], pmem_m2.sum(axis=1)[:, :n]),
+        (gen_mean.sum(axis=1), gen_m2.sum(axis=1)),
+        (mem_mean.sum(axis=1), mem_m2.sum(axis=1)),
+    )
     return jax.tree_util.tree_map(lambda leaf: leaf[None], sums)
 
 
@@ -326,16 +399,34 @@ def _tile_function(devices: tuple, layout: TileLayout, dtype_name: str, native: 
     mesh = Mesh(np.array(devices, dtype=object), ("samples",))
     target = native_kernel(dtype_name) if native and devices[0].platform == "cpu" else None
     if target is not None:
-        kernel = functools.partial(_tile_stats_native, target=target, n_pad=layout.n_pad,
-                                   groups=min(layout.samples, _NATIVE_GROUPS), threads=threads)
+        kernel = functools.partial(
+            _tile_stats_native,
+            target=target,
+            n_pad=layout.n_pad,
+            groups=min(layout.samples, _NATIVE_GROUPS),
+            threads=threads,
+        )
     else:
         kernel = functools.partial(_tile_stats, block=layout.block, n_pad=layout.n_pad)
     replicated, by_sample = P(), P("samples")
     sharded = jax.shard_map(
-        kernel, mesh=mesh,
-        in_specs=(replicated, replicated, replicated, replicated, replicated, by_sample, by_sample, replicated,
-                  replicated, replicated),
-        out_specs=by_sample, check_vma=False)
+        kernel,
+        mesh=mesh,
+        in_specs=(
+            replicated,
+            replicated,
+            replicated,
+            replicated,
+            replicated,
+            by_sample,
+            by_sample,
+            replicated,
+            replicated,
+            replicated,
+        ),
+        out_specs=by_sample,
+        check_vma=False,
+    )
     options = _COMPILER_OPTIONS if devices[0].platform == "cpu" else None
     return mesh, jax.jit(sharded, compiler_options=options), target is not None
 
@@ -344,9 +435,10 @@ def _check_dtype(dtype) -> jnp.dtype:
     dtype = jnp.dtype(dtype)
     if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}")
-    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-        raise InvalidInputError("float64 requested but JAX's x64 mode is off: "
-                                "call memlab._jaxcfg.enable_float64() first")
+    if dtype == jnp.float64 and not float64_enabled():
+        raise InvalidInputError(
+            "float64 requested but JAX's x64 mode is off: call memlab._jaxcfg.enable_float64() first"
+        )
     return dtype
 
 
@@ -381,8 +473,13 @@ def tile_layout(n: int, draws: int, *, chunk_size: int, devices: int, block_size
     """The tiling :func:`mc_excess_losses` uses for N samples and R draws, ``chunk_size`` rows per device and tile."""
     tile_draws = min(draws, chunk_size)
     samples = min(max(1, chunk_size // tile_draws), math.ceil(n / devices))
-    return TileLayout(samples=samples, draws=tile_draws, devices=devices, block=block_size,
-                      n_pad=math.ceil(n / block_size) * block_size)
+    return TileLayout(
+        samples=samples,
+        draws=tile_draws,
+        devices=devices,
+        block=block_size,
+        n_pad=math.ceil(n / block_size) * block_size,
+    )
 
 
 def default_chunk_size(platform: str) -> int:
@@ -391,9 +488,20 @@ def default_chunk_size(platform: str) -> int:
     return DEFAULT_CHUNK_SIZE if platform == "cpu" else _ACCELERATOR_CHUNK_SIZE
 
 
-def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                       dtype=jnp.float32, devices: int = 1, native: bool = True, threads: int = 1,
-                       block_size: int = DEFAULT_BLOCK_SIZE, times: int = 26) -> int:
+def mc_memory_estimate(
+    n: int,
+    d: int,
+    k: int,
+    *,
+    draws: int,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    dtype=jnp.float32,
+    devices: int = 1,
+    native: bool = True,
+    threads: int = 1,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    times: int = 26,
+) -> int:
     """Upper bound (bytes, per device) of the memory :func:`mc_excess_losses` allocates for N samples in d dimensions,
     K mixture means, R draws and T timesteps: its inputs plus the working set of one tile.
 
@@ -419,8 +527,14 @@ def mc_memory_estimate(n: int, d: int, k: int, *, draws: int, chunk_size: int = 
         lanes, d_pad = 8, -(-d // 8) * 8
         group_rows = -(-layout.samples // groups) * layout.draws
         tile = 3 * rows * n_pad + 8 * rows * d + 3 * rows * k + n_pad * d_pad
-        scratch = threads * ((5 * lanes + 2) * n_pad + lanes * d_pad + d + k + group_rows * (n_pad + 2)
-                             + -(-layout.samples // groups) * n_pad)
+        scratch = threads * (
+            (5 * lanes + 2) * n_pad
+            + lanes * d_pad
+            + d
+            + k
+            + group_rows * (n_pad + 2)
+            + -(-layout.samples // groups) * n_pad
+        )
         return itemsize * (tile + scratch + io)
     return itemsize * ((12 + 2 * (block_size + 1)) * rows * n_pad + 8 * rows * d + 3 * rows * k + io)
 
@@ -474,8 +588,9 @@ class _NormalisedFrame:
     scale: float
 
     @classmethod
-    def of(cls, x: np.ndarray, means: np.ndarray, sigma2: float, sigmas: np.ndarray, alphas: np.ndarray,
-           dtype) -> _NormalisedFrame:
+    def of(
+        cls, x: np.ndarray, means: np.ndarray, sigma2: float, sigmas: np.ndarray, alphas: np.ndarray, dtype
+    ) -> _NormalisedFrame:
         """Centre at the training mean; scale so every centred row (data and means) has norm < 1."""
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(means)) and math.isfinite(sigma2)):
             raise InvalidInputError("x_train, means and sigma2 must be finite")
@@ -500,28 +615,49 @@ class _NormalisedFrame:
             raise InvalidInputError(
                 f"the data's spread ({spread:.3g}) against the noise levels sigma_t (down to "
                 f"{float(np.min(sigmas)):.3g}) and sigma2 ({sigma2:.3g}) is beyond {np.dtype(dtype).name}: the "
-                f"softmax logits would reach about {logit_bound:.2g}{hint}")
+                f"softmax logits would reach about {logit_bound:.2g}{hint}"
+            )
         return cls(center, scale)
 
     def inputs(self, x, means, sigma2: float, sigmas):
         """The kernel's inputs in this frame."""
-        return (x - self.center) / self.scale, (means - self.center) / self.scale, \
-            sigma2 / self.scale / self.scale, sigmas / self.scale
+        return (
+            (x - self.center) / self.scale,
+            (means - self.center) / self.scale,
+            sigma2 / self.scale / self.scale,
+            sigmas / self.scale,
+        )
 
     def losses(self, values: dict[str, np.ndarray], draws: int) -> dict[str, np.ndarray]:
         """Losses and standard errors back in the original units; a non-finite one is an error."""
         with np.errstate(over="ignore", invalid="ignore"):
             out = {name: value * self.scale * self.scale for name, value in values.items()}
         checked = out if draws >= 2 else {k: v for k, v in out.items() if not k.endswith("_se")}
-        require_finite(checked, "the Monte Carlo losses", "they exceed float64's range in the data's units "
-                       "(data of too large a magnitude)")
+        require_finite(
+            checked,
+            "the Monte Carlo losses",
+            "they exceed float64's range in the data's units (data of too large a magnitude)",
+        )
         return out
 
 
-def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key: jax.Array,
-                     chunk_size: int | None = None, dtype=jnp.float32, devices=None,
-                     block_size: int = DEFAULT_BLOCK_SIZE, native: bool = True, memory_limit: int | None = None,
-                     show_progress: bool = False) -> ExcessLosses:
+def mc_excess_losses(
+    x_train,
+    means,
+    sigma2,
+    *,
+    alphas,
+    sigmas,
+    draws: int,
+    key: jax.Array,
+    chunk_size: int | None = None,
+    dtype=jnp.float32,
+    devices=None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    native: bool = True,
+    memory_limit: int | None = None,
+    show_progress: bool = False,
+) -> ExcessLosses:
     """Monte Carlo loss of x_mem and excess losses of x_pmem,M (every M = 1..N) and x_* at T timesteps.
 
     x_train: (N, d) training set; means: (K, d) and sigma2 > 0: the true mixture pi_* (for x_*);
@@ -547,8 +683,9 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     if means_np.ndim != 2 or means_np.shape[1] != x_np.shape[1] or means_np.shape[0] < 1:
         raise InvalidInputError(f"means must have shape (K, {x_np.shape[1]}), got {means_np.shape}")
     if alphas_np.shape != sigmas_np.shape or alphas_np.ndim != 1:
-        raise InvalidInputError(f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, "
-                                f"{sigmas_np.shape}")
+        raise InvalidInputError(
+            f"alphas and sigmas must be (T,) arrays of equal length, got {alphas_np.shape}, {sigmas_np.shape}"
+        )
     if not np.all(sigmas_np > 0) or not np.all(np.isfinite(alphas_np)) or not float(sigma2) > 0:
         raise InvalidInputError("sigmas and sigma2 must be positive and alphas finite")
     if int(draws) < 1:
@@ -570,9 +707,19 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     while True:
         layout = tile_layout(n, draws, chunk_size=chunk_size, devices=n_dev, block_size=int(block_size))
         mesh, tile_fn, is_native = _tile_function(devices, layout, dtype.name, bool(native), threads)
-        needed = mc_memory_estimate(n, d, means_np.shape[0], draws=draws, chunk_size=chunk_size, dtype=dtype,
-                                    devices=n_dev, native=is_native, threads=threads,
-                                    block_size=int(block_size), times=alphas_np.shape[0])
+        needed = mc_memory_estimate(
+            n,
+            d,
+            means_np.shape[0],
+            draws=draws,
+            chunk_size=chunk_size,
+            dtype=dtype,
+            devices=n_dev,
+            native=is_native,
+            threads=threads,
+            block_size=int(block_size),
+            times=alphas_np.shape[0],
+        )
         if limit is None or needed <= limit:
             break
         if not chunk_given and chunk_size > 1:  # the default chunk shrinks until the tile fits
@@ -581,7 +728,8 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
         raise InvalidInputError(
             f"the Monte Carlo engine needs about {needed / 2**20:,.0f} MiB per device for N={n}, d={d}, "
             f"chunk_size={chunk_size} (estimate: gpu_kernels.mc_memory_estimate), more than the "
-            f"{max(limit, 0) / 2**20:,.0f} MiB available: use a smaller chunk size")
+            f"{max(limit, 0) / 2**20:,.0f} MiB available: use a smaller chunk size"
+        )
     replicated = NamedSharding(mesh, P())
     by_sample = NamedSharding(mesh, P("samples"))
 
@@ -589,8 +737,13 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     # more small compiled program each (tens of milliseconds apiece on a first call).
     host = np.dtype(dtype.name)
     put = functools.partial(jax.device_put, device=replicated)
-    args = (put(x_np.astype(host)), put(means_np.astype(host)), put(np.asarray(sigma2, host)),
-            put(alphas_np.astype(host)), put(sigmas_np.astype(host)))
+    args = (
+        put(x_np.astype(host)),
+        put(means_np.astype(host)),
+        put(np.asarray(sigma2, host)),
+        put(alphas_np.astype(host)),
+        put(sigmas_np.astype(host)),
+    )
     key = put(key)
     group = layout.samples * n_dev  # samples per tile, all devices together
 
@@ -599,15 +752,21 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
         sample_idx = np.arange(s0, s0 + group)
         draw_idx = np.arange(r0, r0 + layout.draws)
         draw_weights = (draw_idx < draws).astype(host)
-        out = tile_fn(*args, jax.device_put(np.minimum(sample_idx, n - 1).astype(np.int32), by_sample),
-                      jax.device_put((sample_idx < n).astype(host), by_sample),
-                      put(draw_idx.astype(np.int32)), put(draw_weights), key)
+        out = tile_fn(
+            *args,
+            jax.device_put(np.minimum(sample_idx, n - 1).astype(np.int32), by_sample),
+            jax.device_put((sample_idx < n).astype(host), by_sample),
+            put(draw_idx.astype(np.int32)),
+            put(draw_weights),
+            key,
+        )
         return out, int(draw_weights.sum())
 
     t_count = alphas_np.shape[0]
     names = ("pmem", "gen", "mem")
-    totals = {name: [np.zeros((t_count, *extra)), np.zeros((t_count, *extra))]
-              for name, extra in zip(names, ((n,), (), ()))}
+    totals = {
+        name: [np.zeros((t_count, *extra)), np.zeros((t_count, *extra))] for name, extra in zip(names, ((n,), (), ()))
+    }
     tiles = [(s0, r0) for s0 in range(0, n, group) for r0 in range(0, draws, layout.draws)]
     bar = progress(total=len(tiles), desc="Monte Carlo tiles") if show_progress else None
     pending = dispatch(*tiles[0])
@@ -621,8 +780,10 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
         if r0 == 0:
             group_stats, seen = tile_stats, count
         else:  # a sample's draws span tiles (one sample per device): merge them per device
-            group_stats = [_combine_draw_tiles(mean_a, m2_a, seen, mean_b, m2_b, count)[:2]
-                           for (mean_a, m2_a), (mean_b, m2_b) in zip(group_stats, tile_stats)]
+            group_stats = [
+                _combine_draw_tiles(mean_a, m2_a, seen, mean_b, m2_b, count)[:2]
+                for (mean_a, m2_a), (mean_b, m2_b) in zip(group_stats, tile_stats)
+            ]
             seen += count
         if r0 + layout.draws >= draws:  # the tile's samples are complete: add them to the totals
             for name, (mean, m2) in zip(names, group_stats):
@@ -636,11 +797,26 @@ def mc_excess_losses(x_train, means, sigma2, *, alphas, sigmas, draws: int, key:
     loss_mem, loss_mem_se = _estimate(totals["mem"][0], totals["mem"][1], n, draws)
     excess_pmem, excess_pmem_se = _estimate(totals["pmem"][0], totals["pmem"][1], n, draws)
     excess_gen, excess_gen_se = _estimate(totals["gen"][0], totals["gen"][1], n, draws)
-    losses = frame.losses(dict(loss_mem=loss_mem, loss_mem_se=loss_mem_se, excess_pmem=excess_pmem,
-                               excess_pmem_se=excess_pmem_se, excess_gen=excess_gen, excess_gen_se=excess_gen_se),
-                          draws)
-    return ExcessLosses(**losses, alphas=alphas_np, sigmas=schedule_sigmas, draws=draws, dtype=str(dtype),
-                        chunk_size=chunk_size, engine="native" if is_native else "xla")
+    losses = frame.losses(
+        dict(
+            loss_mem=loss_mem,
+            loss_mem_se=loss_mem_se,
+            excess_pmem=excess_pmem,
+            excess_pmem_se=excess_pmem_se,
+            excess_gen=excess_gen,
+            excess_gen_se=excess_gen_se,
+        ),
+        draws,
+    )
+    return ExcessLosses(
+        **losses,
+        alphas=alphas_np,
+        sigmas=schedule_sigmas,
+        draws=draws,
+        dtype=str(dtype),
+        chunk_size=chunk_size,
+        engine="native" if is_native else "xla",
+    )
 
 
 @jax.jit

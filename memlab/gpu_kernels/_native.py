@@ -22,13 +22,22 @@ from pathlib import Path
 
 import jax
 
-__all__ = ["NATIVE_TARGETS", "native_kernel", "native_kernel_status", "native_threads"]
+__all__ = ["NATIVE_TARGETS", "build_native_kernel", "native_kernel", "native_kernel_status", "native_threads"]
 
 _SOURCE = Path(__file__).with_name("csrc") / "mc_tile.cc"
 NATIVE_TARGETS = {"float32": "memlab_mc_tile_f32", "float64": "memlab_mc_tile_f64"}
 _SYMBOLS = {"float32": "MemlabMcTileF32", "float64": "MemlabMcTileF64"}
-_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared",
-          "-fPIC", "-pthread")
+_FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fopenmp-simd",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-std=c++17",
+    "-shared",
+    "-fPIC",
+    "-pthread",
+)
 
 _lock = threading.Lock()
 _state: dict = {"loaded": None, "reason": "not tried yet", "library": None}
@@ -58,16 +67,24 @@ def _cpu_signature() -> str:
 
 def _build(compiler: str, include_dir: str) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True, timeout=60).stdout
-    fingerprint = hashlib.sha256("\0".join(
-        [_SOURCE.read_text(), compiler, version, " ".join(_FLAGS), jax.__version__, _cpu_signature()]).encode())
+    fingerprint = hashlib.sha256(
+        "\0".join(
+            [_SOURCE.read_text(), compiler, version, " ".join(_FLAGS), jax.__version__, _cpu_signature()]
+        ).encode()
+    )
     target = _cache_dir() / f"mc_tile-{fingerprint.hexdigest()[:20]}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
-        subprocess.run([compiler, *_FLAGS, "-isystem", include_dir, str(_SOURCE), "-o", str(built)],
-                       capture_output=True, text=True, check=True, timeout=600)
+        subprocess.run(
+            [compiler, *_FLAGS, "-isystem", include_dir, str(_SOURCE), "-o", str(built)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
         os.replace(built, target)  # atomic: concurrent builders leave one complete file
     return target
 
@@ -87,13 +104,20 @@ def native_kernel(dtype_name: str) -> str | None:
                     try:
                         library = ctypes.cdll.LoadLibrary(str(_build(compiler, jax.ffi.include_dir())))
                         for name, target in NATIVE_TARGETS.items():
-                            jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, _SYMBOLS[name])),
-                                                        platform="cpu")
+                            jax.ffi.register_ffi_target(
+                                target, jax.ffi.pycapsule(getattr(library, _SYMBOLS[name])), platform="cpu"
+                            )
                         _state.update(loaded=True, reason="ready", library=library)
                     except (OSError, subprocess.SubprocessError, AttributeError) as error:
                         detail = (getattr(error, "stderr", None) or str(error)).strip()
                         _state["reason"] = f"build failed: {detail.splitlines()[-1] if detail else error}"
         return NATIVE_TARGETS[dtype_name] if _state["loaded"] else None
+
+
+def build_native_kernel() -> str:
+    """Build (or find in the cache) the native CPU kernel now; returns its status (``"ready"`` or why not)."""
+    native_kernel("float32")
+    return native_kernel_status()
 
 
 def native_kernel_status() -> str:

@@ -23,9 +23,11 @@ __all__ = ["ddim_sample", "ddim_sample_model"]
 
 
 @functools.partial(jax.jit, static_argnames=("apply", "final_denoise"))
-def _ddim_scan(apply: Callable, params, x_init: jax.Array, alphas: jax.Array, sigmas: jax.Array, *,
-               final_denoise: bool) -> jax.Array:
+def _ddim_scan(
+    apply: Callable, params, x_init: jax.Array, alphas: jax.Array, sigmas: jax.Array, *, final_denoise: bool
+) -> jax.Array:
     TRACE_COUNTS["ddim"] += 1
+
     def step(x, coefficients):
         alpha, sigma, alpha_next, sigma_next = coefficients
         ratio = sigma_next / sigma
@@ -46,7 +48,9 @@ def _prepare(x_init, alphas, sigmas):
     alphas = jnp.asarray(alphas, dtype=x_init.dtype).reshape(-1)
     sigmas = jnp.asarray(sigmas, dtype=x_init.dtype).reshape(-1)
     if alphas.shape != sigmas.shape or alphas.size < 2:
-        raise InvalidInputError(f"alphas and sigmas must be two grids of equal length >= 2, got {alphas.shape}, {sigmas.shape}")
+        raise InvalidInputError(
+            f"alphas and sigmas must be two grids of equal length >= 2, got {alphas.shape}, {sigmas.shape}"
+        )
     return x_init, alphas, sigmas
 
 

@@ -4,7 +4,8 @@ The model is a pair ``(params, apply)``: ``params`` any pytree of arrays, ``appl
 -> (B, d)`` a *module-level* function (jit caches on its identity; a fresh lambda per call retraces).
 The objective is the grid version of eq. 5 with fixed noise draws per sample:
 
-    L(params) = (1/T) sum_{l<T} lambda_l (1/(N R)) sum_{i<N, r<R} |apply(params, alpha_l x_i + sigma_l z_{l,i,r}, alpha_l, sigma_l) - x_i|^2
+    L(params) = (1/T) sum_{l<T} lambda_l (1/(N R)) sum_{i<N, r<R}
+                |apply(params, alpha_l x_i + sigma_l z_{l,i,r}, alpha_l, sigma_l) - x_i|^2
 
 (T = L + 1 = 26 grid times, R = ``draws``). The (sample, draw) points of one t are taken in chunks of
 ``chunk_size`` (flat index i * R + r, the last chunk padded and masked). The draws are fixed for the whole
@@ -12,7 +13,8 @@ training and are a function of the key: *stored* draws (``store_noise``; by defa
 1 GiB) are made once on the host from ``host_generator(key)`` (no device compilation; independent of
 the chunk size) and kept in memory (fastest); *regenerated* draws are made on the device every step,
 chunk c of time l from the (l * n_chunks + c)-th of ``split(key, T * n_chunks)`` (memory: one chunk;
-the numbers depend on the chunk size). ``training_noise`` returns whichever the trainer uses. The gradient is accumulated over chunks with ``lax.scan``, so peak
+the numbers depend on the chunk size). ``training_noise`` returns whichever the trainer uses. The gradient is
+accumulated over chunks with ``lax.scan``, so peak
 memory is one chunk's activations.
 
 Several runs (seeds, datasets, initialisations of the same shapes) train together: ``train_runs``
@@ -101,7 +103,9 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.chunk_size is not None:
             if not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1:
-                raise InvalidInputError(f"TrainConfig.chunk_size must be a positive integer or None, got {self.chunk_size!r}")
+                raise InvalidInputError(
+                    f"TrainConfig.chunk_size must be a positive integer or None, got {self.chunk_size!r}"
+                )
             object.__setattr__(self, "chunk_size", int(self.chunk_size))
         for name in ("peak_lr", "final_lr"):
             value = float(getattr(self, name))
@@ -125,7 +129,7 @@ class TrainConfig:
 
     @property
     def warmup_epochs(self) -> int:
-        return int(round(self.warmup_fraction * self.epochs))
+        return round(self.warmup_fraction * self.epochs)
 
     def learning_rate_schedule(self) -> optax.Schedule:
         """Linear warm-up 0 -> peak over ``warmup_epochs`` steps, then linear decay peak -> final."""
@@ -245,8 +249,9 @@ def _host_noise(key: jax.Array, layout: _Layout, d: int, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
     noise = np.zeros((layout.n_times, layout.padded, d), dtype=dtype)
-    noise[:, : layout.points] = host_generator(key).standard_normal((layout.n_times, layout.points, d),
-                                                                     dtype=draw_dtype)
+    noise[:, : layout.points] = host_generator(key).standard_normal(
+        (layout.n_times, layout.points, d), dtype=draw_dtype
+    )
     return noise
 
 
@@ -256,8 +261,16 @@ def _pass_points(chunk: int) -> int:
     return min(chunk, _CPU_PASS_POINTS) if jax.default_backend() == "cpu" else chunk
 
 
-def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Array, noise_key: jax.Array,
-                   noise: jax.Array | None, *, with_grad: bool = True):
+def _loss_and_grad(
+    apply: Callable,
+    config: TrainConfig,
+    params,
+    x_train: jax.Array,
+    noise_key: jax.Array,
+    noise: jax.Array | None,
+    *,
+    with_grad: bool = True,
+):
     """Objective (and its gradient) for one run, accumulated over chunks with ``lax.scan``.
 
     A chunk's draws are made (or sliced) as before; its points then go through the model in passes of
@@ -267,9 +280,9 @@ def _loss_and_grad(apply: Callable, config: TrainConfig, params, x_train: jax.Ar
     n, d = x_train.shape
     dtype = x_train.dtype
     layout = _layout(config, n)
-    _, alphas, sigmas, weights = config.grid()
-    alphas = jnp.asarray(alphas, dtype)
-    sigmas = jnp.asarray(sigmas, dtype)
+    _, alphas_np, sigmas_np, weights = config.grid()
+    alphas = jnp.asarray(alphas_np, dtype)
+    sigmas = jnp.asarray(sigmas_np, dtype)
     scales = jnp.asarray(weights / (layout.n_times * layout.points), dtype)
     size = _pass_points(layout.chunk)
     n_passes = -(-layout.chunk // size)
@@ -339,8 +352,9 @@ def _init_opt_state(params, *, config: TrainConfig):
 
 
 @functools.partial(jax.jit, static_argnames=("apply", "config", "length"))
-def _train_block(params, opt_state, x_train, noise_keys, noise, active_steps, *, apply: Callable, config: TrainConfig,
-                 length: int):
+def _train_block(
+    params, opt_state, x_train, noise_keys, noise, active_steps, *, apply: Callable, config: TrainConfig, length: int
+):
     """Up to ``length`` Adam steps for every run; steps ``>= active_steps`` leave the state unchanged (so one
     compiled length serves every block). -> (params, opt_state, losses (S, length), loss after the block (S,))."""
     _TRACE_COUNTS["train_block"] += 1
@@ -353,8 +367,9 @@ def _train_block(params, opt_state, x_train, noise_keys, noise, active_steps, *,
             updates, new_opt_state = optimizer.update(grad, opt_state, params)
             new_params = optax.apply_updates(params, updates)
             keep = index < active_steps
-            new_carry = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old),
-                                               (new_params, new_opt_state), (params, opt_state))
+            new_carry = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(keep, new, old), (new_params, new_opt_state), (params, opt_state)
+            )
             return new_carry, loss
 
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jnp.arange(length))
@@ -389,7 +404,9 @@ def _check_runs(params, x_train, keys) -> tuple[int, Any, jax.Array, jax.Array]:
         raise InvalidInputError("params must contain at least one array")
     for leaf in leaves:
         if jnp.ndim(leaf) < 1 or jnp.shape(leaf)[0] != runs:
-            raise InvalidInputError(f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}")
+            raise InvalidInputError(
+                f"every params leaf needs a leading run axis of size {runs}, got shape {jnp.shape(leaf)}"
+            )
     if isinstance(keys, (list, tuple)):
         keys = jnp.stack(keys)
     elif not isinstance(keys, jax.Array):
@@ -441,8 +458,13 @@ def _fingerprint(config: TrainConfig, apply: Callable, params, opt_state, x_trai
     param_leaves, param_tree = jax.tree_util.tree_flatten(params)
     opt_leaves, opt_tree = jax.tree_util.tree_flatten(opt_state)
     name = f"{getattr(apply, '__module__', '?')}:{getattr(apply, '__qualname__', repr(apply))}"
-    header = [repr(config), name, str(param_tree), str(opt_tree),
-              [(leaf.shape, str(leaf.dtype)) for leaf in opt_leaves]]
+    header = [
+        repr(config),
+        name,
+        str(param_tree),
+        str(opt_tree),
+        [(leaf.shape, str(leaf.dtype)) for leaf in opt_leaves],
+    ]
     digest.update(repr(header).encode())
     for array in (x_train, _key_data(keys), *param_leaves):
         array = np.ascontiguousarray(np.asarray(array))
@@ -472,8 +494,9 @@ def _restore_tree(leaves, like, padded: int, what: str):
     for leaf, ref in zip(leaves, like_leaves):
         leaf = np.asarray(leaf)
         if leaf.shape[1:] != ref.shape[1:] or leaf.dtype != ref.dtype:
-            raise InvalidInputError(f"resume state {what} leaf {leaf.shape} {leaf.dtype} does not match the run's "
-                                    f"{ref.shape} {ref.dtype}")
+            raise InvalidInputError(
+                f"resume state {what} leaf {leaf.shape} {leaf.dtype} does not match the run's {ref.shape} {ref.dtype}"
+            )
         restored.append(jnp.asarray(leaf))
     return _pad_runs(jax.tree_util.tree_unflatten(treedef, restored), padded)
 
@@ -487,10 +510,19 @@ def _record_values(record: Callable | None, params, runs: int) -> dict[str, np.n
     return {str(k): np.asarray(v) for k, v in values.items()}
 
 
-def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, desc: str = "training",
-               show_progress: bool = True, initial_state: TrainState | None = None,
-               on_block: Callable[[TrainState], None] | None = None,
-               record: Callable[[Any], Mapping[str, Any]] | None = None) -> TrainResult:
+def train_runs(
+    apply: Callable,
+    params,
+    x_train,
+    *,
+    config: TrainConfig,
+    keys,
+    desc: str = "training",
+    show_progress: bool = True,
+    initial_state: TrainState | None = None,
+    on_block: Callable[[TrainState], None] | None = None,
+    record: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> TrainResult:
     """Train S runs together (vmapped, sharded over devices when S >= #devices).
 
     apply: model function ``(params, (B, d), alpha, sigma) -> (B, d)``; params: pytree with a leading run
@@ -523,8 +555,14 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     length = -(-config.epochs // n_blocks)
     fingerprint = ""  # only states (on_block) and resuming need it
     if initial_state is not None or on_block is not None:
-        fingerprint = _fingerprint(config, apply, jax.tree_util.tree_map(lambda leaf: leaf[:runs], params),
-                                   opt_state, x_train[:runs], keys[:runs])
+        fingerprint = _fingerprint(
+            config,
+            apply,
+            jax.tree_util.tree_map(lambda leaf: leaf[:runs], params),
+            opt_state,
+            x_train[:runs],
+            keys[:runs],
+        )
     if initial_state is None:
         done, seconds_before = 0, 0.0
         losses = [np.zeros((runs, 0), dtype=np.dtype(dtype))]
@@ -535,8 +573,10 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
         if not isinstance(initial_state, TrainState):
             raise TypeError("initial_state must be a TrainState")
         if initial_state.fingerprint != fingerprint:
-            raise InvalidInputError("the resume state belongs to a different training run (config, model, data, "
-                                    "initial parameters or keys differ)")
+            raise InvalidInputError(
+                "the resume state belongs to a different training run (config, model, data, "
+                "initial parameters or keys differ)"
+            )
         done = int(initial_state.epoch)
         if not (0 <= done <= config.epochs and (done % length == 0 or done == config.epochs)):
             raise InvalidInputError(f"resume state epoch {done} is not a block boundary of this run")
@@ -557,19 +597,26 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
 
     def state() -> TrainState:
         stacked = {k: np.stack([r[k] for r in records]) for k in records[0]} if records and records[0] else {}
-        return TrainState(epoch=done, epochs=config.epochs, fingerprint=fingerprint,
-                          param_leaves=tuple(_host_tree(params, runs)), opt_leaves=tuple(_host_tree(opt_state, runs)),
-                          noise_keys=_key_data(keys)[:runs],
-                          losses=np.concatenate(losses, axis=1), end_loss=np.asarray(end_loss)[:runs],
-                          record_epochs=np.asarray(record_epochs, np.int64), records=stacked,
-                          seconds=seconds_before + time.perf_counter() - started)
+        return TrainState(
+            epoch=done,
+            epochs=config.epochs,
+            fingerprint=fingerprint,
+            param_leaves=tuple(_host_tree(params, runs)),
+            opt_leaves=tuple(_host_tree(opt_state, runs)),
+            noise_keys=_key_data(keys)[:runs],
+            losses=np.concatenate(losses, axis=1),
+            end_loss=np.asarray(end_loss)[:runs],
+            record_epochs=np.asarray(record_epochs, np.int64),
+            records=stacked,
+            seconds=seconds_before + time.perf_counter() - started,
+        )
 
     bar = progress(total=config.epochs, desc=desc, initial=done) if show_progress else None
     while done < config.epochs:
         active = min(length, config.epochs - done)
-        params, opt_state, block_losses, end_loss = _train_block(params, opt_state, x_train, keys, noise,
-                                                                 jnp.asarray(active), apply=apply, config=config,
-                                                                 length=length)
+        params, opt_state, block_losses, end_loss = _train_block(
+            params, opt_state, x_train, keys, noise, jnp.asarray(active), apply=apply, config=config, length=length
+        )
         losses.append(np.asarray(block_losses)[:runs, :active])
         end_loss = np.asarray(end_loss)[:runs]
         done += active
@@ -587,15 +634,30 @@ def train_runs(apply: Callable, params, x_train, *, config: TrainConfig, keys, d
     history_epochs = _history_indices(config.epochs, config.history_points)
     params = jax.tree_util.tree_map(lambda leaf: leaf[:runs], params)
     stacked = {k: np.stack([r[k] for r in records]) for k in records[0]} if records and records[0] else {}
-    return TrainResult(params, all_losses[:, history_epochs], history_epochs, final_loss,
-                       seconds_before + time.perf_counter() - started, stacked,
-                       np.asarray(record_epochs if stacked else [], np.int64))
+    return TrainResult(
+        params,
+        all_losses[:, history_epochs],
+        history_epochs,
+        final_loss,
+        seconds_before + time.perf_counter() - started,
+        stacked,
+        np.asarray(record_epochs if stacked else [], np.int64),
+    )
 
 
-def train(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array, desc: str = "training",
-          show_progress: bool = True, initial_state: TrainState | None = None,
-          on_block: Callable[[TrainState], None] | None = None,
-          record: Callable[[Any], Mapping[str, Any]] | None = None) -> TrainResult:
+def train(
+    apply: Callable,
+    params,
+    x_train,
+    *,
+    config: TrainConfig,
+    key: jax.Array,
+    desc: str = "training",
+    show_progress: bool = True,
+    initial_state: TrainState | None = None,
+    on_block: Callable[[TrainState], None] | None = None,
+    record: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> TrainResult:
     """Train one model: params pytree, x_train (N, d), ``key`` for the noise draws (used once).
 
     initial_state / on_block / record as in ``train_runs`` (states carry a run axis of size 1; ``record``
@@ -607,15 +669,32 @@ def train(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Arr
     stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
     stacked_record = None
     if record is not None:
+
         def stacked_record(run_params):
             single = jax.tree_util.tree_map(lambda leaf: leaf[0], run_params)
             return {k: np.asarray(v)[None] for k, v in record(single).items()}
-    result = train_runs(apply, stacked, x_train[None], config=config, keys=jnp.asarray(key)[None], desc=desc,
-                        show_progress=show_progress, initial_state=initial_state, on_block=on_block,
-                        record=stacked_record)
-    return TrainResult(jax.tree_util.tree_map(lambda leaf: leaf[0], result.params), result.loss_history[0],
-                       result.history_epochs, result.final_loss[0], result.seconds,
-                       {k: v[:, 0] for k, v in result.records.items()}, result.record_epochs)
+
+    result = train_runs(
+        apply,
+        stacked,
+        x_train[None],
+        config=config,
+        keys=jnp.asarray(key)[None],
+        desc=desc,
+        show_progress=show_progress,
+        initial_state=initial_state,
+        on_block=on_block,
+        record=stacked_record,
+    )
+    return TrainResult(
+        jax.tree_util.tree_map(lambda leaf: leaf[0], result.params),
+        result.loss_history[0],
+        result.history_epochs,
+        result.final_loss[0],
+        result.seconds,
+        {k: v[:, 0] for k, v in result.records.items()},
+        result.record_epochs,
+    )
 
 
 def weighted_loss(apply: Callable, params, x_train, *, config: TrainConfig, key: jax.Array) -> jax.Array:
@@ -626,7 +705,9 @@ def weighted_loss(apply: Callable, params, x_train, *, config: TrainConfig, key:
     layout = _layout(config, n)
     stacked = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
     keys = jnp.asarray(key)[None]
-    noise = jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype)) if _stored(config, layout, 1, d, dtype) else None
+    noise = (
+        jnp.asarray(_stored_noise_for_runs(keys, layout, d, dtype)) if _stored(config, layout, 1, d, dtype) else None
+    )
     return _loss_for_runs(stacked, x_train.astype(dtype)[None], keys, noise, apply=apply, config=config)[0]
 
 

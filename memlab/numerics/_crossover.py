@@ -23,20 +23,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab._errors import InvalidInputError, require_finite
+from memlab.numerics._schedules import timestep_grid
 from memlab.theory import (
     DEFAULT_STEPS,
+    LAMBDA,
+    MEAN_WEIGHT,
+    MEAN_WEIGHT_GENERALIZING,
     MEAN_WEIGHT_GENERALIZING_SYMBOL,
     MEAN_WEIGHT_SYMBOL,
     SIGMA2,
+    WEIGHTING_NAMES,
     C,
     D,
-    LAMBDA,
     M,
-    MEAN_WEIGHT,
-    MEAN_WEIGHT_GENERALIZING,
     N,
+    Schedule,
     T,
-    WEIGHTING_NAMES,
     crossover_integrands,
     excess_generalizing,
     excess_pmem,
@@ -48,7 +50,6 @@ from memlab.theory import (
     time_average_linear,
     validate_time_range,
 )
-from memlab.numerics._schedules import timestep_grid
 
 __all__ = ["CrossoverResult", "crossover", "time_averages"]
 
@@ -91,7 +92,7 @@ def time_averages(
     *,
     sigma2: float = 1.0,
     weighting: str = "x0",
-    schedule: str = "vp",
+    schedule: str | Schedule = "vp",
     steps: int = DEFAULT_STEPS,
     continuous: bool = False,
     t_min: float = _DEFAULT_T_MIN,
@@ -102,13 +103,16 @@ def time_averages(
 
     Discrete: the mean over the ``steps + 1`` grid points (error estimate 0); continuous:
     ``1/(t_max - t_min)`` times the integral, by adaptive quadrature in ``log t`` (asked for relative
-    tolerance 1e-12; the larger of the two quadratures' own relative error estimates is returned). ``weights`` (one non-negative value per grid point)
+    tolerance 1e-12; the larger of the two quadratures' own relative error estimates is returned).
+    ``weights`` (one non-negative value per grid point)
     replaces ``weighting``.
     """
     sched = get_schedule(schedule)
     if weights is not None:
         if continuous:
-            raise InvalidInputError("user weights are given on the discrete grid; they cannot be used with continuous t")
+            raise InvalidInputError(
+                "user weights are given on the discrete grid; they cannot be used with continuous t"
+            )
         w = np.array(grid_weights(weights, steps).as_floats(), dtype=np.float64)
         _, factor_expr = crossover_integrands(None, sched)
         factor = numeric_function(factor_expr, (T, SIGMA2))
@@ -191,8 +195,9 @@ class CrossoverResult:
         fn = numeric_function(_pmem_averaged(), (C, M, N, D, SIGMA2, MEAN_WEIGHT_SYMBOL))
         with np.errstate(over="ignore", invalid="ignore"):
             value = fn(self.c, m, n, self._d(d), self.sigma2, self.mean_weight)
-        return self._out(np.broadcast_to(value, np.broadcast_shapes(m.shape, n.shape)),
-                         "the approximate excess loss of x_pmem,M")
+        return self._out(
+            np.broadcast_to(value, np.broadcast_shapes(m.shape, n.shape)), "the approximate excess loss of x_pmem,M"
+        )
 
     def loss_gap(self, m, d=None):
         """eq. 14: ``excess_loss_pmem(m) - excess_loss_generalizing()``; < 0 where x_pmem,M has the lower loss."""
@@ -203,8 +208,9 @@ class CrossoverResult:
 
 def _generalizing_averaged():
     """E_t[lambda_t * Theorem 3.1 excess] by linearity, with the time average as a plain symbol."""
-    return (time_average_linear(LAMBDA * excess_generalizing())
-            .subs(MEAN_WEIGHT_GENERALIZING, MEAN_WEIGHT_GENERALIZING_SYMBOL))
+    return time_average_linear(LAMBDA * excess_generalizing()).subs(
+        MEAN_WEIGHT_GENERALIZING, MEAN_WEIGHT_GENERALIZING_SYMBOL
+    )
 
 
 def _pmem_averaged():
@@ -218,7 +224,7 @@ def crossover(
     c: float = 2,
     sigma2: float = 1,
     weighting: str = "x0",
-    schedule: str = "vp",
+    schedule: str | Schedule = "vp",
     steps: int = DEFAULT_STEPS,
     continuous: bool = False,
     t_min: float = _DEFAULT_T_MIN,
@@ -258,14 +264,25 @@ def crossover(
         t_min, t_max = float(grid[-1]), float(grid[0])
     sched = get_schedule(schedule)
     mean_weight, mean_weight_generalizing, relerr = time_averages(
-        sigma2=sigma2, weighting=weighting, schedule=sched, steps=steps, continuous=continuous,
-        t_min=t_min, t_max=t_max, weights=weights)
+        sigma2=sigma2,
+        weighting=weighting,
+        schedule=sched,
+        steps=steps,
+        continuous=continuous,
+        t_min=t_min,
+        t_max=t_max,
+        weights=weights,
+    )
     m_star_fn = numeric_function(m_star_in_means(), (N, C, MEAN_WEIGHT_SYMBOL, MEAN_WEIGHT_GENERALIZING_SYMBOL))
-    m_star = np.broadcast_to(np.asarray(m_star_fn(n_arr, c, mean_weight, mean_weight_generalizing),
-                                        dtype=np.float64), n_arr.shape)
+    m_star = np.broadcast_to(
+        np.asarray(m_star_fn(n_arr, c, mean_weight, mean_weight_generalizing), dtype=np.float64), n_arr.shape
+    )
     m_star_over_n = float(m_star_fn(1.0, c, mean_weight, mean_weight_generalizing))
-    require_finite([mean_weight, mean_weight_generalizing, m_star_over_n, m_star], "M*",
-                   "the weighting's time average exceeds float64's range")
+    require_finite(
+        [mean_weight, mean_weight_generalizing, m_star_over_n, m_star],
+        "M*",
+        "the weighting's time average exceeds float64's range",
+    )
     scalar = n_arr.ndim == 0
 
     def out(x):

@@ -12,7 +12,7 @@ from memlab._errors import InvalidInputError
 from memlab._limits import check_allocation
 from memlab._readers import NpzArchive, open_npz
 
-__all__ = ["GMMDataset", "sphere_means", "make_gmm_dataset", "load_gmm_dataset", "nearest_labels"]
+__all__ = ["GMMDataset", "load_gmm_dataset", "make_gmm_dataset", "nearest_labels", "sphere_means"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,8 +55,9 @@ def _sample(rng: np.random.Generator, means: np.ndarray, sigma2: float, count: i
     return x, labels
 
 
-def make_gmm_dataset(*, d: int, k: int, n: int, n_test: int | None = None, sigma2: float = 1.0,
-                     seed: int = 0) -> GMMDataset:
+def make_gmm_dataset(
+    *, d: int, k: int, n: int, n_test: int | None = None, sigma2: float = 1.0, seed: int = 0
+) -> GMMDataset:
     """Draw means on the sphere of radius sqrt(d), N training and N_test held-out samples (default N_test = N).
 
     The seed is split once into three independent streams (means, train, test), so changing
@@ -140,8 +141,9 @@ def load_gmm_dataset(path: str | os.PathLike) -> GMMDataset:
         if "x_test" in archive:
             x_test = _float_matrix(archive, "x_test", path)
             if x_test.shape[1] != x_train.shape[1]:
-                raise InvalidInputError(f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has "
-                                        f"d={x_train.shape[1]}")
+                raise InvalidInputError(
+                    f"{path}: 'x_test' has d={x_test.shape[1]} but 'x_train' has d={x_train.shape[1]}"
+                )
         else:
             x_test = np.zeros((0, x_train.shape[1]))
     labels_test = nearest_labels(x_test, means) if x_test.shape[0] else np.zeros(0, dtype=np.int64)

@@ -1,4 +1,6 @@
-"""Float64 NumPy reference denoisers (eqs. 7, 10, 11-12, Lemma 2.1). Slow, obviously correct; everything is checked against them.
+"""Float64 NumPy reference denoisers (eqs. 7, 10, 11-12, Lemma 2.1).
+
+Slow, obviously correct; everything is checked against them.
 
 Shapes: ``x`` is ``(B, d)`` (a batch of noisy points), ``alpha``/``sigma`` are scalars.
 Softmax weights always go through ``scipy.special.softmax`` (max-subtracted log-sum-exp).
@@ -12,11 +14,11 @@ from scipy.special import softmax
 from memlab._errors import InvalidInputError
 
 __all__ = [
+    "gmm_denoiser",
     "isotropic_gmm_denoiser",
+    "isotropic_gmm_posterior",
     "memorizing_denoiser",
     "partial_memorizing_denoiser",
-    "gmm_denoiser",
-    "isotropic_gmm_posterior",
 ]
 
 

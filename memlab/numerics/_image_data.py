@@ -27,19 +27,19 @@ from memlab._limits import check_allocation
 from memlab._readers import open_npz, read_idx
 
 __all__ = [
-    "DEFAULT_SIDE",
     "DEFAULT_CHANNELS",
+    "DEFAULT_SIDE",
     "ImageDataset",
-    "resampling_matrix",
-    "resize_images",
-    "read_idx",
-    "load_template_images",
-    "kron_images",
     "colors_from_images",
-    "make_image_dataset",
-    "images_to_rgb",
     "image_component_covariances",
     "image_mixture_moments",
+    "images_to_rgb",
+    "kron_images",
+    "load_template_images",
+    "make_image_dataset",
+    "read_idx",
+    "resampling_matrix",
+    "resize_images",
 ]
 
 DEFAULT_SIDE = 15
@@ -54,7 +54,8 @@ class ImageDataset:
     templates: (K, D) monochrome templates, D = side^2, row-major pixels;
     color_mean: (c,); color_var: sigma_c^2 > 0;
     x_train: (N, c*D) channel-major coloured images; labels_train: (N,) template of each sample;
-    colors_train: (N, c) the colour that generated each sample (so x_train[i] = colors_train[i] ⊗ templates[labels_train[i]]);
+    colors_train: (N, c) the colour that generated each sample
+    (so x_train[i] = colors_train[i] ⊗ templates[labels_train[i]]);
     x_test, labels_test, colors_test: the same for the held-out set;
     source: where the templates came from; template_indices: (K,) their indices in that source.
     """
@@ -141,6 +142,7 @@ def resize_images(images, side: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Loading templates
 
+
 def _images_from_npz(path: Path) -> np.ndarray:
     """The ``images`` member (or the only member) of an ``.npz``; nothing else is read."""
     with open_npz(path, "template file") as archive:
@@ -196,14 +198,13 @@ class _RawTemplates:
         out = np.zeros(n)
         for r0 in range(0, n, rows_per_block):
             for c0 in range(0, pixels, cols_per_block):
-                block = np.asarray(flat[r0:r0 + rows_per_block, c0:c0 + cols_per_block], dtype=np.float64)
+                block = np.asarray(flat[r0 : r0 + rows_per_block, c0 : c0 + cols_per_block], dtype=np.float64)
                 if not np.all(np.isfinite(block)):
                     raise InvalidInputError(f"{self.description}: images contain NaN or Inf")
                 with np.errstate(over="ignore"):
-                    out[r0:r0 + rows_per_block] += np.sum((block / self.scale) ** 2, axis=1)
+                    out[r0 : r0 + rows_per_block] += np.sum((block / self.scale) ** 2, axis=1)
         if not np.all(np.isfinite(out)):
-            raise InvalidInputError(f"{self.description}: pixel values are too large (squared norms overflow "
-                                    "float64)")
+            raise InvalidInputError(f"{self.description}: pixel values are too large (squared norms overflow float64)")
         return out
 
     def resized(self, indices, side: int) -> np.ndarray:
@@ -221,8 +222,8 @@ class _RawTemplates:
         out = np.zeros((indices.size, side, side))
         for i, index in enumerate(indices):
             for h0 in range(0, h, band):
-                chunk = np.asarray(self.images[index, h0:h0 + band], dtype=np.float64) / self.scale
-                out[i] += rows[:, h0:h0 + band] @ (chunk @ cols.T)
+                chunk = np.asarray(self.images[index, h0 : h0 + band], dtype=np.float64) / self.scale
+                out[i] += rows[:, h0 : h0 + band] @ (chunk @ cols.T)
         return out
 
 
@@ -279,8 +280,14 @@ def colors_from_images(images, templates) -> np.ndarray:
     return np.einsum("ncd,nd->nc", blocks, templates) / np.sum(templates * templates, axis=1)[:, None]
 
 
-def _sample(rng: np.random.Generator, templates: np.ndarray, color_mean: np.ndarray, color_var: float,
-            count: int, balanced: bool):
+def _sample(
+    rng: np.random.Generator,
+    templates: np.ndarray,
+    color_mean: np.ndarray,
+    color_var: float,
+    count: int,
+    balanced: bool,
+):
     k = templates.shape[0]
     if balanced:
         labels = rng.permutation(np.arange(count) % k)
@@ -290,9 +297,19 @@ def _sample(rng: np.random.Generator, templates: np.ndarray, color_mean: np.ndar
     return kron_images(colors, templates[labels]), labels, colors
 
 
-def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int = DEFAULT_SIDE,
-                       channels: int = DEFAULT_CHANNELS, color_mean=0.0, color_var: float = 1.0,
-                       seed: int = 0, source: str | os.PathLike = "digits", balanced: bool = False) -> ImageDataset:
+def make_image_dataset(
+    *,
+    k: int,
+    n: int,
+    n_test: int | None = None,
+    side: int = DEFAULT_SIDE,
+    channels: int = DEFAULT_CHANNELS,
+    color_mean=0.0,
+    color_var: float = 1.0,
+    seed: int = 0,
+    source: str | os.PathLike = "digits",
+    balanced: bool = False,
+) -> ImageDataset:
     """K templates drawn uniformly without replacement from ``source`` and resized to side x side; N + N_test samples.
 
     Labels are i.i.d. uniform over the K templates (``balanced=True``: each template ``floor(N/K)`` or
@@ -301,7 +318,9 @@ def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int =
     ``n_test`` never changes the templates or the training set. Default N_test = N.
     """
     if k < 1 or n < 1 or side < 1 or channels < 1:
-        raise InvalidInputError(f"k, n, side and channels must be >= 1, got k={k}, n={n}, side={side}, channels={channels}")
+        raise InvalidInputError(
+            f"k, n, side and channels must be >= 1, got k={k}, n={n}, side={side}, channels={channels}"
+        )
     if not (np.isfinite(color_var) and color_var > 0):
         raise InvalidInputError(f"color_var must be a positive number, got {color_var}")
     color_mean = np.broadcast_to(np.asarray(color_mean, dtype=np.float64), (channels,)).copy()
@@ -319,12 +338,26 @@ def make_image_dataset(*, k: int, n: int, n_test: int | None = None, side: int =
     chosen = np.sort(np.random.default_rng(templates_ss).choice(usable, size=k, replace=False))
     templates = raw.resized(chosen, side).reshape(k, side * side)
     description = raw.description
-    x_train, labels_train, colors_train = _sample(np.random.default_rng(train_ss), templates, color_mean,
-                                                  color_var, n, balanced)
-    x_test, labels_test, colors_test = _sample(np.random.default_rng(test_ss), templates, color_mean,
-                                               color_var, n_test, balanced)
-    return ImageDataset(templates, int(side), color_mean, float(color_var), x_train, labels_train, colors_train,
-                        x_test, labels_test, colors_test, description, chosen)
+    x_train, labels_train, colors_train = _sample(
+        np.random.default_rng(train_ss), templates, color_mean, color_var, n, balanced
+    )
+    x_test, labels_test, colors_test = _sample(
+        np.random.default_rng(test_ss), templates, color_mean, color_var, n_test, balanced
+    )
+    return ImageDataset(
+        templates,
+        int(side),
+        color_mean,
+        float(color_var),
+        x_train,
+        labels_train,
+        colors_train,
+        x_test,
+        labels_test,
+        colors_test,
+        description,
+        chosen,
+    )
 
 
 def images_to_rgb(y, *, side: int, channels: int = DEFAULT_CHANNELS, scale: float | None = None) -> np.ndarray:

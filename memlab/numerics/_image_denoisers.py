@@ -32,8 +32,12 @@ from scipy.special import softmax
 
 from memlab._errors import InvalidInputError
 
-__all__ = ["low_rank_image_logits", "low_rank_image_posterior", "low_rank_image_denoiser",
-           "low_rank_posterior_variance"]
+__all__ = [
+    "low_rank_image_denoiser",
+    "low_rank_image_logits",
+    "low_rank_image_posterior",
+    "low_rank_posterior_variance",
+]
 
 
 def _prepare(x, templates, color_means):
@@ -47,7 +51,9 @@ def _prepare(x, templates, color_means):
         color_means = np.broadcast_to(color_means, (m, color_means.shape[0]))
     channels = color_means.shape[1]
     if color_means.shape[0] != m or x.shape[1] != channels * pixels:
-        raise InvalidInputError(f"inconsistent shapes: x {x.shape}, templates {templates.shape}, color_means {color_means.shape}")
+        raise InvalidInputError(
+            f"inconsistent shapes: x {x.shape}, templates {templates.shape}, color_means {color_means.shape}"
+        )
     norms_sq = np.sum(templates * templates, axis=1)
     if np.any(norms_sq <= 0):
         raise InvalidInputError("templates must be nonzero")
@@ -60,9 +66,11 @@ def _logits(projections, norms_sq, color_means, *, alpha, sigma, color_var):
     scaled = alpha**2 * color_var * norms_sq  # (M,)
     centred = projections - alpha * norms_sq[None, :, None] * color_means[None, :, :]  # P_i - alpha n_i mu_i
     logdet = channels * np.log1p(scaled / sigma**2)
-    return (-0.5 * logdet[None, :]
-            + np.sum(projections**2, axis=-1) / (2.0 * sigma**2 * norms_sq[None, :])
-            - np.sum(centred**2, axis=-1) / (2.0 * norms_sq[None, :] * (sigma**2 + scaled[None, :])))
+    return (
+        -0.5 * logdet[None, :]
+        + np.sum(projections**2, axis=-1) / (2.0 * sigma**2 * norms_sq[None, :])
+        - np.sum(centred**2, axis=-1) / (2.0 * norms_sq[None, :] * (sigma**2 + scaled[None, :]))
+    )
 
 
 def low_rank_image_logits(x, *, alpha: float, sigma: float, templates, color_means, color_var: float) -> np.ndarray:
@@ -73,8 +81,12 @@ def low_rank_image_logits(x, *, alpha: float, sigma: float, templates, color_mea
 
 def low_rank_image_posterior(x, *, alpha: float, sigma: float, templates, color_means, color_var: float) -> np.ndarray:
     """Posterior component probabilities ``softmax(w)``: (B, c*D) -> (B, M)."""
-    return softmax(low_rank_image_logits(x, alpha=alpha, sigma=sigma, templates=templates,
-                                         color_means=color_means, color_var=color_var), axis=-1)
+    return softmax(
+        low_rank_image_logits(
+            x, alpha=alpha, sigma=sigma, templates=templates, color_means=color_means, color_var=color_var
+        ),
+        axis=-1,
+    )
 
 
 def low_rank_image_denoiser(x, *, alpha: float, sigma: float, templates, color_means, color_var: float) -> np.ndarray:
@@ -82,15 +94,18 @@ def low_rank_image_denoiser(x, *, alpha: float, sigma: float, templates, color_m
     if not (np.isfinite(color_var) and color_var >= 0):
         raise InvalidInputError(f"color_var must be >= 0, got {color_var}")
     x, templates, color_means, norms_sq, projections = _prepare(x, templates, color_means)
-    posterior = softmax(_logits(projections, norms_sq, color_means, alpha=alpha, sigma=sigma, color_var=color_var),
-                        axis=-1)
+    posterior = softmax(
+        _logits(projections, norms_sq, color_means, alpha=alpha, sigma=sigma, color_var=color_var), axis=-1
+    )
     gain = alpha * color_var / (sigma**2 + alpha**2 * color_var * norms_sq)  # (M,)
     centred = projections - alpha * norms_sq[None, :, None] * color_means[None, :, :]
     colors = posterior[:, :, None] * (color_means[None, :, :] + gain[None, :, None] * centred)  # (B, M, c)
     return np.einsum("bmc,md->bcd", colors, templates).reshape(x.shape[0], -1)
 
 
-def low_rank_posterior_variance(templates, *, alpha: float, sigma: float, color_var: float, channels: int) -> np.ndarray:
+def low_rank_posterior_variance(
+    templates, *, alpha: float, sigma: float, color_var: float, channels: int
+) -> np.ndarray:
     """Trace of Cov[X_0 | X_t] for each single component N(mu ⊗ x_k, s^2 A_k A_k^T): (K, D) -> (K,).
 
     ``tr = c s^2 n_k sigma^2 / (sigma^2 + alpha^2 s^2 n_k)`` (n_k = |x_k|^2): the Gaussian posterior covariance

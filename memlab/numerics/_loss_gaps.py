@@ -44,7 +44,7 @@ from memlab._errors import InvalidInputError
 from memlab.numerics._approximations import excess_gen_approx, excess_pmem_approx
 from memlab.numerics._schedules import DEFAULT_STEPS, schedule_coefficients, timestep_grid
 
-__all__ = ["LossGaps", "NORMALIZATIONS", "approx_loss_gaps", "exact_loss_gaps"]
+__all__ = ["NORMALIZATIONS", "LossGaps", "approx_loss_gaps", "exact_loss_gaps"]
 
 #: Loss normalisations for the gap matrix (see module doc).
 NORMALIZATIONS = ("span", "per_dim", "none")
@@ -125,9 +125,18 @@ def _check_tuple(n, d, sigma2) -> tuple[int, int, float]:
     return int(n), int(d), sigma2
 
 
-def approx_loss_gaps(n: int, *, d: int, k: int | None = None, sigma2: float = 1.0, c: float = 2.0,
-                     schedule: str = "vp", steps: int = DEFAULT_STEPS, normalize: str = "span",
-                     m_values=None) -> LossGaps:
+def approx_loss_gaps(
+    n: int,
+    *,
+    d: int,
+    k: int | None = None,
+    sigma2: float = 1.0,
+    c: float = 2.0,
+    schedule: str = "vp",
+    steps: int = DEFAULT_STEPS,
+    normalize: str = "span",
+    m_values=None,
+) -> LossGaps:
     """Theorem 3.2 minus Theorem 3.1 on the grid: ``(C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)) / scale``.
 
     Returns :class:`LossGaps` with gaps of shape ``(steps + 1, len(m_values))`` (default M = 1..N).
@@ -141,14 +150,36 @@ def approx_loss_gaps(n: int, *, d: int, k: int | None = None, sigma2: float = 1.
     pmem = excess_pmem_approx(ms, n=n, d=d, sigma2=sigma2, c=c)  # (C,)
     scale = _scale(normalize, d, sigma2)
     gaps = (pmem[None, :] - gen[:, None]) / scale
-    return LossGaps(n=n, d=d, k=k, m_values=ms, gaps=gaps, gaps_se=None, source="approx",
-                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(steps),
-                    span_target=_span_target(normalize, c, n, ms))
+    return LossGaps(
+        n=n,
+        d=d,
+        k=k,
+        m_values=ms,
+        gaps=gaps,
+        gaps_se=None,
+        source="approx",
+        normalize=normalize,
+        scale=scale,
+        sigma2=sigma2,
+        steps=int(steps),
+        span_target=_span_target(normalize, c, n, ms),
+    )
 
 
-def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = None, sigma2: float = 1.0,
-                    excess_pmem_se=None, excess_gen_se=None, normalize: str = "span", c: float = 2.0,
-                    m_values=None) -> LossGaps:
+def exact_loss_gaps(
+    excess_pmem,
+    excess_gen,
+    *,
+    n: int,
+    d: int,
+    k: int | None = None,
+    sigma2: float = 1.0,
+    excess_pmem_se=None,
+    excess_gen_se=None,
+    normalize: str = "span",
+    c: float = 2.0,
+    m_values=None,
+) -> LossGaps:
     """Gaps from Monte Carlo excess losses over x_mem (eq. 13).
 
     excess_pmem: ``(T, N)``, column ``M-1`` the excess loss of x_pmem,M at each grid time;
@@ -178,6 +209,17 @@ def exact_loss_gaps(excess_pmem, excess_gen, *, n: int, d: int, k: int | None = 
         if se_p.shape != pmem.shape or se_g.shape != gen.shape:
             raise InvalidInputError("standard errors must have the shapes of the excess losses")
         gaps_se = np.sqrt(se_p[:, ms - 1] ** 2 + se_g[:, None] ** 2) / scale
-    return LossGaps(n=n, d=d, k=k, m_values=ms, gaps=gaps, gaps_se=gaps_se, source="exact",
-                    normalize=normalize, scale=scale, sigma2=sigma2, steps=int(pmem.shape[0] - 1),
-                    span_target=_span_target(normalize, c, n, ms))
+    return LossGaps(
+        n=n,
+        d=d,
+        k=k,
+        m_values=ms,
+        gaps=gaps,
+        gaps_se=gaps_se,
+        source="exact",
+        normalize=normalize,
+        scale=scale,
+        sigma2=sigma2,
+        steps=int(pmem.shape[0] - 1),
+        span_target=_span_target(normalize, c, n, ms),
+    )

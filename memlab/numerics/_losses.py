@@ -26,11 +26,11 @@ from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = [
     "MCEstimate",
-    "mc_estimate",
-    "per_time_loss",
     "excess_loss",
     "excess_loss_pmem",
     "excess_losses_pmem",
+    "mc_estimate",
+    "per_time_loss",
 ]
 
 Denoiser = Callable[[np.ndarray], np.ndarray]  # (B, d) -> (B, d) at a fixed t
@@ -70,8 +70,9 @@ def _check(x_train, noise) -> tuple[np.ndarray, np.ndarray]:
     if x_train.ndim != 2:
         raise InvalidInputError(f"x_train must have shape (N, d), got {x_train.shape}")
     if noise.ndim != 3 or noise.shape[0] != x_train.shape[0] or noise.shape[2] != x_train.shape[1]:
-        raise InvalidInputError(f"noise must have shape (N, R, d) = ({x_train.shape[0]}, R, {x_train.shape[1]}), "
-                         f"got {noise.shape}")
+        raise InvalidInputError(
+            f"noise must have shape (N, R, d) = ({x_train.shape[0]}, R, {x_train.shape[1]}), got {noise.shape}"
+        )
     return x_train, noise
 
 
@@ -114,12 +115,18 @@ def excess_loss(denoiser: Denoiser, x_train, *, alpha: float, sigma: float, nois
 def excess_loss_pmem(x_train, *, m: int, alpha: float, sigma: float, noise) -> MCEstimate:
     """Excess loss (eq. 13) of the partially memorizing denoiser over the first ``m`` samples (eq. 10)."""
     x_train = np.asarray(x_train, dtype=np.float64)
-    return excess_loss(lambda x: partial_memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=x_train, m=m),
-                       x_train, alpha=alpha, sigma=sigma, noise=noise)
+    return excess_loss(
+        lambda x: partial_memorizing_denoiser(x, alpha=alpha, sigma=sigma, train=x_train, m=m),
+        x_train,
+        alpha=alpha,
+        sigma=sigma,
+        noise=noise,
+    )
 
 
-def excess_losses_pmem(x_train, *, alpha: float, sigma: float, noise,
-                       ms: Sequence[int] | None = None) -> list[MCEstimate]:
+def excess_losses_pmem(
+    x_train, *, alpha: float, sigma: float, noise, ms: Sequence[int] | None = None
+) -> list[MCEstimate]:
     """:func:`excess_loss_pmem` for each M in ``ms`` (default every M = 1..N), one plain loop over M."""
     x_train = np.asarray(x_train, dtype=np.float64)
     ms = range(1, x_train.shape[0] + 1) if ms is None else ms

@@ -52,11 +52,16 @@ def _squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def memorized_flags(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C) -> np.ndarray:
-    """Definition 2.2 per sample: ``|x - x^(1)|^2 < c |x - x^(2)|^2``. samples (B, d), x_train (N >= 2, d) -> (B,) bool."""
+    """Definition 2.2 per sample: ``|x - x^(1)|^2 < c |x - x^(2)|^2``.
+
+    samples (B, d), x_train (N >= 2, d) -> (B,) bool.
+    """
     samples = _matrix("samples", samples)
     x_train = _matrix("x_train", x_train)
     if x_train.shape[0] < 2:
-        raise InvalidInputError(f"need at least 2 training points for the memorization criterion, got {x_train.shape[0]}")
+        raise InvalidInputError(
+            f"need at least 2 training points for the memorization criterion, got {x_train.shape[0]}"
+        )
     if samples.shape[1] != x_train.shape[1]:
         raise InvalidInputError(f"samples have d={samples.shape[1]} but x_train has d={x_train.shape[1]}")
     if not (np.isfinite(c) and c > 0):
@@ -94,8 +99,15 @@ def _bootstrap_means(flags: np.ndarray, n_bootstrap: int, rng: np.random.Generat
     return flags[idx].mean(axis=1)
 
 
-def memorization_ratio(samples, x_train, *, c: float = DEFAULT_MEMORIZATION_C, confidence: float = 0.95,
-                       n_bootstrap: int | None = None, seed: int | None = None) -> MemorizationRatio:
+def memorization_ratio(
+    samples,
+    x_train,
+    *,
+    c: float = DEFAULT_MEMORIZATION_C,
+    confidence: float = 0.95,
+    n_bootstrap: int | None = None,
+    seed: int | None = None,
+) -> MemorizationRatio:
     """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with its Clopper–Pearson interval.
 
     ``n_bootstrap`` and ``seed`` are accepted for callers written for the former bootstrap interval and
@@ -137,8 +149,9 @@ def _first_crossing(m_values: np.ndarray, ratios: np.ndarray, threshold: float, 
     return np.where(any_crossed, m_values[first].astype(np.float64), np.inf)
 
 
-def phase_transition(m_values, flags_per_m, *, confidence: float = 0.95, n_bootstrap: int = 2000,
-                     seed: int = 0) -> PhaseTransition:
+def phase_transition(
+    m_values, flags_per_m, *, confidence: float = 0.95, n_bootstrap: int = 2000, seed: int = 0
+) -> PhaseTransition:
     """Start, M_pt and end of the generalization -> memorization transition of a sweep.
 
     m_values: (n_M,) increasing model sizes; flags_per_m: sequence of (B_j,) bool memorization flags,

@@ -15,7 +15,7 @@ from memlab.theory import timestep_grid as _exact_grid
 #: Memory a grid point costs downstream (the grid, schedule coefficients, weights: a few float64 arrays).
 _BYTES_PER_GRID_POINT = 64
 
-__all__ = ["timestep_grid", "schedule_coefficients", "representative_t", "REPRESENTATIVE_T_INDEX", "DEFAULT_STEPS"]
+__all__ = ["DEFAULT_STEPS", "REPRESENTATIVE_T_INDEX", "representative_t", "schedule_coefficients", "timestep_grid"]
 
 
 def timestep_grid(steps: int = DEFAULT_STEPS) -> np.ndarray:

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from memlab._errors import InvalidInputError
+from memlab.numerics._standard_error import within_sample_standard_error
 from memlab.theory import WEIGHTING_NAMES, T, numeric_function
 from memlab.theory import weighting as theory_weighting
-from memlab.numerics._standard_error import within_sample_standard_error
 
 __all__ = ["LOSS_WEIGHTINGS", "loss_weighting_values", "per_time_training_losses", "weighted_training_loss"]
 
@@ -30,8 +30,10 @@ def loss_weighting_values(weighting: str | Sequence[float], t, schedule: str = "
     t = np.asarray(t, dtype=np.float64)
     if isinstance(weighting, str):
         if weighting not in LOSS_WEIGHTINGS:
-            raise InvalidInputError(f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
-                                 "or an array of per-timestep weights")
+            raise InvalidInputError(
+                f"unknown loss weighting {weighting!r}; use one of {', '.join(LOSS_WEIGHTINGS)} "
+                "or an array of per-timestep weights"
+            )
         values = numeric_function(theory_weighting(weighting, schedule), T, "numpy")(t)
         return np.broadcast_to(np.asarray(values, dtype=np.float64), t.shape).copy()
     values = np.asarray(weighting, dtype=np.float64).reshape(-1)

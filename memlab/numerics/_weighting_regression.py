@@ -149,10 +149,10 @@ def stack_gaps(problems: Sequence[LossGaps] | GapStack) -> GapStack:
     problems = list(problems)
     if not problems:
         raise InvalidInputError("no tuples given")
-    n_times = {p.n_times for p in problems}
-    if len(n_times) != 1:
-        raise InvalidInputError(f"all tuples need the same timestep grid, got {sorted(n_times)} timesteps")
-    n_times = n_times.pop()
+    time_counts = {p.n_times for p in problems}
+    if len(time_counts) != 1:
+        raise InvalidInputError(f"all tuples need the same timestep grid, got {sorted(time_counts)} timesteps")
+    n_times = time_counts.pop()
     width = max(p.m_values.size for p in problems)
     gaps = np.zeros((len(problems), n_times, width))
     m_values = np.zeros((len(problems), width))
@@ -164,8 +164,9 @@ def stack_gaps(problems: Sequence[LossGaps] | GapStack) -> GapStack:
         mask[i, :c] = True
     span = np.array([np.nan if p.span_target is None else float(p.span_target) for p in problems])
     last = np.array([p.m_values.size - 1 for p in problems], dtype=np.int64)
-    return GapStack(gaps=gaps, m_values=m_values, mask=mask, n=np.array([p.n for p in problems]),
-                    span_target=span, last=last)
+    return GapStack(
+        gaps=gaps, m_values=m_values, mask=mask, n=np.array([p.n for p in problems]), span_target=span, last=last
+    )
 
 
 def _integrated(stack: GapStack, w_sum1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,8 +180,10 @@ def _integrated(stack: GapStack, w_sum1: np.ndarray) -> tuple[np.ndarray, np.nda
     drop = G[:, 0] - G[rows, stack.last]
     rescaled = np.isfinite(stack.span_target)
     if np.any(rescaled & ~(drop > 0)):
-        raise InvalidInputError("the integrated gap does not decrease from the first to the last candidate M; the "
-                             "span normalisation needs G(M_first) > G(M_last) (use normalize='per_dim')")
+        raise InvalidInputError(
+            "the integrated gap does not decrease from the first to the last candidate M; the "
+            "span normalisation needs G(M_first) > G(M_last) (use normalize='per_dim')"
+        )
     factor = np.where(rescaled, stack.span_target / np.where(rescaled, drop, 1.0), 1.0)
     return G * factor[:, None], drop, rescaled
 
@@ -240,8 +243,7 @@ def predict_m_pt(problems: Sequence[LossGaps] | GapStack, weights, *, tau: float
     sq = np.where(stack.mask, G * G, np.inf)
     hard = stack.m_values[np.arange(stack.count), np.argmin(sq, axis=1)]
     crossover = np.array([_first_crossing(G[i], stack.m_values[i], stack.mask[i]) for i in range(stack.count)])
-    return MPtPrediction(relaxed=relaxed, hard=hard, crossover=crossover,
-                         entropy=_entropy(p, log_p, stack.mask), p=p)
+    return MPtPrediction(relaxed=relaxed, hard=hard, crossover=crossover, entropy=_entropy(p, log_p, stack.mask), p=p)
 
 
 def _check_targets(targets, count: int) -> np.ndarray:
@@ -251,8 +253,9 @@ def _check_targets(targets, count: int) -> np.ndarray:
     return y
 
 
-def regression_objective(theta, problems: Sequence[LossGaps] | GapStack, targets, *, tau: float = PAPER_TAU,
-                         beta: float = PAPER_BETA) -> tuple[float, np.ndarray, float, float]:
+def regression_objective(
+    theta, problems: Sequence[LossGaps] | GapStack, targets, *, tau: float = PAPER_TAU, beta: float = PAPER_BETA
+) -> tuple[float, np.ndarray, float, float]:
     """Eq. 30 (mean over tuples) at ``lambda = (L+1) softmax(theta)`` and its gradient in theta.
 
     Returns ``(objective, gradient (T,), mean squared relative error, mean entropy)``.
@@ -323,8 +326,9 @@ def _start_thetas(config: RegressionConfig, n_times: int) -> list[tuple[str, np.
     return starts
 
 
-def fit_weighting(problems: Sequence[LossGaps] | GapStack, targets, *,
-                  config: RegressionConfig = RegressionConfig()) -> WeightingFit:
+def fit_weighting(
+    problems: Sequence[LossGaps] | GapStack, targets, *, config: RegressionConfig = RegressionConfig()
+) -> WeightingFit:
     """Fit lambda to measured ``targets`` (M_pt per tuple, ``(P,)``) by eq. 30; see the module doc."""
     stack = stack_gaps(problems)
     y = _check_targets(targets, stack.count)
@@ -333,19 +337,32 @@ def fit_weighting(problems: Sequence[LossGaps] | GapStack, targets, *,
     for name, theta0 in _start_thetas(config, stack.n_times):
         result = optimize.minimize(
             lambda th: regression_objective(th, stack, y, tau=config.tau, beta=config.beta)[:2],
-            theta0, jac=True, method="L-BFGS-B",
-            options={"maxiter": config.maxiter, "gtol": config.gtol, "ftol": 1e-15})
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": config.maxiter, "gtol": config.gtol, "ftol": 1e-15},
+        )
         objective = float(result.fun)
         tried.append((name, objective))
         if best is None or objective < best[1].fun - 1e-15:
             best = (name, result)
+    assert best is not None  # the loop above ran at least one start (RegressionConfig requires one)
     name, result = best
     objective, _, mse, mean_entropy = regression_objective(result.x, stack, y, tau=config.tau, beta=config.beta)
     w = np.exp(result.x - result.x.max())
-    return WeightingFit(weights=normalize_weights(w), theta=np.asarray(result.x), objective=float(objective),
-                        mse=mse, mean_entropy=mean_entropy, start=name, starts=tuple(tried),
-                        converged=bool(result.success), iterations=int(result.nit), message=str(result.message),
-                        config=config)
+    return WeightingFit(
+        weights=normalize_weights(w),
+        theta=np.asarray(result.x),
+        objective=float(objective),
+        mse=mse,
+        mean_entropy=mean_entropy,
+        start=name,
+        starts=tuple(tried),
+        converged=bool(result.success),
+        iterations=int(result.nit),
+        message=str(result.message),
+        config=config,
+    )
 
 
 @dataclass(frozen=True)
@@ -370,9 +387,14 @@ def relative_errors(predictions, targets) -> ErrorSummary:
     y = _check_targets(targets, pred.size)
     rel = (pred.reshape(-1) - y) / y
     mse = float(np.mean(rel * rel))
-    return ErrorSummary(count=int(y.size), mse_rel=mse, rmse_rel=float(np.sqrt(mse)),
-                        mean_abs_rel=float(np.mean(np.abs(rel))), max_abs_rel=float(np.max(np.abs(rel))),
-                        mean_abs=float(np.mean(np.abs(pred.reshape(-1) - y))))
+    return ErrorSummary(
+        count=int(y.size),
+        mse_rel=mse,
+        rmse_rel=float(np.sqrt(mse)),
+        mean_abs_rel=float(np.mean(np.abs(rel))),
+        max_abs_rel=float(np.max(np.abs(rel))),
+        mean_abs=float(np.mean(np.abs(pred.reshape(-1) - y))),
+    )
 
 
 def split_tuples(count: int, *, test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -32,9 +32,22 @@ if TYPE_CHECKING:
 
 _FIGURE_FUNCTIONS = tuple(f"{verb}_figure{n}" for verb in ("compute", "plot", "save", "describe") for n in range(1, 8))
 
-__all__ = ["IMAGE_MODEL_CACHE", "PHASE_TRANSITION_CACHE", "PRESETS", "RECIPES", "AnalysisSettings", "Figure1Settings",
-           "Figure3Settings", "Figure4Settings", "Figure5Settings", "ImageDataSettings", "PhaseTransitionSettings",
-           "TrainingRecipe", "preset", *_FIGURE_FUNCTIONS]
+__all__ = [
+    "IMAGE_MODEL_CACHE",
+    "PHASE_TRANSITION_CACHE",
+    "PRESETS",
+    "RECIPES",
+    "AnalysisSettings",
+    "Figure1Settings",
+    "Figure3Settings",
+    "Figure4Settings",
+    "Figure5Settings",
+    "ImageDataSettings",
+    "PhaseTransitionSettings",
+    "TrainingRecipe",
+    "preset",
+    *_FIGURE_FUNCTIONS,
+]
 
 
 def _figure(number: str):

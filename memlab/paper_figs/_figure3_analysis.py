@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from memlab._errors import InvalidInputError
-from memlab.paper_figs._settings import AnalysisSettings
 from memlab.numerics import (
     ErrorSummary,
     LossGaps,
@@ -41,9 +40,17 @@ from memlab.numerics import (
     relative_errors,
     split_tuples,
 )
+from memlab.paper_figs._settings import AnalysisSettings
 
-__all__ = ["FIXED_WEIGHTINGS", "Figure3Analysis", "MethodResult", "TupleOutcome", "analyze", "csv_table",
-           "regression_config"]
+__all__ = [
+    "FIXED_WEIGHTINGS",
+    "Figure3Analysis",
+    "MethodResult",
+    "TupleOutcome",
+    "analyze",
+    "csv_table",
+    "regression_config",
+]
 
 FIXED_WEIGHTINGS = ("x0", "eps")
 
@@ -71,8 +78,13 @@ class TupleOutcome:
 
 def regression_config(settings: AnalysisSettings) -> RegressionConfig:
     """The fit's configuration (App. H.3) from the analysis settings."""
-    return RegressionConfig(tau=settings.tau, beta=settings.beta, random_starts=settings.random_starts,
-                            seed=settings.fit_seed, schedule=settings.schedule)
+    return RegressionConfig(
+        tau=settings.tau,
+        beta=settings.beta,
+        random_starts=settings.random_starts,
+        seed=settings.fit_seed,
+        schedule=settings.schedule,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,24 +125,49 @@ def _errors(pred: np.ndarray, targets: np.ndarray, idx: np.ndarray) -> ErrorSumm
     return relative_errors(pred[idx], targets[idx])
 
 
-def _method(name: str, losses: str, gaps: list[LossGaps], weights: np.ndarray, targets: np.ndarray,
-            split: Sequence[str], settings: AnalysisSettings, sigma2: float, *,
-            fit: WeightingFit | None = None) -> MethodResult:
+def _method(
+    name: str,
+    losses: str,
+    gaps: list[LossGaps],
+    weights: np.ndarray,
+    targets: np.ndarray,
+    split: Sequence[str],
+    settings: AnalysisSettings,
+    sigma2: float,
+    *,
+    fit: WeightingFit | None = None,
+) -> MethodResult:
     pred = predict_m_pt(gaps, weights, tau=settings.tau)
     train, test = _indices(split, "train"), _indices(split, "test")
-    errors = {"train": _errors(pred.relaxed, targets, train), "test": _errors(pred.relaxed, targets, test),
-              "train_nearest": _errors(pred.hard, targets, train), "test_nearest": _errors(pred.hard, targets, test)}
+    errors = {
+        "train": _errors(pred.relaxed, targets, train),
+        "test": _errors(pred.relaxed, targets, test),
+        "train_nearest": _errors(pred.hard, targets, train),
+        "test_nearest": _errors(pred.hard, targets, test),
+    }
     m_star = None
     if losses == "approx":
-        m_star = float(crossover(1.0, c=settings.c, sigma2=sigma2, schedule=settings.schedule,
-                                 steps=settings.steps, weights=weights).m_star_over_n)
-    return MethodResult(name=name, losses=losses, weights=np.asarray(weights, dtype=np.float64) / np.mean(weights),
-                        m_hat=pred.relaxed, m_nearest=pred.hard, crossover=pred.crossover, errors=errors,
-                        m_star_over_n=m_star, fit=fit)
+        m_star = float(
+            crossover(
+                1.0, c=settings.c, sigma2=sigma2, schedule=settings.schedule, steps=settings.steps, weights=weights
+            ).m_star_over_n
+        )
+    return MethodResult(
+        name=name,
+        losses=losses,
+        weights=np.asarray(weights, dtype=np.float64) / np.mean(weights),
+        m_hat=pred.relaxed,
+        m_nearest=pred.hard,
+        crossover=pred.crossover,
+        errors=errors,
+        m_star_over_n=m_star,
+        fit=fit,
+    )
 
 
-def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = AnalysisSettings(), *,
-            sigma2: float = 1.0) -> Figure3Analysis:
+def analyze(
+    tuples: Sequence[TupleOutcome], settings: AnalysisSettings = AnalysisSettings(), *, sigma2: float = 1.0
+) -> Figure3Analysis:
     """Split the tuples with an M_pt into train/test, fit lambda on each loss kind, predict with every method.
 
     sigma2: the data's sigma_*^2 (in the approximate losses of Theorems 3.1/3.2).
@@ -142,11 +179,15 @@ def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = Analysi
     usable = [i for i, t in enumerate(tuples) if t.m_pt is not None]
     split = ["excluded"] * len(tuples)
     if not usable:
-        raise InvalidInputError("no tuple reached memorization ratio 1/2 within its sweep: nothing to fit "
-                             "(train longer or extend the grid of M)")
+        raise InvalidInputError(
+            "no tuple reached memorization ratio 1/2 within its sweep: nothing to fit "
+            "(train longer or extend the grid of M)"
+        )
     if len(usable) < len(tuples):
-        notes.append(f"{len(tuples) - len(usable)} tuple(s) never reached ratio 1/2 within the sweep: excluded from "
-                     "the fits and errors (predictions still listed)")
+        notes.append(
+            f"{len(tuples) - len(usable)} tuple(s) never reached ratio 1/2 within the sweep: excluded from "
+            "the fits and errors (predictions still listed)"
+        )
     test_fraction = settings.test_fraction if len(usable) >= 2 else 0.0
     if test_fraction != settings.test_fraction:
         notes.append("only one tuple has an M_pt: no held-out split")
@@ -160,36 +201,73 @@ def analyze(tuples: Sequence[TupleOutcome], settings: AnalysisSettings = Analysi
     config = regression_config(settings)
 
     gap_sets: dict[str, list[LossGaps]] = {
-        "approx": [approx_loss_gaps(t.n, d=t.d, k=t.k, sigma2=sigma2, c=settings.c,
-                                    schedule=settings.schedule, steps=settings.steps, normalize=settings.normalize)
-                   for t in tuples]}
+        "approx": [
+            approx_loss_gaps(
+                t.n,
+                d=t.d,
+                k=t.k,
+                sigma2=sigma2,
+                c=settings.c,
+                schedule=settings.schedule,
+                steps=settings.steps,
+                normalize=settings.normalize,
+            )
+            for t in tuples
+        ]
+    }
     if all(t.exact is not None for t in tuples):
-        gap_sets["exact"] = [t.exact for t in tuples]
+        gap_sets["exact"] = [t.exact for t in tuples if t.exact is not None]
     else:
         notes.append("exact (Monte Carlo) losses missing for some tuples: exact-loss methods skipped")
 
     methods: dict[str, MethodResult] = {}
     for losses, gaps in gap_sets.items():
         fit = fit_weighting([gaps[i] for i in train], targets[train], config=config)
-        methods[f"fitted_{losses}"] = _method(f"fitted_{losses}", losses, gaps, fit.weights, targets, split, settings,
-                                              sigma2, fit=fit)
+        methods[f"fitted_{losses}"] = _method(
+            f"fitted_{losses}", losses, gaps, fit.weights, targets, split, settings, sigma2, fit=fit
+        )
         for name in FIXED_WEIGHTINGS:
             weights = grid_weighting(name, schedule=settings.schedule, steps=settings.steps)
-            methods[f"{name}_{losses}"] = _method(f"{name}_{losses}", losses, gaps, weights, targets, split, settings, sigma2)
-    return Figure3Analysis(tuples=tuples, split=tuple(split), methods=methods, settings=settings, sigma2=sigma2,
-                           notes=tuple(notes))
+            methods[f"{name}_{losses}"] = _method(
+                f"{name}_{losses}", losses, gaps, weights, targets, split, settings, sigma2
+            )
+    return Figure3Analysis(
+        tuples=tuples, split=tuple(split), methods=methods, settings=settings, sigma2=sigma2, notes=tuple(notes)
+    )
 
 
 def csv_table(analysis: Figure3Analysis) -> tuple[list[str], list[list[Any]]]:
     """One row per tuple: measured M_pt with its interval, then every method's three predictions."""
-    header = ["n", "d", "k", "split", "m_pt", "m_pt_ci_low", "m_pt_ci_high", "m_pt_over_n", "m_start", "m_end",
-              "models_trained"]
+    header = [
+        "n",
+        "d",
+        "k",
+        "split",
+        "m_pt",
+        "m_pt_ci_low",
+        "m_pt_ci_high",
+        "m_pt_over_n",
+        "m_start",
+        "m_end",
+        "models_trained",
+    ]
     for name in analysis.methods:
         header += [f"{name}_m_hat", f"{name}_m_nearest", f"{name}_crossover"]
     rows = []
     for i, (t, s) in enumerate(zip(analysis.tuples, analysis.split)):
-        row = [t.n, t.d, t.k, s, t.m_pt, t.m_pt_ci[0], t.m_pt_ci[1],
-               None if t.m_pt is None else t.m_pt / t.n, t.m_start, t.m_end, len(t.m_values)]
+        row = [
+            t.n,
+            t.d,
+            t.k,
+            s,
+            t.m_pt,
+            t.m_pt_ci[0],
+            t.m_pt_ci[1],
+            None if t.m_pt is None else t.m_pt / t.n,
+            t.m_start,
+            t.m_end,
+            len(t.m_values),
+        ]
         for method in analysis.methods.values():
             row += [_cell(method.m_hat[i]), _cell(method.m_nearest[i]), _cell(method.crossover[i])]
         rows.append(row)

@@ -48,15 +48,35 @@ EXACT_KEY_TAG = 6
 
 def tuple_experiment(s: Figure3Settings, n: int, d: int, k: int, m_values) -> PhaseTransitionSettings:
     """The phase-transition experiment's settings for one tuple (so run configs and hashes are shared)."""
-    return PhaseTransitionSettings(preset=s.preset, n=n, d=d, k=k, sigma2=s.sigma2, recipe=s.recipe,
-                                   m_values=tuple(int(m) for m in m_values), refine=s.refine, seeds=(s.seed,))
+    return PhaseTransitionSettings(
+        preset=s.preset,
+        n=n,
+        d=d,
+        k=k,
+        sigma2=s.sigma2,
+        recipe=s.recipe,
+        m_values=tuple(int(m) for m in m_values),
+        refine=s.refine,
+        seeds=(s.seed,),
+    )
 
 
 def exact_config(s: Figure3Settings, n: int, d: int, k: int) -> dict:
     """The JSON config of a tuple's exact-loss run (the sweep hashes it)."""
-    return {"experiment": "figure3_exact_losses", "version": EXACT_VERSION, "n": n, "d": d, "k": k,
-            "sigma2": float(s.sigma2), "n_test": n, "seed": s.seed, "steps": s.analysis.steps,
-            "schedule": s.analysis.schedule, "draws": s.exact_draws, "dtype": s.exact_dtype}
+    return {
+        "experiment": "figure3_exact_losses",
+        "version": EXACT_VERSION,
+        "n": n,
+        "d": d,
+        "k": k,
+        "sigma2": float(s.sigma2),
+        "n_test": n,
+        "seed": s.seed,
+        "steps": s.analysis.steps,
+        "schedule": s.analysis.schedule,
+        "draws": s.exact_draws,
+        "dtype": s.exact_dtype,
+    }
 
 
 def exact_losses(config: dict, run_dir: Path) -> dict[str, Any]:
@@ -67,18 +87,42 @@ def exact_losses(config: dict, run_dir: Path) -> dict[str, Any]:
     loss_mem, loss_mem_se, t) into ``run_dir``.
     """
     with float64_scope():
-        ds = numerics.make_gmm_dataset(d=config["d"], k=config["k"], n=config["n"], n_test=config["n_test"],
-                                       sigma2=config["sigma2"], seed=config["seed"])
+        ds = numerics.make_gmm_dataset(
+            d=config["d"],
+            k=config["k"],
+            n=config["n"],
+            n_test=config["n_test"],
+            sigma2=config["sigma2"],
+            seed=config["seed"],
+        )
         t = numerics.timestep_grid(config["steps"])
         alphas, sigmas, _ = numerics.schedule_coefficients(t, config["schedule"])
         key = jax.random.fold_in(jax.random.key(config["seed"]), EXACT_KEY_TAG)
-        losses = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=alphas, sigmas=sigmas,
-                                              draws=config["draws"], key=key, dtype=jnp.dtype(config["dtype"]))
-    write_npz(run_dir / "exact_losses.npz", t=t, excess_pmem=losses.excess_pmem, excess_pmem_se=losses.excess_pmem_se,
-              excess_gen=losses.excess_gen, excess_gen_se=losses.excess_gen_se, loss_mem=losses.loss_mem,
-              loss_mem_se=losses.loss_mem_se)
-    return {"excess_gen_mean_over_t": float(np.mean(losses.excess_gen)),
-            "max_excess_pmem_se": float(np.max(losses.excess_pmem_se)), "backend": jax.default_backend()}
+        losses = gpu_kernels.mc_excess_losses(
+            ds.x_train,
+            ds.means,
+            ds.sigma2,
+            alphas=alphas,
+            sigmas=sigmas,
+            draws=config["draws"],
+            key=key,
+            dtype=jnp.dtype(config["dtype"]),
+        )
+    write_npz(
+        run_dir / "exact_losses.npz",
+        t=t,
+        excess_pmem=losses.excess_pmem,
+        excess_pmem_se=losses.excess_pmem_se,
+        excess_gen=losses.excess_gen,
+        excess_gen_se=losses.excess_gen_se,
+        loss_mem=losses.loss_mem,
+        loss_mem_se=losses.loss_mem_se,
+    )
+    return {
+        "excess_gen_mean_over_t": float(np.mean(losses.excess_gen)),
+        "max_excess_pmem_se": float(np.max(losses.excess_pmem_se)),
+        "backend": jax.default_backend(),
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,9 +136,13 @@ class SweepResult:
     exact_seconds: float
 
 
-def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *,
-                      run_function: Callable = train_and_evaluate,
-                      exact_function: Callable = exact_losses) -> SweepResult:
+def run_figure3_sweep(
+    s: Figure3Settings,
+    options: SweepOptions,
+    *,
+    run_function: Callable = train_and_evaluate,
+    exact_function: Callable = exact_losses,
+) -> SweepResult:
     """Run (or load) every model of every tuple, refine, compute exact losses; return per-tuple outcomes.
 
     The exact gaps are normalised as ``s.analysis`` says (:func:`memlab.numerics.exact_loss_gaps`).
@@ -113,8 +161,11 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *,
         return outcome.records
 
     def configs_for(ms_per_tuple):
-        return [run_config(tuple_experiment(s, n, d, k, ms), m=m, seed=s.seed)
-                for (n, d, k), ms in zip(tuples, ms_per_tuple) for m in ms]
+        return [
+            run_config(tuple_experiment(s, n, d, k, ms), m=m, seed=s.seed)
+            for (n, d, k), ms in zip(tuples, ms_per_tuple)
+            for m in ms
+        ]
 
     ms_per_tuple = [[int(m) for m in numerics.m_grid(n, multiples=s.multiples)] for n, _, _ in tuples]
     flags: dict[tuple[int, int, int, int], list[int]] = {}
@@ -130,8 +181,12 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *,
         extra = []
         for (n, d, k), ms in zip(tuples, ms_per_tuple):
             transition = numerics.phase_transition(ms, [flags[(n, d, k, m)] for m in ms], seed=s.seed)
-            extra.append([int(m) for m in numerics.refinement_ms(ms, start=transition.m_start, end=transition.m_end,
-                                                                 count=s.refine)])
+            extra.append(
+                [
+                    int(m)
+                    for m in numerics.refinement_ms(ms, start=transition.m_start, end=transition.m_end, count=s.refine)
+                ]
+            )
         if any(extra):
             collect(sweep(run_function, configs_for(extra), "figure 3: refinement"))
         ms_per_tuple = [sorted(ms + more) for ms, more in zip(ms_per_tuple, extra)]
@@ -144,18 +199,41 @@ def run_figure3_sweep(s: Figure3Settings, options: SweepOptions, *,
             seconds["exact"] += float(record["seconds"])
             arrays = load_npz(run_dir(options.cache_dir, config, exact_function) / "exact_losses.npz")
             n, d, k = tuples[i]
-            exact_gaps[i] = numerics.exact_loss_gaps(arrays["excess_pmem"], arrays["excess_gen"], n=n, d=d, k=k,
-                                                     sigma2=config["sigma2"], excess_pmem_se=arrays["excess_pmem_se"],
-                                                     excess_gen_se=arrays["excess_gen_se"],
-                                                     normalize=s.analysis.normalize, c=s.analysis.c)
+            exact_gaps[i] = numerics.exact_loss_gaps(
+                arrays["excess_pmem"],
+                arrays["excess_gen"],
+                n=n,
+                d=d,
+                k=k,
+                sigma2=config["sigma2"],
+                excess_pmem_se=arrays["excess_pmem_se"],
+                excess_gen_se=arrays["excess_gen_se"],
+                normalize=s.analysis.normalize,
+                c=s.analysis.c,
+            )
 
     outcomes = []
     for (n, d, k), ms, gaps in zip(tuples, ms_per_tuple, exact_gaps):
         tuple_flags = [flags[(n, d, k, m)] for m in ms]
         transition = numerics.phase_transition(ms, tuple_flags, seed=s.seed)
-        outcomes.append(TupleOutcome(n=n, d=d, k=k, m_values=tuple(ms),
-                                     ratios=tuple(float(np.mean(f)) for f in tuple_flags), m_pt=transition.m_pt,
-                                     m_pt_ci=tuple(transition.m_pt_ci), m_start=transition.m_start,
-                                     m_end=transition.m_end, exact=gaps))
-    return SweepResult(outcomes=outcomes, executed=counts["executed"], cached=counts["cached"],
-                       run_seconds=seconds["runs"], exact_seconds=seconds["exact"])
+        outcomes.append(
+            TupleOutcome(
+                n=n,
+                d=d,
+                k=k,
+                m_values=tuple(ms),
+                ratios=tuple(float(np.mean(f)) for f in tuple_flags),
+                m_pt=transition.m_pt,
+                m_pt_ci=(transition.m_pt_ci[0], transition.m_pt_ci[1]),
+                m_start=transition.m_start,
+                m_end=transition.m_end,
+                exact=gaps,
+            )
+        )
+    return SweepResult(
+        outcomes=outcomes,
+        executed=counts["executed"],
+        cached=counts["cached"],
+        run_seconds=seconds["runs"],
+        exact_seconds=seconds["exact"],
+    )

@@ -55,15 +55,34 @@ EVAL_T_INDEX = numerics.REPRESENTATIVE_T_INDEX
 
 
 def _data_fields(s: PhaseTransitionSettings, seed: int) -> dict[str, Any]:
-    return {"experiment": "gmm_phase_transition", "version": EXPERIMENT_VERSION, "n": s.n, "d": s.d, "k": s.k,
-            "sigma2": s.sigma2, "n_test": s.n, "seed": seed, "eval_draws": s.recipe.eval_draws,
-            "eval_t_index": EVAL_T_INDEX, "steps": numerics.DEFAULT_STEPS, "schedule": "vp"}
+    return {
+        "experiment": "gmm_phase_transition",
+        "version": EXPERIMENT_VERSION,
+        "n": s.n,
+        "d": s.d,
+        "k": s.k,
+        "sigma2": s.sigma2,
+        "n_test": s.n,
+        "seed": seed,
+        "eval_draws": s.recipe.eval_draws,
+        "eval_t_index": EVAL_T_INDEX,
+        "steps": numerics.DEFAULT_STEPS,
+        "schedule": "vp",
+    }
 
 
 def run_config(s: PhaseTransitionSettings, *, m: int, seed: int) -> dict[str, Any]:
     """The JSON config of one training run (the sweep hashes it)."""
-    return {**_data_fields(s, seed), "m": int(m), **recipe_fields(s.recipe), "adam_b1": 0.9, "adam_eps": 1e-8,
-            "weighting": "eps", "n_eval": s.recipe.n_eval, "dtype": s.recipe.dtype}
+    return {
+        **_data_fields(s, seed),
+        "m": int(m),
+        **recipe_fields(s.recipe),
+        "adam_b1": 0.9,
+        "adam_eps": 1e-8,
+        "weighting": "eps",
+        "n_eval": s.recipe.n_eval,
+        "dtype": s.recipe.dtype,
+    }
 
 
 def baseline_m_values(n: int, m_values: Sequence[int]) -> list[int]:
@@ -82,8 +101,14 @@ def baseline_config(s: PhaseTransitionSettings, *, seed: int) -> dict[str, Any]:
 
 
 def _setup(config: dict):
-    ds = numerics.make_gmm_dataset(d=config["d"], k=config["k"], n=config["n"], n_test=config["n_test"],
-                                   sigma2=config["sigma2"], seed=config["seed"])
+    ds = numerics.make_gmm_dataset(
+        d=config["d"],
+        k=config["k"],
+        n=config["n"],
+        n_test=config["n_test"],
+        sigma2=config["sigma2"],
+        seed=config["seed"],
+    )
     keys = jax.random.split(jax.random.key(config["seed"]), 5)  # init, noise, sample, eval, excess
     t = numerics.timestep_grid(config["steps"])
     alphas, sigmas, _ = numerics.schedule_coefficients(t, config["schedule"])
@@ -98,10 +123,12 @@ def _eval_noise(eval_key, ds, draws: int):
 
 def _losses(params, ds, noise_train, noise_test, alpha, sigma, apply=None) -> dict[str, float]:
     apply = gpu_kernels.gmm_apply if apply is None else apply
-    train, train_se = gpu_kernels.mc_time_loss(apply, params, jnp.asarray(ds.x_train), noise_train, alpha=alpha,
-                                               sigma=sigma)
-    test, test_se = gpu_kernels.mc_time_loss(apply, params, jnp.asarray(ds.x_test), noise_test, alpha=alpha,
-                                             sigma=sigma)
+    train, train_se = gpu_kernels.mc_time_loss(
+        apply, params, jnp.asarray(ds.x_train), noise_train, alpha=alpha, sigma=sigma
+    )
+    test, test_se = gpu_kernels.mc_time_loss(
+        apply, params, jnp.asarray(ds.x_test), noise_test, alpha=alpha, sigma=sigma
+    )
     return {"train_loss": train, "train_loss_se": train_se, "test_loss": test, "test_loss_se": test_se}
 
 
@@ -128,13 +155,22 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     dtype = jnp.dtype(config["dtype"])
     params = gpu_kernels.partial_memorization_init(ds.x_train, config["m"], key=init_key, dtype=dtype)
     checkpoint = run_dir / CHECKPOINT_FILE  # a killed run resumes here; the sweep removes it once finished
-    trained = gpu_kernels.train(gpu_kernels.gmm_apply, params, jnp.asarray(ds.x_train, dtype), config=train_config(config),
-                                key=noise_key, desc=f"train M={config['m']}", record=_record_log_variance,
-                                **gpu_kernels.resumable(checkpoint))
+    trained = gpu_kernels.train(
+        gpu_kernels.gmm_apply,
+        params,
+        jnp.asarray(ds.x_train, dtype),
+        config=train_config(config),
+        key=noise_key,
+        desc=f"train M={config['m']}",
+        record=_record_log_variance,
+        **gpu_kernels.resumable(checkpoint),
+    )
     check_trained(trained, dtype)
     x_init = jnp.asarray(gpu_kernels.host_generator(sample_key).standard_normal((config["n_eval"], ds.d)), dtype)
-    samples = np.asarray(gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas,
-                                                       sigmas=sigmas), dtype=np.float64)
+    samples = np.asarray(
+        gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas, sigmas=sigmas),
+        dtype=np.float64,
+    )
     memorization = numerics.memorization_ratio(samples, ds.x_train, seed=config["seed"])
     means = np.asarray(trained.params["means"], dtype=np.float64)
     log_variance = float(trained.params["log_variance"])
@@ -142,10 +178,17 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
     noise_train, noise_test = _eval_noise(eval_key, ds, config["eval_draws"])
     t_index = config["eval_t_index"]
     losses = _losses(params64, ds, noise_train, noise_test, alphas[t_index], sigmas[t_index])
-    write_npz(run_dir / "model.npz", means=means, log_variance=log_variance, samples=samples,
-              memorized=memorization.flags, loss_history=trained.loss_history,
-              history_epochs=trained.history_epochs, log_variance_history=trained.records["log_variance"],
-              log_variance_epochs=trained.record_epochs)
+    write_npz(
+        run_dir / "model.npz",
+        means=means,
+        log_variance=log_variance,
+        samples=samples,
+        memorized=memorization.flags,
+        loss_history=trained.loss_history,
+        history_epochs=trained.history_epochs,
+        log_variance_history=trained.records["log_variance"],
+        log_variance_epochs=trained.record_epochs,
+    )
     return {
         "memorization_ratio": memorization.ratio,
         "memorization_ci_low": memorization.ci_low,
@@ -187,14 +230,31 @@ def _evaluate_baselines(config: dict) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, record in (("star", losses(ds.means, ds.sigma2)), ("mem", losses(ds.x_train, 0.0))):
         out.update({f"{name}_{key}": value for key, value in record.items()})
-    pmem = [_losses(gpu_kernels.pmem_params(ds.x_train, m), ds, noise_train, noise_test, alpha, sigma,
-                    apply=gpu_kernels.pmem_apply)
-            for m in config["pmem_m_values"]]  # one compiled kernel for every M
+    pmem = [
+        _losses(
+            gpu_kernels.pmem_params(ds.x_train, m),
+            ds,
+            noise_train,
+            noise_test,
+            alpha,
+            sigma,
+            apply=gpu_kernels.pmem_apply,
+        )
+        for m in config["pmem_m_values"]
+    ]  # one compiled kernel for every M
     out["pmem_m"] = list(config["pmem_m_values"])
     for key in ("train_loss", "train_loss_se", "test_loss", "test_loss_se"):
         out[f"pmem_{key}"] = [record[key] for record in pmem]
-    excess = gpu_kernels.mc_excess_losses(ds.x_train, ds.means, ds.sigma2, alphas=[alpha], sigmas=[sigma],
-                                          draws=config["eval_draws"], key=excess_key, dtype=jnp.float64)
+    excess = gpu_kernels.mc_excess_losses(
+        ds.x_train,
+        ds.means,
+        ds.sigma2,
+        alphas=[alpha],
+        sigmas=[sigma],
+        draws=config["eval_draws"],
+        key=excess_key,
+        dtype=jnp.float64,
+    )
     out["pmem_all_m"] = list(range(1, ds.n + 1))
     out["pmem_all_train_loss"] = (excess.loss_mem[0] + excess.excess_pmem[0]).tolist()
     out["pmem_all_train_excess_se"] = excess.excess_pmem_se[0].tolist()
@@ -228,12 +288,14 @@ def _transition(seed: int, ms: Sequence[int], runs: Sequence[dict]) -> numerics.
 def run_experiment(s: PhaseTransitionSettings, options: SweepOptions) -> list[SeedResult]:
     """Run (or load from the cache) every model and baseline for every seed; refine around the transition
     (:func:`memlab.numerics.refinement_ms`, the rule Figure 3 uses too)."""
+
     def sweep(function, configs, desc):
         return run_sweep(function, configs, options=options, desc=desc).records
 
     m_per_seed = {seed: list(s.m_values) for seed in s.seeds}
-    records = sweep(train_and_evaluate, [run_config(s, m=m, seed=seed) for seed in s.seeds for m in s.m_values],
-                    "models")
+    records = sweep(
+        train_and_evaluate, [run_config(s, m=m, seed=seed) for seed in s.seeds for m in s.m_values], "models"
+    )
     baselines = sweep(evaluate_baselines, [baseline_config(s, seed=seed) for seed in s.seeds], "baselines")
     by_key = {(r["config"]["seed"], r["config"]["m"]): r["result"] for r in records}
     if s.refine:
@@ -241,8 +303,10 @@ def run_experiment(s: PhaseTransitionSettings, options: SweepOptions) -> list[Se
         for seed in s.seeds:
             ms = m_per_seed[seed]
             transition = _transition(seed, ms, [by_key[(seed, m)] for m in ms])
-            more = [int(m) for m in numerics.refinement_ms(ms, start=transition.m_start, end=transition.m_end,
-                                                           count=s.refine)]
+            more = [
+                int(m)
+                for m in numerics.refinement_ms(ms, start=transition.m_start, end=transition.m_end, count=s.refine)
+            ]
             m_per_seed[seed] = sorted(ms + more)
             extra += [run_config(s, m=m, seed=seed) for m in more]
         if extra:
@@ -264,5 +328,7 @@ def crossover_m_star(s: PhaseTransitionSettings) -> tuple[dict[str, float], str]
     The paper's Section 4 instead fits lambda so that M* matches M_pt (App. H.3, Figure 3).
     """
     values = {w: float(numerics.crossover(s.n, c=2, sigma2=s.sigma2, weighting=w).m_star) for w in ("eps", "x0")}
-    return values, ("memlab.numerics.crossover(n, c=2, sigma2, weighting): eq. 14 solved for M on the L=25 grid; "
-                    "'eps' is the training weighting lambda = psi_t, 'x0' is lambda = 1")
+    return values, (
+        "memlab.numerics.crossover(n, c=2, sigma2, weighting): eq. 14 solved for M on the L=25 grid; "
+        "'eps' is the training weighting lambda = psi_t, 'x0' is lambda = 1"
+    )

@@ -17,12 +17,35 @@ from memlab.paper_figs._phase_transition import EVAL_T_INDEX, SeedResult, crosso
 from memlab.paper_figs._presets import PHASE_TRANSITION_CACHE
 from memlab.paper_figs._settings import PhaseTransitionSettings
 
-__all__ = ["FIGURE2_COLUMNS", "PhaseTransitionResult", "baseline_rows", "compute", "figure2_rows", "metadata",
-           "plot_loss_panel", "plot_ratio_panel", "psi_t16", "shade_transition", "transition_json"]
+__all__ = [
+    "FIGURE2_COLUMNS",
+    "PhaseTransitionResult",
+    "baseline_rows",
+    "compute",
+    "figure2_rows",
+    "metadata",
+    "plot_loss_panel",
+    "plot_ratio_panel",
+    "psi_t16",
+    "shade_transition",
+    "transition_json",
+]
 
-FIGURE2_COLUMNS = ["seed", "m", "memorization_ratio", "memorization_ci_low", "memorization_ci_high",
-                   "train_loss", "train_loss_se", "test_loss", "test_loss_se", "learned_variance",
-                   "dist_nearest_train", "dist_nearest_true_mean", "final_objective"]
+FIGURE2_COLUMNS = [
+    "seed",
+    "m",
+    "memorization_ratio",
+    "memorization_ci_low",
+    "memorization_ci_high",
+    "train_loss",
+    "train_loss_se",
+    "test_loss",
+    "test_loss_se",
+    "learned_variance",
+    "dist_nearest_train",
+    "dist_nearest_true_mean",
+    "final_objective",
+]
 
 
 @dataclass(frozen=True)
@@ -48,8 +71,14 @@ def compute(settings: PhaseTransitionSettings, *, sweep: SweepOptions | None = N
     started = time.perf_counter()
     seeds = run_experiment(settings, sweep)
     m_star, note = crossover_m_star(settings)
-    return PhaseTransitionResult(settings=settings, seeds=seeds, m_star=m_star, m_star_note=note, sweep=sweep,
-                                 seconds=time.perf_counter() - started)
+    return PhaseTransitionResult(
+        settings=settings,
+        seeds=seeds,
+        m_star=m_star,
+        m_star_note=note,
+        sweep=sweep,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def figure2_rows(results: Sequence[SeedResult]) -> list[list[Any]]:
@@ -60,17 +89,23 @@ def baseline_rows(results: Sequence[SeedResult]) -> tuple[list[str], list[list[A
     """x_hat_*, x_hat_mem, x_hat_pmem,M on the evaluation noise (``source`` = eval), and the train-set curve for
     every M from ``mc_excess_losses`` (``source`` = excess_engine; its SE is the excess term's)."""
     header = ["seed", "source", "denoiser", "m", "train_loss", "train_loss_se", "test_loss", "test_loss_se"]
-    rows = []
+    rows: list[list[Any]] = []
     for r in results:
         b = r.baselines
-        rows.extend([r.seed, "excess_engine", "x_hat_pmem", m, loss, se, "", ""] for m, loss, se in
-                    zip(b["pmem_all_m"], b["pmem_all_train_loss"], b["pmem_all_train_excess_se"]))
+        rows.extend(
+            [r.seed, "excess_engine", "x_hat_pmem", m, loss, se, "", ""]
+            for m, loss, se in zip(b["pmem_all_m"], b["pmem_all_train_loss"], b["pmem_all_train_excess_se"])
+        )
         for name in ("star", "mem"):
-            rows.append([r.seed, "eval", f"x_hat_{name}", ""] + [b[f"{name}_{k}"] for k in
-                                                          ("train_loss", "train_loss_se", "test_loss", "test_loss_se")])
+            rows.append(
+                [r.seed, "eval", f"x_hat_{name}", ""]
+                + [b[f"{name}_{k}"] for k in ("train_loss", "train_loss_se", "test_loss", "test_loss_se")]
+            )
         for i, m in enumerate(b["pmem_m"]):
-            rows.append([r.seed, "eval", "x_hat_pmem", m] + [b[f"pmem_{k}"][i] for k in
-                                                     ("train_loss", "train_loss_se", "test_loss", "test_loss_se")])
+            rows.append(
+                [r.seed, "eval", "x_hat_pmem", m]
+                + [b[f"pmem_{k}"][i] for k in ("train_loss", "train_loss_se", "test_loss", "test_loss_se")]
+            )
     return header, rows
 
 
@@ -85,13 +120,21 @@ def m_pt_bracket(result: SeedResult) -> list[int | None]:
 
 def transition_json(result: SeedResult) -> dict[str, Any]:
     t = result.transition
-    return {"seed": result.seed, "m_start": t.m_start, "m_start_ci": list(t.m_start_ci), "m_pt": t.m_pt,
-            "m_pt_ci": list(t.m_pt_ci), "m_pt_grid_bracket": m_pt_bracket(result), "m_end": t.m_end,
-            "m_end_ci": list(t.m_end_ci), "confidence": t.confidence,
-            "note": "M_pt = first M of the sweep with memorization ratio >= 1/2; start: > 1/10; end: > 9/10; "
-                    "CIs: percentile bootstrap over each model's samples (they can only take grid values, so a "
-                    "sharp transition gives a point CI; m_pt_grid_bracket = (previous grid M, M_pt] is the grid "
-                    "resolution); null = not reached within the sweep"}
+    return {
+        "seed": result.seed,
+        "m_start": t.m_start,
+        "m_start_ci": list(t.m_start_ci),
+        "m_pt": t.m_pt,
+        "m_pt_ci": list(t.m_pt_ci),
+        "m_pt_grid_bracket": m_pt_bracket(result),
+        "m_end": t.m_end,
+        "m_end_ci": list(t.m_end_ci),
+        "confidence": t.confidence,
+        "note": "M_pt = first M of the sweep with memorization ratio >= 1/2; start: > 1/10; end: > 9/10; "
+        "CIs: percentile bootstrap over each model's samples (they can only take grid values, so a "
+        "sharp transition gives a point CI; m_pt_grid_bracket = (previous grid M, M_pt] is the grid "
+        "resolution); null = not reached within the sweep",
+    }
 
 
 def metadata(result: PhaseTransitionResult, *, figure: int, **extra: Any) -> dict[str, Any]:
@@ -113,8 +156,9 @@ def shade_transition(ax: Axes, result: SeedResult, *, label: bool = True) -> Non
     t = result.transition
     if t.m_start is not None:
         end = t.m_end if t.m_end is not None else max(result.m_values)
-        ax.axvspan(t.m_start, end, color="0.85", zorder=0,
-                   label="transition (ratio > 1/10 to > 9/10)" if label else None)
+        ax.axvspan(
+            t.m_start, end, color="0.85", zorder=0, label="transition (ratio > 1/10 to > 9/10)" if label else None
+        )
 
 
 def plot_ratio_panel(ax: Axes, result: SeedResult, *, m_star: dict[str, float] | None) -> None:
@@ -123,8 +167,15 @@ def plot_ratio_panel(ax: Axes, result: SeedResult, *, m_star: dict[str, float] |
     low = np.array([r["memorization_ci_low"] for r in result.runs])
     high = np.array([r["memorization_ci_high"] for r in result.runs])
     shade_transition(ax, result)
-    ax.errorbar(ms, ratio, yerr=[ratio - low, high - ratio], fmt="o-", color="C0", capsize=2,
-                label="trained model (95% bootstrap CI)")
+    ax.errorbar(
+        ms,
+        ratio,
+        yerr=[ratio - low, high - ratio],
+        fmt="o-",
+        color="C0",
+        capsize=2,
+        label="trained model (95% bootstrap CI)",
+    )
     ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
     t = result.transition
     if t.m_pt is not None:

@@ -41,60 +41,152 @@ PHASE_TRANSITION_CACHE = Path("figures/cache/phase-transition")
 IMAGE_MODEL_CACHE = Path("figures/cache/image-model")
 
 #: Training recipes (App. H.1 and the CPU budgets).
-RECIPES: MappingProxyType[str, TrainingRecipe] = MappingProxyType({
-    "gmm-paper": TrainingRecipe(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1,
-                                adam_b2=0.999, n_eval=50, eval_draws=100),
-    "gmm-cpu": TrainingRecipe(epochs=1000, draws=1, peak_lr=5e-2, final_lr=1e-6, warmup_fraction=0.1, adam_b2=0.9,
-                              n_eval=50, eval_draws=20),
-    "image-paper": TrainingRecipe(epochs=100_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1,
-                                  adam_b2=0.999, n_eval=50, eval_draws=100),
-    # App. H.1's optimizer, schedule, draws and epochs with the CPU recipe's evaluation (docs/convergence.md).
-    "gmm-paper-small": TrainingRecipe(epochs=50_000, draws=100, peak_lr=1e-3, final_lr=1e-6, warmup_fraction=0.1,
-                                      adam_b2=0.999, n_eval=50, eval_draws=20),
-    "image-cpu": TrainingRecipe(epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, warmup_fraction=0.1, adam_b2=0.9,
-                                n_eval=50, eval_draws=20),
-})
+RECIPES: MappingProxyType[str, TrainingRecipe] = MappingProxyType(
+    {
+        "gmm-paper": TrainingRecipe(
+            epochs=50_000,
+            draws=100,
+            peak_lr=1e-3,
+            final_lr=1e-6,
+            warmup_fraction=0.1,
+            adam_b2=0.999,
+            n_eval=50,
+            eval_draws=100,
+        ),
+        "gmm-cpu": TrainingRecipe(
+            epochs=1000,
+            draws=1,
+            peak_lr=5e-2,
+            final_lr=1e-6,
+            warmup_fraction=0.1,
+            adam_b2=0.9,
+            n_eval=50,
+            eval_draws=20,
+        ),
+        "image-paper": TrainingRecipe(
+            epochs=100_000,
+            draws=100,
+            peak_lr=1e-3,
+            final_lr=1e-6,
+            warmup_fraction=0.1,
+            adam_b2=0.999,
+            n_eval=50,
+            eval_draws=100,
+        ),
+        # App. H.1's optimizer, schedule, draws and epochs with the CPU recipe's evaluation (docs/convergence.md).
+        "gmm-paper-small": TrainingRecipe(
+            epochs=50_000,
+            draws=100,
+            peak_lr=1e-3,
+            final_lr=1e-6,
+            warmup_fraction=0.1,
+            adam_b2=0.999,
+            n_eval=50,
+            eval_draws=20,
+        ),
+        "image-cpu": TrainingRecipe(
+            epochs=500, draws=1, peak_lr=1e-1, final_lr=1e-4, warmup_fraction=0.1, adam_b2=0.9, n_eval=50, eval_draws=20
+        ),
+    }
+)
 
 _PHASE_TRANSITION = {
     # App. H.1: N = 200, d = 50, K = 12, M = 20 j for j = 1..20, then 10 models over the transition.
-    "paper": PhaseTransitionSettings(preset="paper", n=200, d=50, k=12, recipe=RECIPES["gmm-paper"],
-                                     m_values=tuple(20 * j for j in range(1, 21)), refine=10),
+    "paper": PhaseTransitionSettings(
+        preset="paper",
+        n=200,
+        d=50,
+        k=12,
+        recipe=RECIPES["gmm-paper"],
+        m_values=tuple(20 * j for j in range(1, 21)),
+        refine=10,
+    ),
     # A grid that brackets the transition near 0.8 N.
-    "cpu": PhaseTransitionSettings(preset="cpu", n=200, d=50, k=12, recipe=RECIPES["gmm-cpu"],
-                                   m_values=(40, 80, 120, 150, 170, 190, 210, 260), refine=0),
+    "cpu": PhaseTransitionSettings(
+        preset="cpu",
+        n=200,
+        d=50,
+        k=12,
+        recipe=RECIPES["gmm-cpu"],
+        m_values=(40, 80, 120, 150, 170, 190, 210, 260),
+        refine=0,
+    ),
     # The paper's recipe at the smallest Figure 3 CPU tuple (N = 20, d = 20, K = 2), M = 2, 4, ..., 24.
-    "paper-small": PhaseTransitionSettings(preset="paper-small", n=20, d=20, k=2, recipe=RECIPES["gmm-paper-small"],
-                                           m_values=tuple(2 * j for j in range(1, 13)), refine=6),
+    "paper-small": PhaseTransitionSettings(
+        preset="paper-small",
+        n=20,
+        d=20,
+        k=2,
+        recipe=RECIPES["gmm-paper-small"],
+        m_values=tuple(2 * j for j in range(1, 13)),
+        refine=6,
+    ),
 }
 
 _FIGURE3 = {
     # The 64 tuples of App. H.1 (20 + 10 models each).
-    "paper": Figure3Settings(preset="paper", ns=(50, 100, 150, 200), ds=(30, 40, 50, 60), ks=(3, 6, 9, 12),
-                             multiples=20, refine=10, exact_draws=100, exact_dtype="float32",
-                             recipe=RECIPES["gmm-paper"]),
+    "paper": Figure3Settings(
+        preset="paper",
+        ns=(50, 100, 150, 200),
+        ds=(30, 40, 50, 60),
+        ks=(3, 6, 9, 12),
+        multiples=20,
+        refine=10,
+        exact_draws=100,
+        exact_dtype="float32",
+        recipe=RECIPES["gmm-paper"],
+    ),
     # 12 small tuples; a grid of 12 multiples of floor(N/10) (the transition sits near 0.8 N) and 6 refinements.
-    "cpu": Figure3Settings(preset="cpu", ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12, refine=6,
-                           exact_draws=20, exact_dtype="float64", recipe=RECIPES["gmm-cpu"]),
+    "cpu": Figure3Settings(
+        preset="cpu",
+        ns=(20, 30, 40),
+        ds=(20, 30),
+        ks=(2, 4),
+        multiples=12,
+        refine=6,
+        exact_draws=20,
+        exact_dtype="float64",
+        recipe=RECIPES["gmm-cpu"],
+    ),
     # The cpu tuples and grid with the paper's recipe (~0.5-2 h per model on a CPU core: a pool, a cluster, a GPU).
-    "paper-small": Figure3Settings(preset="paper-small", ns=(20, 30, 40), ds=(20, 30), ks=(2, 4), multiples=12,
-                                   refine=6, exact_draws=20, exact_dtype="float64", recipe=RECIPES["gmm-paper-small"]),
+    "paper-small": Figure3Settings(
+        preset="paper-small",
+        ns=(20, 30, 40),
+        ds=(20, 30),
+        ks=(2, 4),
+        multiples=12,
+        refine=6,
+        exact_draws=20,
+        exact_dtype="float64",
+        recipe=RECIPES["gmm-paper-small"],
+    ),
 }
 
 _FIGURE4_DATA = ImageDataSettings(k=8, n=8, n_test=0)  # no held-out set: Figure 4 only shows images
 _FIGURE5_DATA = ImageDataSettings(k=4, n=100)
 
 #: ``PRESETS[figure][name]``: the settings object a figure's ``compute`` takes.
-PRESETS: MappingProxyType[int, MappingProxyType[str, Any]] = MappingProxyType({
-    1: MappingProxyType({"paper": Figure1Settings()}),
-    2: MappingProxyType(_PHASE_TRANSITION),
-    3: MappingProxyType(_FIGURE3),
-    4: MappingProxyType({name: Figure4Settings(preset=name, data=_FIGURE4_DATA, recipe=RECIPES[f"image-{name}"])
-                         for name in ("paper", "cpu")}),
-    5: MappingProxyType({name: Figure5Settings(preset=name, data=_FIGURE5_DATA, recipe=RECIPES[f"image-{name}"])
-                         for name in ("paper", "cpu")}),
-    6: MappingProxyType(_PHASE_TRANSITION),
-    7: MappingProxyType({name: replace(settings, seeds=(0, 1, 2)) for name, settings in _PHASE_TRANSITION.items()}),
-})
+PRESETS: MappingProxyType[int, MappingProxyType[str, Any]] = MappingProxyType(
+    {
+        1: MappingProxyType({"paper": Figure1Settings()}),
+        2: MappingProxyType(_PHASE_TRANSITION),
+        3: MappingProxyType(_FIGURE3),
+        4: MappingProxyType(
+            {
+                name: Figure4Settings(preset=name, data=_FIGURE4_DATA, recipe=RECIPES[f"image-{name}"])
+                for name in ("paper", "cpu")
+            }
+        ),
+        5: MappingProxyType(
+            {
+                name: Figure5Settings(preset=name, data=_FIGURE5_DATA, recipe=RECIPES[f"image-{name}"])
+                for name in ("paper", "cpu")
+            }
+        ),
+        6: MappingProxyType(_PHASE_TRANSITION),
+        7: MappingProxyType({name: replace(settings, seeds=(0, 1, 2)) for name, settings in _PHASE_TRANSITION.items()}),
+    }
+)
 FIGURES = tuple(PRESETS)
 
 

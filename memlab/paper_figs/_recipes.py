@@ -26,12 +26,20 @@ def recipe_fields(recipe: TrainingRecipe) -> dict[str, Any]:
 
 def train_config(config: Mapping[str, Any]) -> TrainConfig:
     """The trainer's static configuration for a run config holding :func:`recipe_fields`."""
-    return TrainConfig(epochs=config["epochs"], draws=config["draws"], peak_lr=config["peak_lr"],
-                       final_lr=config["final_lr"], warmup_fraction=config["warmup_fraction"],
-                       adam_b1=config.get("adam_b1", 0.9), adam_b2=config["adam_b2"],
-                       adam_eps=config.get("adam_eps", 1e-8), steps=config.get("steps", 25),
-                       schedule=config.get("schedule", "vp"), weighting=config.get("weighting", "eps"),
-                       chunk_size=config["chunk_size"])
+    return TrainConfig(
+        epochs=config["epochs"],
+        draws=config["draws"],
+        peak_lr=config["peak_lr"],
+        final_lr=config["final_lr"],
+        warmup_fraction=config["warmup_fraction"],
+        adam_b1=config.get("adam_b1", 0.9),
+        adam_b2=config["adam_b2"],
+        adam_eps=config.get("adam_eps", 1e-8),
+        steps=config.get("steps", 25),
+        schedule=config.get("schedule", "vp"),
+        weighting=config.get("weighting", "eps"),
+        chunk_size=config["chunk_size"],
+    )
 
 
 def check_trained(trained: TrainResult, dtype) -> None:
@@ -41,8 +49,13 @@ def check_trained(trained: TrainResult, dtype) -> None:
     eps-weighted objective's gradients leave float32's range; float64 trains the same data.
     """
     leaves = jax.tree_util.tree_leaves(trained.params)
-    values = {"final objective": np.asarray(trained.final_loss),
-              **{f"parameter {i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}}
-    hint = ("float32 training overflowed on data of this magnitude; use --dtype float64 (or smaller data values)"
-            if np.dtype(dtype) == np.float32 else "the training diverged; lower the learning rate or rescale the data")
+    values = {
+        "final objective": np.asarray(trained.final_loss),
+        **{f"parameter {i}": np.asarray(leaf) for i, leaf in enumerate(leaves)},
+    }
+    hint = (
+        "float32 training overflowed on data of this magnitude; use --dtype float64 (or smaller data values)"
+        if np.dtype(dtype) == np.float32
+        else "the training diverged; lower the learning rate or rescale the data"
+    )
     require_finite(values, "the trained model", hint)

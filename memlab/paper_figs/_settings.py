@@ -54,8 +54,9 @@ def _optional_int(owner: object, name: str, *, minimum: int) -> None:
         _int(owner, name, minimum=minimum)
 
 
-def _number(owner: object, name: str, *, low: float, high: float = math.inf, low_open: bool = False,
-            high_open: bool = False) -> None:
+def _number(
+    owner: object, name: str, *, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> None:
     value = getattr(owner, name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(owner, name, "a finite number", value)
@@ -292,7 +293,8 @@ class ImageDataSettings:
         _seed(self, "seed")
         mean = tuple(self.color_mean) if isinstance(self.color_mean, Sequence) else (self.color_mean,)
         if len(mean) not in (1, self.channels) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in mean):
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in mean
+        ):
             _fail(self, "color_mean", f"1 or {self.channels} finite numbers", self.color_mean)
         object.__setattr__(self, "color_mean", tuple(float(v) for v in mean))
         object.__setattr__(self, "templates", str(self.templates))

@@ -36,10 +36,20 @@ from memlab.paper_figs._settings import Figure1Settings
 
 __all__ = ["CSV_COLUMNS", "DESCRIPTION", "STEM", "Figure1Result", "compute", "describe", "plot", "save"]
 
-DESCRIPTION = ("Figure 1: excess training loss of x_pmem,M (every M) and x_* over x_mem, Monte Carlo vs "
-               "Theorems 3.1/3.2")
-CSV_COLUMNS = ("t", "psi", "M", "loss_mem", "excess_pmem", "excess_pmem_se", "excess_pmem_approx_c1",
-               "excess_pmem_approx_c2", "excess_gen", "excess_gen_se", "excess_gen_approx")
+DESCRIPTION = "Figure 1: excess training loss of x_pmem,M (every M) and x_* over x_mem, Monte Carlo vs Theorems 3.1/3.2"
+CSV_COLUMNS = (
+    "t",
+    "psi",
+    "M",
+    "loss_mem",
+    "excess_pmem",
+    "excess_pmem_se",
+    "excess_pmem_approx_c1",
+    "excess_pmem_approx_c2",
+    "excess_gen",
+    "excess_gen_se",
+    "excess_gen_approx",
+)
 STEM = "figure1"
 
 
@@ -78,15 +88,17 @@ class Figure1Result:
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers at the representative timestep (also in figure1.json)."""
-        return _summary(self.representative, self.t, self.psi, self.losses, self.approx_c1, self.approx_c2,
-                        self.approx_gen)
+        return _summary(
+            self.representative, self.t, self.psi, self.losses, self.approx_c1, self.approx_c2, self.approx_gen
+        )
 
 
 def _dataset(settings: Figure1Settings) -> tuple[numerics.GMMDataset, str]:
     if settings.data is not None:
         return numerics.load_gmm_dataset(settings.data), f"data {settings.data.name}"
-    dataset = numerics.make_gmm_dataset(d=settings.d, k=settings.k, n=settings.n, n_test=0, sigma2=settings.sigma2,
-                                        seed=settings.seed)
+    dataset = numerics.make_gmm_dataset(
+        d=settings.d, k=settings.k, n=settings.n, n_test=0, sigma2=settings.sigma2, seed=settings.seed
+    )
     return dataset, f"synthetic, seed {settings.seed}"
 
 
@@ -98,28 +110,57 @@ def compute(settings: Figure1Settings = Figure1Settings(), *, show_progress: boo
     started = time.perf_counter()
     with float64_scope():
         losses = gpu_kernels.mc_excess_losses(
-            dataset.x_train, dataset.means, dataset.sigma2, alphas=alphas, sigmas=sigmas, draws=settings.draws,
-            key=jax.random.key(settings.seed), chunk_size=settings.chunk_size, dtype=jnp.dtype(settings.dtype),
-            show_progress=show_progress)
+            dataset.x_train,
+            dataset.means,
+            dataset.sigma2,
+            alphas=alphas,
+            sigmas=sigmas,
+            draws=settings.draws,
+            key=jax.random.key(settings.seed),
+            chunk_size=settings.chunk_size,
+            dtype=jnp.dtype(settings.dtype),
+            show_progress=show_progress,
+        )
     compute_seconds = time.perf_counter() - started
     n, d = dataset.n, dataset.d
     m = np.arange(1, n + 1)
     return Figure1Result(
-        settings=settings, n=n, d=d, k=dataset.k, sigma2=dataset.sigma2, source=source, t=ts, psi=psis,
-        alpha=alphas, sigma=sigmas, losses=losses,
+        settings=settings,
+        n=n,
+        d=d,
+        k=dataset.k,
+        sigma2=dataset.sigma2,
+        source=source,
+        t=ts,
+        psi=psis,
+        alpha=alphas,
+        sigma=sigmas,
+        losses=losses,
         approx_c1=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=1.0),
         approx_c2=numerics.excess_pmem_approx(m, n=n, d=d, sigma2=dataset.sigma2, c=2.0),
         approx_gen=numerics.excess_gen_approx(psis, d=d, sigma2=dataset.sigma2),
-        chunk_size=losses.chunk_size, compute_seconds=compute_seconds)
+        chunk_size=losses.chunk_size,
+        compute_seconds=compute_seconds,
+    )
 
 
 def _rows(ts, psis, result, approx_c1, approx_c2, approx_gen):
     n = result.excess_pmem.shape[1]
     for ti, (t, psi) in enumerate(zip(ts, psis)):
         for m in range(1, n + 1):
-            yield (float(t), float(psi), m, result.loss_mem[ti], result.excess_pmem[ti, m - 1],
-                   result.excess_pmem_se[ti, m - 1], approx_c1[m - 1], approx_c2[m - 1], result.excess_gen[ti],
-                   result.excess_gen_se[ti], approx_gen[ti])
+            yield (
+                float(t),
+                float(psi),
+                m,
+                result.loss_mem[ti],
+                result.excess_pmem[ti, m - 1],
+                result.excess_pmem_se[ti, m - 1],
+                approx_c1[m - 1],
+                approx_c2[m - 1],
+                result.excess_gen[ti],
+                result.excess_gen_se[ti],
+                approx_gen[ti],
+            )
 
 
 def _summary(ti, ts, psis, result, approx_c1, approx_c2, approx_gen) -> dict:
@@ -128,12 +169,16 @@ def _summary(ti, ts, psis, result, approx_c1, approx_c2, approx_gen) -> dict:
     within = (pmem >= approx_c1) & (pmem <= approx_c2)
     below_gen = np.nonzero(pmem < result.excess_gen[ti])[0]
     return {
-        "t": float(ts[ti]), "psi": float(psis[ti]),
-        "excess_gen": float(result.excess_gen[ti]), "excess_gen_se": float(result.excess_gen_se[ti]),
+        "t": float(ts[ti]),
+        "psi": float(psis[ti]),
+        "excess_gen": float(result.excess_gen[ti]),
+        "excess_gen_se": float(result.excess_gen_se[ti]),
         "excess_gen_approx": float(approx_gen[ti]),
-        "pmem_between_c1_and_c2": int(within.sum()), "n": int(pmem.shape[0]),
+        "pmem_between_c1_and_c2": int(within.sum()),
+        "n": int(pmem.shape[0]),
         "smallest_m_pmem_below_gen": int(below_gen[0] + 1) if below_gen.size else None,
-        "loss_mem": float(result.loss_mem[ti]), "loss_mem_se": float(result.loss_mem_se[ti]),
+        "loss_mem": float(result.loss_mem[ti]),
+        "loss_mem_se": float(result.loss_mem_se[ti]),
     }
 
 
@@ -144,17 +189,27 @@ def _plot_panel(ax: Axes, ti, result, approx_c1, approx_c2, approx_gen, *, title
     gen, gen_se = result.excess_gen[ti], result.excess_gen_se[ti]
     ax.fill_between(m, pmem - 2 * pmem_se, pmem + 2 * pmem_se, color="C0", alpha=0.25, linewidth=0)
     ax.plot(m, pmem, color="C0", linewidth=1.6, label=r"$\hat x_{\mathrm{pmem},M}$: Monte Carlo ($\pm$2 SE)")
-    ax.plot(m, approx_c2, color="C0", linestyle="--", linewidth=1.2,
-            label=r"Thm 3.2, $C=2$: $2(1-M/N)\,d\sigma_*^2$")
+    ax.plot(m, approx_c2, color="C0", linestyle="--", linewidth=1.2, label=r"Thm 3.2, $C=2$: $2(1-M/N)\,d\sigma_*^2$")
     ax.plot(m, approx_c1, color="C0", linestyle=":", linewidth=1.4, label=r"Thm 3.2, $C=1$: $(1-M/N)\,d\sigma_*^2$")
     ax.axhspan(gen - 2 * gen_se, gen + 2 * gen_se, color="C3", alpha=0.25, linewidth=0)
     ax.axhline(gen, color="C3", linewidth=1.6, label=r"$\hat x_*$ (generalizing): Monte Carlo ($\pm$2 SE)")
-    ax.axhline(approx_gen[ti], color="darkred", linestyle=(0, (4, 3)), linewidth=1.2, zorder=3,
-               label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$")
+    ax.axhline(
+        approx_gen[ti],
+        color="darkred",
+        linestyle=(0, (4, 3)),
+        linewidth=1.2,
+        zorder=3,
+        label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$",
+    )
     below = np.nonzero(pmem < gen)[0]
     if below.size:
-        ax.axvline(below[0] + 1, color="0.4", linestyle=":", linewidth=1.0,
-                   label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$ beats $\\hat x_*$ from $M={below[0] + 1}$")
+        ax.axvline(
+            below[0] + 1,
+            color="0.4",
+            linestyle=":",
+            linewidth=1.0,
+            label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$ beats $\\hat x_*$ from $M={below[0] + 1}$",
+        )
     ax.set_xlim(0, n + 1)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("model size $M$ (training points the denoiser memorizes)")
@@ -170,13 +225,35 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
     n = result.excess_pmem.shape[1]
     half = max(1, n // 2)
     order = np.argsort(psis)
-    ax.errorbar(psis[order], result.excess_gen[order], yerr=2 * result.excess_gen_se[order], fmt="o", color="C3",
-                markersize=3.5, capsize=2, label=r"$\hat x_*$: Monte Carlo ($\pm$2 SE)")
+    ax.errorbar(
+        psis[order],
+        result.excess_gen[order],
+        yerr=2 * result.excess_gen_se[order],
+        fmt="o",
+        color="C3",
+        markersize=3.5,
+        capsize=2,
+        label=r"$\hat x_*$: Monte Carlo ($\pm$2 SE)",
+    )
     psi_dense = np.geomspace(psis.min(), psis.max(), 400)
-    ax.plot(psi_dense, gen_curve(psi_dense), color="darkred", linestyle=(0, (4, 3)), linewidth=1.2,
-            label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$")
-    ax.errorbar(psis[order], result.excess_pmem[order, half - 1], yerr=2 * result.excess_pmem_se[order, half - 1],
-                fmt="s", color="C0", markersize=3.5, capsize=2, label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$, $M={half}$")
+    ax.plot(
+        psi_dense,
+        gen_curve(psi_dense),
+        color="darkred",
+        linestyle=(0, (4, 3)),
+        linewidth=1.2,
+        label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$",
+    )
+    ax.errorbar(
+        psis[order],
+        result.excess_pmem[order, half - 1],
+        yerr=2 * result.excess_pmem_se[order, half - 1],
+        fmt="s",
+        color="C0",
+        markersize=3.5,
+        capsize=2,
+        label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$, $M={half}$",
+    )
     ax.axhline(approx_c2[half - 1], color="C0", linestyle="--", linewidth=1.2, label="Thm 3.2, $C=2$")
     ax.axhline(approx_c1[half - 1], color="C0", linestyle=":", linewidth=1.4, label="Thm 3.2, $C=1$")
     ax.set_xscale("log")
@@ -187,9 +264,10 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
 
 
-def _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, gen_curve: Callable,
-            header: str) -> Figure:
-    rep_title = (f"$t = t_{{{t_indices[rep]}}} = {ts[rep]:.5g}$,  $\\psi_t = {psis[rep]:.4g}$")
+def _figure(
+    ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, gen_curve: Callable, header: str
+) -> Figure:
+    rep_title = f"$t = t_{{{t_indices[rep]}}} = {ts[rep]:.5g}$,  $\\psi_t = {psis[rep]:.4g}$"
     if len(ts) == 1:
         fig = Figure(figsize=(7.5, 5.2), layout="constrained")
         ax = fig.add_subplot()
@@ -206,10 +284,22 @@ def _figure(ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, 
 def plot(result: Figure1Result) -> Figure:
     """The excess-loss panel at t_16 (and, with several timesteps, the excess of x_* against psi)."""
     r = result
-    header = (f"Figure 1 — excess training loss over the memorizing denoiser: N={r.n}, d={r.d}, K={r.k}, "
-              f"$\\sigma_*^2$={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})")
-    return _figure(r.t, r.psi, list(r.settings.t_indices), r.representative, r.losses, r.approx_c1, r.approx_c2,
-                   r.approx_gen, lambda psi: numerics.excess_gen_approx(psi, d=r.d, sigma2=r.sigma2), header)
+    header = (
+        f"Figure 1 — excess training loss over the memorizing denoiser: N={r.n}, d={r.d}, K={r.k}, "
+        f"$\\sigma_*^2$={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})"
+    )
+    return _figure(
+        r.t,
+        r.psi,
+        list(r.settings.t_indices),
+        r.representative,
+        r.losses,
+        r.approx_c1,
+        r.approx_c2,
+        r.approx_gen,
+        lambda psi: numerics.excess_gen_approx(psi, d=r.d, sigma2=r.sigma2),
+        header,
+    )
 
 
 def save(result: Figure1Result, folder: str | Path, *, extra: Mapping[str, Any] | None = None) -> list[Path]:
@@ -222,25 +312,44 @@ def save(result: Figure1Result, folder: str | Path, *, extra: Mapping[str, Any] 
     fig = plot(result)
     plot_s = time.perf_counter() - plot_start
     config = {
-        "figure": 1, "n": r.n, "d": r.d, "k": r.k, "sigma2": r.sigma2, "draws": s.draws, "seed": s.seed,
-        "data": str(s.data.resolve()) if s.data is not None else None, "schedule": s.schedule,
-        "t_indices": list(s.t_indices), "t": r.t, "psi": r.psi, "alpha": r.alpha, "sigma": r.sigma,
-        "dtype": s.dtype, "chunk_size": r.chunk_size, "engine": r.losses.engine,
+        "figure": 1,
+        "n": r.n,
+        "d": r.d,
+        "k": r.k,
+        "sigma2": r.sigma2,
+        "draws": s.draws,
+        "seed": s.seed,
+        "data": str(s.data.resolve()) if s.data is not None else None,
+        "schedule": s.schedule,
+        "t_indices": list(s.t_indices),
+        "t": r.t,
+        "psi": r.psi,
+        "alpha": r.alpha,
+        "sigma": r.sigma,
+        "dtype": s.dtype,
+        "chunk_size": r.chunk_size,
+        "engine": r.losses.engine,
         "settings": asdict(s),
-        "approximations": {"excess_gen_approx": "Theorem 3.1: d sigma2 / (psi sigma2 + 1)",
-                           "excess_pmem_approx_c1": "Theorem 3.2, C=1: (1 - M/N) d sigma2",
-                           "excess_pmem_approx_c2": "Theorem 3.2, C=2: 2 (1 - M/N) d sigma2"},
+        "approximations": {
+            "excess_gen_approx": "Theorem 3.1: d sigma2 / (psi sigma2 + 1)",
+            "excess_pmem_approx_c1": "Theorem 3.2, C=1: (1 - M/N) d sigma2",
+            "excess_pmem_approx_c2": "Theorem 3.2, C=2: 2 (1 - M/N) d sigma2",
+        },
     }
     write_start = time.perf_counter()
     extra = dict(extra or {})
     timings = {"compute_s": r.compute_seconds, "plot_s": plot_s, **extra.pop("timings", {})}
     with result_set(folder) as out:
         written = out.figure(STEM, fig)
-        written.append(out.csv(f"{STEM}.csv", CSV_COLUMNS, _rows(r.t, r.psi, r.losses, r.approx_c1, r.approx_c2,
-                                                                   r.approx_gen)))
+        written.append(
+            out.csv(f"{STEM}.csv", CSV_COLUMNS, _rows(r.t, r.psi, r.losses, r.approx_c1, r.approx_c2, r.approx_gen))
+        )
         timings["write_s"] = time.perf_counter() - write_start
-        written.append(out.json(f"{STEM}.json", {"config": config, **run_metadata(timings=timings),
-                                                 "summary": r.summary(), **extra}))
+        written.append(
+            out.json(
+                f"{STEM}.json", {"config": config, **run_metadata(timings=timings), "summary": r.summary(), **extra}
+            )
+        )
     return written
 
 
@@ -249,7 +358,9 @@ def describe(result: Figure1Result) -> str:
     summary = result.summary()
     first_m = summary["smallest_m_pmem_below_gen"]
     crossing = f"x_pmem,M beats x_* from M = {first_m}" if first_m else "x_pmem,M never beats x_*"
-    return (f"t={summary['t']:.5g} (psi={summary['psi']:.4g}): excess(x_*) = {summary['excess_gen']:.4g} "
-            f"± {summary['excess_gen_se']:.2g} (Thm 3.1: {summary['excess_gen_approx']:.4g}); excess(x_pmem,M) "
-            f"within [C=1, C=2] for {summary['pmem_between_c1_and_c2']}/{result.n} M; {crossing}; "
-            f"{result.compute_seconds:.1f} s compute")
+    return (
+        f"t={summary['t']:.5g} (psi={summary['psi']:.4g}): excess(x_*) = {summary['excess_gen']:.4g} "
+        f"± {summary['excess_gen_se']:.2g} (Thm 3.1: {summary['excess_gen_approx']:.4g}); excess(x_pmem,M) "
+        f"within [C=1, C=2] for {summary['pmem_between_c1_and_c2']}/{result.n} M; {crossing}; "
+        f"{result.compute_seconds:.1f} s compute"
+    )

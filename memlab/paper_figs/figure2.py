@@ -23,12 +23,25 @@ from memlab.paper_figs._phase_transition_report import PhaseTransitionResult, co
 
 __all__ = ["DESCRIPTION", "STEM", "compute", "describe", "plot", "save"]
 
-DESCRIPTION = ("Figure 2: memorization ratio and train/test loss at t_16 vs model size M of trained GMM "
-               "denoisers (the phase transition); --preset cpu runs in minutes")
+DESCRIPTION = (
+    "Figure 2: memorization ratio and train/test loss at t_16 vs model size M of trained GMM "
+    "denoisers (the phase transition); --preset cpu runs in minutes"
+)
 STEM = "figure2"
-_BASELINE_KEYS = ("star_train_loss", "star_train_loss_se", "star_test_loss", "star_test_loss_se", "mem_train_loss",
-                  "mem_train_loss_se", "mem_test_loss", "mem_test_loss_se", "mem_all_train_loss",
-                  "mem_all_train_loss_se", "star_all_train_loss", "star_all_train_excess_se")
+_BASELINE_KEYS = (
+    "star_train_loss",
+    "star_train_loss_se",
+    "star_test_loss",
+    "star_test_loss_se",
+    "mem_train_loss",
+    "mem_train_loss_se",
+    "mem_test_loss",
+    "mem_test_loss_se",
+    "mem_all_train_loss",
+    "mem_all_train_loss_se",
+    "star_all_train_loss",
+    "star_all_train_excess_se",
+)
 
 
 def _single_seed(result: PhaseTransitionResult):
@@ -49,8 +62,11 @@ def plot(result: PhaseTransitionResult) -> Figure:
     report.plot_loss_panel(axes[2], seed, which="test", psi=psi)
     axes[0].legend(fontsize=7, loc="upper left")
     axes[1].legend(fontsize=7)
-    fig.suptitle(f"Figure 2 — N={s.n}, d={s.d}, K={s.k}, {s.recipe.epochs} epochs, {s.recipe.draws} draws, "
-                 f"preset {s.preset}, seed {seed.seed}", fontsize=10)
+    fig.suptitle(
+        f"Figure 2 — N={s.n}, d={s.d}, K={s.k}, {s.recipe.epochs} epochs, {s.recipe.draws} draws, "
+        f"preset {s.preset}, seed {seed.seed}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -59,10 +75,15 @@ def save(result: PhaseTransitionResult, folder: str | Path) -> list[Path]:
     seed = _single_seed(result)
     rows = report.figure2_rows([seed])
     summary = report.metadata(
-        result, figure=2, transition=report.transition_json(seed), m_star=result.m_star,
-        m_star_note=result.m_star_note, baselines={k: seed.baselines[k] for k in _BASELINE_KEYS},
+        result,
+        figure=2,
+        transition=report.transition_json(seed),
+        m_star=result.m_star,
+        m_star_note=result.m_star_note,
+        baselines={k: seed.baselines[k] for k in _BASELINE_KEYS},
         per_m=[dict(zip(report.FIGURE2_COLUMNS, row)) for row in rows],
-        train_seconds={str(m): run["train_seconds"] for m, run in zip(seed.m_values, seed.runs)})
+        train_seconds={str(m): run["train_seconds"] for m, run in zip(seed.m_values, seed.runs)},
+    )
     with result_set(folder) as out:
         written = out.figure(STEM, plot(result))
         written.append(out.csv(f"{STEM}.csv", report.FIGURE2_COLUMNS, rows))
@@ -79,6 +100,8 @@ def describe(result: PhaseTransitionResult) -> str:
     ratios = ", ".join(f"{m}: {run['memorization_ratio']:.2f}" for m, run in zip(seed.m_values, seed.runs))
     where = m_pt if m_pt is not None else f"> {max(seed.m_values)} (not reached)"
     m_star = ", ".join(f"{value:.3f} (lambda {w})" for w, value in result.m_star.items())
-    return (f"memorization ratio vs M: {ratios}\n"
-            f"M_pt = {where} (95% bootstrap CI {ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}; grid "
-            f"bracket ({bracket[0]}, {bracket[1]}]); M* (C = 2) = {m_star}; {result.seconds:.0f} s")
+    return (
+        f"memorization ratio vs M: {ratios}\n"
+        f"M_pt = {where} (95% bootstrap CI {ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}; grid "
+        f"bracket ({bracket[0]}, {bracket[1]}]); M* (C = 2) = {m_star}; {result.seconds:.0f} s"
+    )

@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -37,8 +36,10 @@ from memlab.paper_figs._settings import Figure3Settings
 
 __all__ = ["DESCRIPTION", "STEM", "Figure3Result", "compute", "describe", "plot", "save"]
 
-DESCRIPTION = ("Figure 3: phase transition M_pt across (N, d, K) and the loss-weighting regression (App. H.3); "
-               "--preset cpu runs on a laptop")
+DESCRIPTION = (
+    "Figure 3: phase transition M_pt across (N, d, K) and the loss-weighting regression (App. H.3); "
+    "--preset cpu runs on a laptop"
+)
 STEM = "figure3"
 WEIGHT_FLOOR = 1e-8
 METHOD_LABELS = {
@@ -80,8 +81,15 @@ def compute(settings: Figure3Settings, *, sweep: SweepOptions | None = None) -> 
     analysis_s = time.perf_counter() - started
     t = numerics.timestep_grid(settings.analysis.steps)
     _, _, psi = numerics.schedule_coefficients(t, settings.analysis.schedule)
-    return Figure3Result(settings=settings, sweep=outcome, analysis=analysis, t=t, psi=psi, sweep_options=sweep,
-                         seconds={"sweep_s": sweep_s, "analysis_s": analysis_s})
+    return Figure3Result(
+        settings=settings,
+        sweep=outcome,
+        analysis=analysis,
+        t=t,
+        psi=psi,
+        sweep_options=sweep,
+        seconds={"sweep_s": sweep_s, "analysis_s": analysis_s},
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -99,8 +107,14 @@ def _plot(analysis: Figure3Analysis, psi: np.ndarray) -> Figure:
     for i, (name, method) in enumerate(methods.items()):
         if name.startswith("fitted") or name.endswith("_approx"):
             style = "-o" if name.startswith("fitted") else "--"
-            ax_w.plot(psi[order], np.maximum(method.weights[order], WEIGHT_FLOOR), style, markersize=3,
-                      color=f"C{i}", label=METHOD_LABELS.get(name, name))
+            ax_w.plot(
+                psi[order],
+                np.maximum(method.weights[order], WEIGHT_FLOOR),
+                style,
+                markersize=3,
+                color=f"C{i}",
+                label=METHOD_LABELS.get(name, name),
+            )
     ax_w.set_xscale("log")
     ax_w.set_yscale("log")
     ax_w.set_xlabel(r"$\psi_t = \alpha_t^2/\sigma_t^2$ (grid $t_\ell$)")
@@ -118,9 +132,20 @@ def _plot(analysis: Figure3Analysis, psi: np.ndarray) -> Figure:
         for which, face in (("train", f"C{i}"), ("test", "none")):
             sel = split == which
             if sel.any():
-                ax_p.errorbar(targets[sel], pred[sel], xerr=np.abs(ci[sel].T - targets[sel]), fmt="o", mfc=face,
-                              mec=f"C{i}", ecolor=f"C{i}", alpha=0.8, markersize=5, capsize=0, elinewidth=0.6,
-                              label=f"{METHOD_LABELS.get(name, name)} ({which})")
+                ax_p.errorbar(
+                    targets[sel],
+                    pred[sel],
+                    xerr=np.abs(ci[sel].T - targets[sel]),
+                    fmt="o",
+                    mfc=face,
+                    mec=f"C{i}",
+                    ecolor=f"C{i}",
+                    alpha=0.8,
+                    markersize=5,
+                    capsize=0,
+                    elinewidth=0.6,
+                    label=f"{METHOD_LABELS.get(name, name)} ({which})",
+                )
     finite = targets[np.isfinite(targets)]
     if finite.size:
         lo, hi = 0.0, 1.15 * float(np.nanmax(np.r_[finite, [np.nanmax(m.m_hat) for m in methods.values()]]))
@@ -142,11 +167,19 @@ def _plot(analysis: Figure3Analysis, psi: np.ndarray) -> Figure:
             continue
         jitter = width * ((ds.index(t.d) * len(ks) + ks.index(t.k)) / max(len(ds) * len(ks) - 1, 1) - 0.5)
         low, high = ci[t_i]
-        ax_r.errorbar(t.n + jitter, t.m_pt / t.n,
-                      yerr=[[(t.m_pt - low) / t.n if np.isfinite(low) else 0],
-                            [(high - t.m_pt) / t.n if np.isfinite(high) else 0]],
-                      fmt=markers[ks.index(t.k) % len(markers)], color=f"C{ds.index(t.d)}", markersize=5,
-                      capsize=2, mfc="none" if analysis.split[t_i] == "test" else f"C{ds.index(t.d)}")
+        ax_r.errorbar(
+            t.n + jitter,
+            t.m_pt / t.n,
+            yerr=[
+                [(t.m_pt - low) / t.n if np.isfinite(low) else 0],
+                [(high - t.m_pt) / t.n if np.isfinite(high) else 0],
+            ],
+            fmt=markers[ks.index(t.k) % len(markers)],
+            color=f"C{ds.index(t.d)}",
+            markersize=5,
+            capsize=2,
+            mfc="none" if analysis.split[t_i] == "test" else f"C{ds.index(t.d)}",
+        )
     for d_i, d in enumerate(ds):
         ax_r.plot([], [], "o", color=f"C{d_i}", label=f"d = {d}")
     for k_i, k in enumerate(ks):
@@ -182,9 +215,11 @@ def plot(result: Figure3Result) -> Figure:
     """The four panels of Figure 3."""
     s, a = result.settings, result.analysis.settings
     fig = _plot(result.analysis, result.psi)
-    fig.suptitle(f"Figure 3 — phase transition across {len(s.tuples())} (N, d, K) tuples, preset {s.preset}, "
-                 f"{s.recipe.epochs} epochs; regression tau={a.tau:g}, beta={a.beta:g}, C={a.c:g}, {a.normalize}",
-                 fontsize=10)
+    fig.suptitle(
+        f"Figure 3 — phase transition across {len(s.tuples())} (N, d, K) tuples, preset {s.preset}, "
+        f"{s.recipe.epochs} epochs; regression tau={a.tau:g}, beta={a.beta:g}, C={a.c:g}, {a.normalize}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -196,36 +231,61 @@ def _summary_json(result: Figure3Result, timings: Mapping[str, float]) -> dict:
     analysis, settings, sweep = result.analysis, result.settings, result.sweep
     methods = {}
     for name, method in analysis.methods.items():
-        entry = {"losses": method.losses, "errors": _errors_json(method), "m_star_over_n": method.m_star_over_n,
-                 "mean_crossover_over_n": float(np.nanmean(method.crossover / np.array(
-                     [t.n for t in analysis.tuples]))),
-                 "weights": method.weights}
+        entry = {
+            "losses": method.losses,
+            "errors": _errors_json(method),
+            "m_star_over_n": method.m_star_over_n,
+            "mean_crossover_over_n": float(np.nanmean(method.crossover / np.array([t.n for t in analysis.tuples]))),
+            "weights": method.weights,
+        }
         if method.fit is not None:
             fit = method.fit
-            entry["fit"] = {"objective": fit.objective, "mse": fit.mse, "mean_entropy": fit.mean_entropy,
-                            "start": fit.start, "starts": [list(s) for s in fit.starts], "converged": fit.converged,
-                            "iterations": fit.iterations, "message": fit.message}
+            entry["fit"] = {
+                "objective": fit.objective,
+                "mse": fit.mse,
+                "mean_entropy": fit.mean_entropy,
+                "start": fit.start,
+                "starts": [list(s) for s in fit.starts],
+                "converged": fit.converged,
+                "iterations": fit.iterations,
+                "message": fit.message,
+            }
         methods[name] = entry
     return {
         "figure": 3,
         "settings": asdict(settings),
         "cache_dir": str(result.sweep_options.cache_dir),
         "executor": result.sweep_options.executor,
-        "tuples": [{"n": t.n, "d": t.d, "k": t.k, "split": s, "m_pt": t.m_pt, "m_pt_ci": list(t.m_pt_ci),
-                    "m_start": t.m_start, "m_end": t.m_end, "m_values": list(t.m_values), "ratios": list(t.ratios)}
-                   for t, s in zip(analysis.tuples, analysis.split)],
+        "tuples": [
+            {
+                "n": t.n,
+                "d": t.d,
+                "k": t.k,
+                "split": s,
+                "m_pt": t.m_pt,
+                "m_pt_ci": list(t.m_pt_ci),
+                "m_start": t.m_start,
+                "m_end": t.m_end,
+                "m_values": list(t.m_values),
+                "ratios": list(t.ratios),
+            }
+            for t, s in zip(analysis.tuples, analysis.split)
+        ],
         "methods": methods,
-        "notes": list(analysis.notes) + [
+        "notes": [
+            *analysis.notes,
             "m_hat: softmax-relaxed prediction (App. H.3, what the fit minimises); m_nearest: nearest M to the "
             "crossover (eq. 15); crossover: continuous zero of the integrated gap (NaN/null: outside 1..N)",
             "errors: relative (pred - M_pt)/M_pt over the tuples of each split; mse_rel is eq. 30's MSE term",
             "normalisation (span / per_dim): losses divided by d sigma_*^2 and lambda by its mean; span also "
             "rescales the integrated gap to the approximation's drop over M. With the approximate losses only "
             "E_t[lambda/(psi sigma2+1)]/E_t[lambda] is identifiable, so the fitted approx curve is one of many "
-            "equivalent weightings"],
+            "equivalent weightings",
+        ],
         "runs": {"executed_now": sweep.executed, "from_cache": sweep.cached},
-        **run_metadata(timings={**timings, "sum_of_run_seconds": sweep.run_seconds,
-                                "sum_of_exact_seconds": sweep.exact_seconds}),
+        **run_metadata(
+            timings={**timings, "sum_of_run_seconds": sweep.run_seconds, "sum_of_exact_seconds": sweep.exact_seconds}
+        ),
     }
 
 
@@ -236,8 +296,9 @@ def save(result: Figure3Result, folder: str | Path) -> list[Path]:
     timings = {**result.seconds, "plot_s": time.perf_counter() - started}
     t, psi, methods = result.t, result.psi, result.analysis.methods
     weight_header = ["l", "t", "psi"] + [f"lambda_{name}" for name in methods]
-    weight_rows = [[i, float(t[i]), float(psi[i])] + [float(m.weights[i]) for m in methods.values()]
-                   for i in range(t.size)]
+    weight_rows = [
+        [i, float(t[i]), float(psi[i])] + [float(m.weights[i]) for m in methods.values()] for i in range(t.size)
+    ]
     with result_set(folder) as out:
         written = out.figure(STEM, fig)
         written.append(out.csv(f"{STEM}.csv", *csv_table(result.analysis)))
@@ -253,18 +314,22 @@ def describe(result: Figure3Result) -> str:
     for tup, split in zip(analysis.tuples, analysis.split):
         ci = tup.m_pt_ci
         m_pt = "not reached" if tup.m_pt is None else f"{tup.m_pt} ({tup.m_pt / tup.n:.3f} N)"
-        lines.append(f"N={tup.n:4d} d={tup.d:3d} K={tup.k:3d} [{split:8s}] M_pt = {m_pt}, 95% CI "
-                     f"{ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}")
+        lines.append(
+            f"N={tup.n:4d} d={tup.d:3d} K={tup.k:3d} [{split:8s}] M_pt = {m_pt}, 95% CI "
+            f"{ci[0]}..{ci[1] if ci[1] is not None else 'beyond sweep'}"
+        )
     lines.append("relative error (pred - M_pt)/M_pt, RMS over tuples: relaxed M_hat | nearest M")
     for name, method in analysis.methods.items():
         parts = []
         for which in ("train", "test"):
             relaxed, nearest = method.errors[which], method.errors[f"{which}_nearest"]
-            if relaxed is None:
+            if relaxed is None or nearest is None:
                 parts.append(f"{which} n/a")
             else:
-                parts.append(f"{which} {relaxed.rmse_rel:.4f} | {nearest.rmse_rel:.4f} "
-                             f"(mean |err| {relaxed.mean_abs:.2f} | {nearest.mean_abs:.2f} M)")
+                parts.append(
+                    f"{which} {relaxed.rmse_rel:.4f} | {nearest.rmse_rel:.4f} "
+                    f"(mean |err| {relaxed.mean_abs:.2f} | {nearest.mean_abs:.2f} M)"
+                )
         extra = f"; M*/N = {method.m_star_over_n:.4f}" if method.m_star_over_n is not None else ""
         lines.append(f"{name:14s}: " + "; ".join(parts) + extra)
     lines.append(f"{result.sweep.executed} runs executed, {result.sweep.cached} from the cache")

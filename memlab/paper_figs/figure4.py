@@ -74,18 +74,30 @@ def _denoiser(settings: Figure4Settings, dataset: numerics.ImageDataset, seconds
         m = settings.m if settings.m is not None else dataset.k
         started = time.perf_counter()
         params, trained = train_image_model(
-            dataset, m=m, config=train_config(recipe_fields(settings.recipe)),
-            key=jax.random.fold_in(jax.random.key(settings.data.seed), 1), dtype=jnp.dtype(settings.recipe.dtype),
-            desc=f"training M={m}")
+            dataset,
+            m=m,
+            config=train_config(recipe_fields(settings.recipe)),
+            key=jax.random.fold_in(jax.random.key(settings.data.seed), 1),
+            dtype=jnp.dtype(settings.recipe.dtype),
+            desc=f"training M={m}",
+        )
         seconds["training"] = time.perf_counter() - started
         params64 = jax.tree_util.tree_map(lambda v: jnp.asarray(v, jnp.float64), params)
-        return gpu_kernels.image_model_apply, params64, {
-            "m": m, "final_loss": float(trained.final_loss),
-            "learned_color_var": float(gpu_kernels.image_model_color_var(params64))}
+        return (
+            gpu_kernels.image_model_apply,
+            params64,
+            {
+                "m": m,
+                "final_loss": float(trained.final_loss),
+                "learned_color_var": float(gpu_kernels.image_model_color_var(params64)),
+            },
+        )
     if settings.denoiser == "exact":
-        params = {"templates": jnp.asarray(dataset.templates),
-                  "color_means": jnp.broadcast_to(jnp.asarray(dataset.color_mean), (dataset.k, dataset.channels)),
-                  "log_color_var": jnp.log(jnp.asarray(dataset.color_var))}
+        params = {
+            "templates": jnp.asarray(dataset.templates),
+            "color_means": jnp.broadcast_to(jnp.asarray(dataset.color_mean), (dataset.k, dataset.channels)),
+            "log_color_var": jnp.log(jnp.asarray(dataset.color_var)),
+        }
         return gpu_kernels.image_model_apply, params, {}
     return memorizing_apply, {"train": jnp.asarray(dataset.x_train)}, {}
 
@@ -101,8 +113,9 @@ def compute(settings: Figure4Settings) -> Figure4Result:
         alphas, sigmas, _ = numerics.schedule_coefficients(numerics.timestep_grid())
         x_init = jax.random.normal(jax.random.fold_in(jax.random.key(settings.data.seed), 2), (n_samples, dataset.d))
         started = time.perf_counter()
-        samples = np.asarray(gpu_kernels.ddim_sample_model(apply, params, x_init, alphas=alphas, sigmas=sigmas),
-                             np.float64)
+        samples = np.asarray(
+            gpu_kernels.ddim_sample_model(apply, params, x_init, alphas=alphas, sigmas=sigmas), np.float64
+        )
         seconds["sampling"] = time.perf_counter() - started
     if not np.all(np.isfinite(samples)):
         raise InvalidInputError("DDIM produced non-finite samples (check the data scale and the training budget)")
@@ -110,10 +123,20 @@ def compute(settings: Figure4Settings) -> Figure4Result:
     d2 = np.sum((samples[:, None, :] - dataset.x_train[None, :, :]) ** 2, axis=-1)
     nearest_two = np.sort(d2, axis=1)[:, :2] if dataset.n >= 2 else np.concatenate([d2, np.full_like(d2, np.inf)], 1)
     return Figure4Result(
-        settings=settings, dataset=dataset, balanced=balanced, samples=samples, x_init=np.asarray(x_init),
-        matched=matched, colors=numerics.colors_from_images(samples, dataset.templates[matched]),
-        nearest_index=np.argmin(d2, axis=1), nearest_dist2=nearest_two[:, 0], second_dist2=nearest_two[:, 1],
-        memorized=nearest_two[:, 0] < nearest_two[:, 1] / 9.0, denoiser_info=info, seconds=seconds)
+        settings=settings,
+        dataset=dataset,
+        balanced=balanced,
+        samples=samples,
+        x_init=np.asarray(x_init),
+        matched=matched,
+        colors=numerics.colors_from_images(samples, dataset.templates[matched]),
+        nearest_index=np.argmin(d2, axis=1),
+        nearest_dist2=nearest_two[:, 0],
+        second_dist2=nearest_two[:, 1],
+        memorized=nearest_two[:, 0] < nearest_two[:, 1] / 9.0,
+        denoiser_info=info,
+        seconds=seconds,
+    )
 
 
 def plot(result: Figure4Result) -> Figure:
@@ -147,43 +170,83 @@ def plot(result: Figure4Result) -> Figure:
         ax = axes[2, col]
         ax.set_visible(True)
         ax.imshow(sample_rgb[i])
-        ax.set_title(f"≈ template {result.matched[i]}" + (" (mem.)" if result.memorized[i] else ""), fontsize=7,
-                     color="tab:red" if result.memorized[i] else "black")
+        ax.set_title(
+            f"≈ template {result.matched[i]}" + (" (mem.)" if result.memorized[i] else ""),
+            fontsize=7,
+            color="tab:red" if result.memorized[i] else "black",
+        )
     axes[0, 0].set_ylabel("templates", fontsize=8)
     axes[1, 0].set_ylabel("training data", fontsize=8)
     axes[2, 0].set_ylabel(f"DDIM, {s.denoiser}", fontsize=8)
     for row in range(3):
         axes[row, 0].set_visible(True)
-    what = {"trained": f"trained model (M = {result.denoiser_info.get('m')}, {s.recipe.epochs} epochs)",
-            "exact": "exact posterior mean of the true mixture", "memorizing": "memorizing denoiser"}[s.denoiser]
-    fig.suptitle(f"Simple image model: K = {dataset.k} templates ({side}x{side}, c = {dataset.channels}), "
-                 f"N = {dataset.n}; bottom: DDIM with the {what}; {int(result.memorized.sum())}/{n_samples} memorized",
-                 fontsize=8)
+    what = {
+        "trained": f"trained model (M = {result.denoiser_info.get('m')}, {s.recipe.epochs} epochs)",
+        "exact": "exact posterior mean of the true mixture",
+        "memorizing": "memorizing denoiser",
+    }[s.denoiser]
+    fig.suptitle(
+        f"Simple image model: K = {dataset.k} templates ({side}x{side}, c = {dataset.channels}), "
+        f"N = {dataset.n}; bottom: DDIM with the {what}; {int(result.memorized.sum())}/{n_samples} memorized",
+        fontsize=8,
+    )
     return fig
 
 
 def save(result: Figure4Result, folder: str | Path) -> list[Path]:
     """Write figure4.png/.pdf, .csv, .npz and .json into ``folder`` as one set."""
     dataset, channels = result.dataset, result.dataset.channels
-    header = ["sample", "matched_template", *[f"color_{j}" for j in range(channels)], "nearest_train",
-              "dist2_nearest", "dist2_second", "memorized"]
-    rows = [[i, int(result.matched[i]), *[float(v) for v in result.colors[i]], int(result.nearest_index[i]),
-             float(result.nearest_dist2[i]), float(result.second_dist2[i]), int(result.memorized[i])]
-            for i in range(result.samples.shape[0])]
-    meta = {"settings": asdict(result.settings), "data": data_json(dataset), "seed": result.settings.data.seed,
-            "denoiser": {"name": result.settings.denoiser, **result.denoiser_info},
-            "memorized": int(result.memorized.sum()), "balanced_labels": result.balanced,
-            **run_metadata(timings=dict(result.seconds))}
+    header = [
+        "sample",
+        "matched_template",
+        *[f"color_{j}" for j in range(channels)],
+        "nearest_train",
+        "dist2_nearest",
+        "dist2_second",
+        "memorized",
+    ]
+    rows = [
+        [
+            i,
+            int(result.matched[i]),
+            *[float(v) for v in result.colors[i]],
+            int(result.nearest_index[i]),
+            float(result.nearest_dist2[i]),
+            float(result.second_dist2[i]),
+            int(result.memorized[i]),
+        ]
+        for i in range(result.samples.shape[0])
+    ]
+    meta = {
+        "settings": asdict(result.settings),
+        "data": data_json(dataset),
+        "seed": result.settings.data.seed,
+        "denoiser": {"name": result.settings.denoiser, **result.denoiser_info},
+        "memorized": int(result.memorized.sum()),
+        "balanced_labels": result.balanced,
+        **run_metadata(timings=dict(result.seconds)),
+    }
     with result_set(folder) as out:
         written = out.figure(STEM, plot(result))
         written.append(out.csv(f"{STEM}.csv", header, rows))
-        written.append(out.npz(f"{STEM}.npz", templates=dataset.templates, x_train=dataset.x_train,
-                               labels_train=dataset.labels_train, colors_train=dataset.colors_train,
-                               samples=result.samples, matched_template=result.matched, x_init=result.x_init))
+        written.append(
+            out.npz(
+                f"{STEM}.npz",
+                templates=dataset.templates,
+                x_train=dataset.x_train,
+                labels_train=dataset.labels_train,
+                colors_train=dataset.colors_train,
+                samples=result.samples,
+                matched_template=result.matched,
+                x_init=result.x_init,
+            )
+        )
         written.append(out.json(f"{STEM}.json", meta))
     return written
 
 
 def describe(result: Figure4Result) -> str:
-    return (f"figure 4: {int(result.memorized.sum())}/{result.samples.shape[0]} DDIM samples memorized "
-            f"({result.settings.denoiser} denoiser)")
+    return (
+        f"figure 4: {int(result.memorized.sum())}/{result.samples.shape[0]} DDIM samples memorized "
+        f"({result.settings.denoiser} denoiser)"
+    )

@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -44,11 +43,33 @@ __all__ = ["DESCRIPTION", "STEM", "Figure5Result", "compute", "describe", "plot"
 
 DESCRIPTION = "Figure 5: simple image model: memorization ratio, train and test loss vs M at t_16 (Section 4.2)"
 STEM = "figure5"
-CSV_COLUMNS = ["M", "ratio", "ratio_ci_low", "ratio_ci_high", "train_loss", "train_loss_se", "test_loss",
-               "test_loss_se", "pmem_train_loss", "pmem_train_loss_se", "pmem_test_loss", "pmem_test_loss_se",
-               "pmem_ratio", "exact_train_loss", "exact_train_loss_se", "exact_test_loss", "exact_test_loss_se",
-               "mem_train_loss", "mem_train_loss_se", "mem_test_loss", "mem_test_loss_se", "exact_ratio", "mem_ratio",
-               "learned_color_var", "final_objective"]
+CSV_COLUMNS = [
+    "M",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "train_loss",
+    "train_loss_se",
+    "test_loss",
+    "test_loss_se",
+    "pmem_train_loss",
+    "pmem_train_loss_se",
+    "pmem_test_loss",
+    "pmem_test_loss_se",
+    "pmem_ratio",
+    "exact_train_loss",
+    "exact_train_loss_se",
+    "exact_test_loss",
+    "exact_test_loss_se",
+    "mem_train_loss",
+    "mem_train_loss_se",
+    "mem_test_loss",
+    "mem_test_loss_se",
+    "exact_ratio",
+    "mem_ratio",
+    "learned_color_var",
+    "final_objective",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,26 +107,48 @@ def compute(settings: Figure5Settings, *, sweep: SweepOptions | None = None) -> 
     training = {**recipe_fields(recipe), "dtype": recipe.dtype}
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    outcome = run_sweep(runs.train_and_evaluate, [{**data, **training, **evaluation, "m": int(m)} for m in ms],
-                        options=sweep, desc="figure 5 models")
+    outcome = run_sweep(
+        runs.train_and_evaluate,
+        [{**data, **training, **evaluation, "m": int(m)} for m in ms],
+        options=sweep,
+        desc="figure 5 models",
+    )
     seconds["models"] = time.perf_counter() - started
     started = time.perf_counter()
-    base = run_sweep(runs.evaluate_baselines, [{**data, **evaluation, "ms": [int(m) for m in ms]}],
-                     options=sweep, desc="figure 5 baselines").results[0]
+    base = run_sweep(
+        runs.evaluate_baselines,
+        [{**data, **evaluation, "ms": [int(m) for m in ms]}],
+        options=sweep,
+        desc="figure 5 baselines",
+    ).finished_results[0]
     seconds["baselines"] = time.perf_counter() - started
-    results = outcome.results
+    results = outcome.finished_results
     transition = numerics.phase_transition(np.array(ms), [np.array(r["memorized_flags"], bool) for r in results])
     excess = None
     if settings.excess:
         started = time.perf_counter()
-        excess = run_sweep(runs.image_excess_losses, [{**data, "ms": [int(m) for m in ms],
-                                                       "excess_draws": settings.excess_draws}],
-                           options=sweep, desc="excess losses").results[0]["rows"]
+        excess = run_sweep(
+            runs.image_excess_losses,
+            [{**data, "ms": [int(m) for m in ms], "excess_draws": settings.excess_draws}],
+            options=sweep,
+            desc="excess losses",
+        ).finished_results[0]["rows"]
         seconds["excess"] = time.perf_counter() - started
     t_value = float(numerics.timestep_grid()[settings.t_index])
-    return Figure5Result(settings=settings, dataset=dataset, runs=results, baselines=base, transition=transition,
-                         excess=excess, t=t_value, psi=float(numerics.schedule_coefficients(t_value)[2]),
-                         sweep=sweep, executed=outcome.executed, cached=outcome.cached, seconds=seconds)
+    return Figure5Result(
+        settings=settings,
+        dataset=dataset,
+        runs=results,
+        baselines=base,
+        transition=transition,
+        excess=excess,
+        t=t_value,
+        psi=float(numerics.schedule_coefficients(t_value)[2]),
+        sweep=sweep,
+        executed=outcome.executed,
+        cached=outcome.cached,
+        seconds=seconds,
+    )
 
 
 def _rows(result: Figure5Result) -> list[list]:
@@ -113,15 +156,35 @@ def _rows(result: Figure5Result) -> list[list]:
     ms = result.settings.model_sizes
     rows = []
     for j, (m, r) in enumerate(zip(ms, result.runs)):
-        rows.append([m, r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], r["train_loss"], r["train_loss_se"],
-                     r.get("test_loss", nan), r.get("test_loss_se", nan),
-                     base["pmem_train_loss"][j], base["pmem_train_loss_se"][j],
-                     base.get("pmem_test_loss", [nan] * len(ms))[j],
-                     base.get("pmem_test_loss_se", [nan] * len(ms))[j], base["pmem_ratio"][j],
-                     base["exact_train_loss"], base["exact_train_loss_se"], base.get("exact_test_loss", nan),
-                     base.get("exact_test_loss_se", nan), base["mem_train_loss"], base["mem_train_loss_se"],
-                     base.get("mem_test_loss", nan), base.get("mem_test_loss_se", nan),
-                     base["exact_ratio"], base["mem_ratio"], r["learned_color_var"], r["final_objective"]])
+        rows.append(
+            [
+                m,
+                r["ratio"],
+                r["ratio_ci_low"],
+                r["ratio_ci_high"],
+                r["train_loss"],
+                r["train_loss_se"],
+                r.get("test_loss", nan),
+                r.get("test_loss_se", nan),
+                base["pmem_train_loss"][j],
+                base["pmem_train_loss_se"][j],
+                base.get("pmem_test_loss", [nan] * len(ms))[j],
+                base.get("pmem_test_loss_se", [nan] * len(ms))[j],
+                base["pmem_ratio"][j],
+                base["exact_train_loss"],
+                base["exact_train_loss_se"],
+                base.get("exact_test_loss", nan),
+                base.get("exact_test_loss_se", nan),
+                base["mem_train_loss"],
+                base["mem_train_loss_se"],
+                base.get("mem_test_loss", nan),
+                base.get("mem_test_loss_se", nan),
+                base["exact_ratio"],
+                base["mem_ratio"],
+                r["learned_color_var"],
+                r["final_objective"],
+            ]
+        )
     return rows
 
 
@@ -154,10 +217,17 @@ def plot(result: Figure5Result) -> Figure:
             continue
         trained = np.array([r[key] for r in results])
         trained_se = np.array([r[f"{key}_se"] for r in results])
-        ax.errorbar(m_arr, trained, yerr=2 * trained_se, marker="o", color="tab:blue", capsize=3,
-                    label="trained model")
-        ax.errorbar(m_arr, base[f"pmem_{key}"], yerr=2 * np.array(base[f"pmem_{key}_se"]), marker="s", ms=3,
-                    color="tab:red", capsize=2, label=r"$\hat x_{\mathrm{pmem},M}$")
+        ax.errorbar(m_arr, trained, yerr=2 * trained_se, marker="o", color="tab:blue", capsize=3, label="trained model")
+        ax.errorbar(
+            m_arr,
+            base[f"pmem_{key}"],
+            yerr=2 * np.array(base[f"pmem_{key}_se"]),
+            marker="s",
+            ms=3,
+            color="tab:red",
+            capsize=2,
+            label=r"$\hat x_{\mathrm{pmem},M}$",
+        )
         ax.axhline(base[f"exact_{key}"], color="tab:green", ls="--", label=r"$\hat x_*$ (exact)")
         # x_mem's training loss can be ~1e-20 (it reproduces its own samples): keep the axis on the other curves
         # and draw x_mem at the bottom edge when it lies below, with its value in the legend.
@@ -166,31 +236,52 @@ def plot(result: Figure5Result) -> Figure:
         bottom = 0.3 * float(np.min(shown[shown >= 1e-6 * shown.max()])) if shown.size else None
         mem_value = base[f"mem_{key}"]
         below = bottom is not None and mem_value < bottom
-        ax.axhline(bottom if below else mem_value, color="black", ls=":",
-                   label=r"$\hat x_{\mathrm{mem}}$" + (f" = {mem_value:.1e} (below axis)" if below else ""))
+        ax.axhline(
+            bottom if below else mem_value,
+            color="black",
+            ls=":",
+            label=r"$\hat x_{\mathrm{mem}}$" + (f" = {mem_value:.1e} (below axis)" if below else ""),
+        )
         ax.set_yscale("log")
         if bottom is not None:
             ax.set_ylim(bottom=bottom)
         ax.set(xlabel="model size M", ylabel=r"$L_{N,t}$ (x$_0$-MSE, ±2 SE)", title=f"{title}, $\\psi$ = {psi:.3f}")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Simple image model: N = {dataset.n}, K = {dataset.k}, c = {dataset.channels}, "
-                 f"{dataset.side}x{dataset.side} templates ({Path(dataset.source).name}); t = {result.t:.5f}; "
-                 f"preset {s.preset} ({s.recipe.epochs} epochs, {s.recipe.draws} draws)", fontsize=9)
+    fig.suptitle(
+        f"Simple image model: N = {dataset.n}, K = {dataset.k}, c = {dataset.channels}, "
+        f"{dataset.side}x{dataset.side} templates ({Path(dataset.source).name}); t = {result.t:.5f}; "
+        f"preset {s.preset} ({s.recipe.epochs} epochs, {s.recipe.draws} draws)",
+        fontsize=9,
+    )
     return fig
 
 
 def save(result: Figure5Result, folder: str | Path) -> list[Path]:
     """Write figure5.png/.pdf/.csv/.json (and figure5_excess.* with the grid table) into ``folder`` as one set."""
     t = result.transition
-    meta = {"settings": asdict(result.settings), "data": data_json(result.dataset), "seed": result.settings.data.seed,
-            "ms": list(result.settings.model_sizes), "t": result.t, "psi": result.psi,
-            "cache": str(result.sweep.cache_dir), "runs_executed": result.executed, "runs_cached": result.cached,
-            "phase_transition": {"m_start": t.m_start, "m_pt": t.m_pt, "m_end": t.m_end,
-                                 "m_start_ci": t.m_start_ci, "m_pt_ci": t.m_pt_ci, "m_end_ci": t.m_end_ci,
-                                 "confidence": t.confidence},
-            "baselines": dict(result.baselines),
-            "train_seconds": {str(m): r["train_seconds"] for m, r in zip(result.settings.model_sizes, result.runs)},
-            **run_metadata(timings=dict(result.seconds))}
+    meta = {
+        "settings": asdict(result.settings),
+        "data": data_json(result.dataset),
+        "seed": result.settings.data.seed,
+        "ms": list(result.settings.model_sizes),
+        "t": result.t,
+        "psi": result.psi,
+        "cache": str(result.sweep.cache_dir),
+        "runs_executed": result.executed,
+        "runs_cached": result.cached,
+        "phase_transition": {
+            "m_start": t.m_start,
+            "m_pt": t.m_pt,
+            "m_end": t.m_end,
+            "m_start_ci": t.m_start_ci,
+            "m_pt_ci": t.m_pt_ci,
+            "m_end_ci": t.m_end_ci,
+            "confidence": t.confidence,
+        },
+        "baselines": dict(result.baselines),
+        "train_seconds": {str(m): r["train_seconds"] for m, r in zip(result.settings.model_sizes, result.runs)},
+        **run_metadata(timings=dict(result.seconds)),
+    }
     if result.excess is not None:
         meta["excess_draws"] = result.settings.excess_draws
     with result_set(folder) as out:
@@ -213,27 +304,60 @@ def describe(result: Figure5Result) -> str:
 
 def _excess_table(result: Figure5Result) -> tuple[list[str], list[list], Figure]:
     """The grid table of excess losses over x_mem and its plot."""
+    assert result.excess is not None  # called only when the table was computed
     rows, ms, draws, n = result.excess, result.settings.model_sizes, result.settings.excess_draws, result.dataset.n
     header = ["t", "psi", "loss_mem", "loss_mem_se", "excess_gen", "excess_gen_se", "excess_gen_rank_c"]
     header += [f"excess_pmem_M{m}" for m in ms] + [f"excess_pmem_M{m}_se" for m in ms]
-    table = [[r["t"], r["psi"], r["loss_mem"], r["loss_mem_se"], r["excess_gen"], r["excess_gen_se"],
-              r["excess_gen_rank_c"], *r["excess_pmem"], *r["excess_pmem_se"]] for r in rows]
+    table = [
+        [
+            r["t"],
+            r["psi"],
+            r["loss_mem"],
+            r["loss_mem_se"],
+            r["excess_gen"],
+            r["excess_gen_se"],
+            r["excess_gen_rank_c"],
+            *r["excess_pmem"],
+            *r["excess_pmem_se"],
+        ]
+        for r in rows
+    ]
     t = np.array([r["t"] for r in rows])
     fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     gen = np.array([r["excess_gen"] for r in rows])
-    ax.errorbar(t, gen, yerr=2 * np.array([r["excess_gen_se"] for r in rows]), color="tab:green", marker="o", ms=3,
-                label=r"$\hat x_*$ (MC, ±2 SE)")
-    ax.plot(t, [r["excess_gen_rank_c"] for r in rows], color="tab:green", ls="--",
-            label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)")
+    ax.errorbar(
+        t,
+        gen,
+        yerr=2 * np.array([r["excess_gen_se"] for r in rows]),
+        color="tab:green",
+        marker="o",
+        ms=3,
+        label=r"$\hat x_*$ (MC, ±2 SE)",
+    )
+    ax.plot(
+        t,
+        [r["excess_gen_rank_c"] for r in rows],
+        color="tab:green",
+        ls="--",
+        label=r"$c\,\sigma_c^2 n_k/(\psi\sigma_c^2 n_k+1)$ (rank-c Thm 3.1 analogue)",
+    )
     # M >= N: x_pmem,M = x_mem, excess 0 up to rounding (not drawable on a log axis).
     drawn = [j for j, m in enumerate(ms) if m < n]
     colors = colormaps["Reds"](np.linspace(0.35, 0.95, max(len(drawn), 1)))
     for i, j in enumerate(drawn):
-        ax.plot(t, [r["excess_pmem"][j] for r in rows], color=colors[i], lw=1,
-                label=f"pmem, M = {ms[j]}" if i in (0, len(drawn) - 1) else None)
+        ax.plot(
+            t,
+            [r["excess_pmem"][j] for r in rows],
+            color=colors[i],
+            lw=1,
+            label=f"pmem, M = {ms[j]}" if i in (0, len(drawn) - 1) else None,
+        )
     ax.set_yscale("log")
-    ax.set(xlabel="t", ylabel=r"excess loss over $\hat x_{\mathrm{mem}}$ (eq. 13)",
-           title=f"Image model: excess losses on the grid ({draws} draws/sample)")
+    ax.set(
+        xlabel="t",
+        ylabel=r"excess loss over $\hat x_{\mathrm{mem}}$ (eq. 13)",
+        title=f"Image model: excess losses on the grid ({draws} draws/sample)",
+    )
     ax.legend(fontsize=7)
     return header, table, fig

@@ -18,13 +18,17 @@ from memlab.paper_figs._phase_transition_report import PhaseTransitionResult, co
 
 __all__ = ["COLUMNS", "DESCRIPTION", "STEM", "compute", "describe", "plot", "save"]
 
-DESCRIPTION = ("Figure 6: learned variance and distances of learned means to the nearest training sample / "
-               "true mean vs model size M (same runs as Figure 2)")
+DESCRIPTION = (
+    "Figure 6: learned variance and distances of learned means to the nearest training sample / "
+    "true mean vs model size M (same runs as Figure 2)"
+)
 STEM = "figure6"
 COLUMNS = ["seed", "m", "learned_variance", "dist_nearest_train", "dist_nearest_true_mean", "memorization_ratio"]
-_PANELS = (("learned_variance", "learned variance $\\sigma^2$", "Learned variance"),
-           ("dist_nearest_train", "mean distance", "Dist. to nearest sample"),
-           ("dist_nearest_true_mean", "mean distance", "Dist. to nearest true mean"))
+_PANELS = (
+    ("learned_variance", "learned variance $\\sigma^2$", "Learned variance"),
+    ("dist_nearest_train", "mean distance", "Dist. to nearest sample"),
+    ("dist_nearest_true_mean", "mean distance", "Dist. to nearest true mean"),
+)
 
 
 def plot(result: PhaseTransitionResult) -> Figure:
@@ -46,14 +50,21 @@ def plot(result: PhaseTransitionResult) -> Figure:
 
 
 def _rows(result: PhaseTransitionResult) -> list[list]:
-    return [[seed.seed, m] + [run[c] for c in COLUMNS[2:]] for seed in result.seeds
-            for m, run in zip(seed.m_values, seed.runs)]
+    return [
+        [seed.seed, m] + [run[c] for c in COLUMNS[2:]]
+        for seed in result.seeds
+        for m, run in zip(seed.m_values, seed.runs)
+    ]
 
 
 def save(result: PhaseTransitionResult, folder: str | Path) -> list[Path]:
     rows = _rows(result)
-    summary = report.metadata(result, figure=6, transition=[report.transition_json(s) for s in result.seeds],
-                              per_m=[dict(zip(COLUMNS, row)) for row in rows])
+    summary = report.metadata(
+        result,
+        figure=6,
+        transition=[report.transition_json(s) for s in result.seeds],
+        per_m=[dict(zip(COLUMNS, row)) for row in rows],
+    )
     with result_set(folder) as out:
         written = out.figure(STEM, plot(result))
         written.append(out.csv(f"{STEM}.csv", COLUMNS, rows))
@@ -65,6 +76,8 @@ def describe(result: PhaseTransitionResult) -> str:
     lines = []
     for seed in result.seeds:
         variances = np.array([run["learned_variance"] for run in seed.runs])
-        lines.append(f"seed {seed.seed}: learned variance from {variances[0]:.3g} (M={seed.m_values[0]}) "
-                     f"to {variances[-1]:.3g} (M={seed.m_values[-1]})")
+        lines.append(
+            f"seed {seed.seed}: learned variance from {variances[0]:.3g} (M={seed.m_values[0]}) "
+            f"to {variances[-1]:.3g} (M={seed.m_values[-1]})"
+        )
     return "\n".join(lines)

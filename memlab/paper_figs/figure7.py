@@ -41,8 +41,11 @@ def plot(result: PhaseTransitionResult) -> Figure:
     axes = fig.subplots(1, 3)
     ax = axes[0]
     starts = [r.transition.m_start for r in seeds if r.transition.m_start is not None]
-    ends = [r.transition.m_end if r.transition.m_end is not None else max(grid) for r in seeds
-            if r.transition.m_start is not None]
+    ends = [
+        r.transition.m_end if r.transition.m_end is not None else max(grid)
+        for r in seeds
+        if r.transition.m_start is not None
+    ]
     if starts:
         ax.axvspan(min(starts), max(ends), color="0.85", zorder=0, label="transition (any seed)")
     _band(ax, grid, per_seed("memorization_ratio"), color="C0", label="trained model (median, min-max)")
@@ -59,15 +62,25 @@ def plot(result: PhaseTransitionResult) -> Figure:
         for name, color, style in (("star", "C2", "--"), ("mem", "C4", ":")):
             values = [r.baselines[f"{name}_{which}_loss"] for r in seeds]
             ax.axhspan(min(values), max(values), color=color, alpha=0.25, lw=0)
-            ax.axhline(float(np.median(values)), color=color, ls=style,
-                       label=r"$\hat x_*$" if name == "star" else r"$\hat x_{mem}$")
+            ax.axhline(
+                float(np.median(values)),
+                color=color,
+                ls=style,
+                label=r"$\hat x_*$" if name == "star" else r"$\hat x_{mem}$",
+            )
         _band(ax, grid, per_seed(f"{which}_loss"), color="C0", label="trained model")
-        ax.set(xlabel="model size M", ylabel=f"{'training' if which == 'train' else 'held-out test'} loss",
-               title=f"{'Training' if which == 'train' else 'Test'} loss, $\\psi_t$ = {psi:.3f} ($t_{{16}}$)")
+        ax.set(
+            xlabel="model size M",
+            ylabel=f"{'training' if which == 'train' else 'held-out test'} loss",
+            title=f"{'Training' if which == 'train' else 'Test'} loss, $\\psi_t$ = {psi:.3f} ($t_{{16}}$)",
+        )
     axes[1].legend(fontsize=7)
     s = result.settings
-    fig.suptitle(f"Figure 7 — N={s.n}, d={s.d}, K={s.k}, {s.recipe.epochs} epochs, preset {s.preset}, "
-                 f"seeds {', '.join(map(str, s.seeds))}", fontsize=10)
+    fig.suptitle(
+        f"Figure 7 — N={s.n}, d={s.d}, K={s.k}, {s.recipe.epochs} epochs, preset {s.preset}, "
+        f"seeds {', '.join(map(str, s.seeds))}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -75,9 +88,13 @@ def save(result: PhaseTransitionResult, folder: str | Path) -> list[Path]:
     seeds = result.seeds
     rows = report.figure2_rows(seeds)
     m_pts = [r.transition.m_pt for r in seeds if r.transition.m_pt is not None]
-    summary = report.metadata(result, figure=7, transition=[report.transition_json(r) for r in seeds],
-                              m_pt_min_max=[min(m_pts, default=None), max(m_pts, default=None)],
-                              per_m=[dict(zip(report.FIGURE2_COLUMNS, row)) for row in rows])
+    summary = report.metadata(
+        result,
+        figure=7,
+        transition=[report.transition_json(r) for r in seeds],
+        m_pt_min_max=[min(m_pts, default=None), max(m_pts, default=None)],
+        per_m=[dict(zip(report.FIGURE2_COLUMNS, row)) for row in rows],
+    )
     with result_set(folder) as out:
         written = out.figure(STEM, plot(result))
         written.append(out.csv(f"{STEM}.csv", report.FIGURE2_COLUMNS, rows))
@@ -87,5 +104,7 @@ def save(result: PhaseTransitionResult, folder: str | Path) -> list[Path]:
 
 
 def describe(result: PhaseTransitionResult) -> str:
-    return "\n".join(f"seed {r.seed}: M_pt = {r.transition.m_pt} (95% CI {r.transition.m_pt_ci[0]}.."
-                     f"{r.transition.m_pt_ci[1]})" for r in result.seeds)
+    return "\n".join(
+        f"seed {r.seed}: M_pt = {r.transition.m_pt} (95% CI {r.transition.m_pt_ci[0]}..{r.transition.m_pt_ci[1]})"
+        for r in result.seeds
+    )

@@ -56,13 +56,15 @@ def _file_time(path: Path) -> str:
     return f"file written {written:%Y-%m-%d %H:%M} UTC"
 
 
-def _row(source: str, *, versions: Any, device: Any, machine: Any, seeds: Any, seconds: str,
-         when: str) -> EnvironmentRow:
+def _row(
+    source: str, *, versions: Any, device: Any, machine: Any, seeds: Any, seconds: str, when: str
+) -> EnvironmentRow:
     versions = versions if isinstance(versions, dict) else {}
     other = ", ".join(f"{k} {v}" for k, v in versions.items() if k not in _MAIN_VERSIONS)
     memlab, python, jax, numpy = (compact(versions.get(k)) for k in _MAIN_VERSIONS)
-    return EnvironmentRow(source, memlab, python, jax, numpy, other or MISSING, _device(device, machine),
-                          compact(seeds), seconds, when)
+    return EnvironmentRow(
+        source, memlab, python, jax, numpy, other or MISSING, _device(device, machine), compact(seeds), seconds, when
+    )
 
 
 def _seeds(data: Any) -> Any:
@@ -78,25 +80,46 @@ def environment_rows(verification: Verification, figures: Sequence[FigureEntry])
     rows = []
     if verification.present:
         config = verification.config
-        rows.append(_row("memlab verify", versions=config.get("versions"), device=config.get("device"),
-                         machine=config.get("machine"), seeds=config.get("seed"),
-                         seconds=format_seconds(config.get("elapsed_s")),
-                         when=compact(config.get("started_utc")) if config.get("started_utc")
-                         else _file_time(verification.path)))
+        rows.append(
+            _row(
+                "memlab verify",
+                versions=config.get("versions"),
+                device=config.get("device"),
+                machine=config.get("machine"),
+                seeds=config.get("seed"),
+                seconds=format_seconds(config.get("elapsed_s")),
+                when=compact(config.get("started_utc")) if config.get("started_utc") else _file_time(verification.path),
+            )
+        )
     for entry in figures:
         data = entry.data
         if data is None or entry.source is None:
             continue
-        rows.append(_row(f"Figure {entry.number}" if entry.number is not None else entry.key,
-                         versions=lookup(data, "versions"), device=lookup(data, "device"),
-                         machine=lookup(data, "machine"), seeds=_seeds(data), seconds=run_time(data),
-                         when=compact(data["created"]) if lookup(data, "created") else _file_time(entry.source.path)))
+        rows.append(
+            _row(
+                f"Figure {entry.number}" if entry.number is not None else entry.key,
+                versions=lookup(data, "versions"),
+                device=lookup(data, "device"),
+                machine=lookup(data, "machine"),
+                seeds=_seeds(data),
+                seconds=run_time(data),
+                when=compact(data["created"]) if lookup(data, "created") else _file_time(entry.source.path),
+            )
+        )
     return rows
 
 
 def page_environment(generated: datetime.datetime) -> EnvironmentRow:
     """The row of the page itself: what built it and when."""
     return EnvironmentRow(
-        "this page (memlab report)", __version__, platform.python_version(), MISSING, np.__version__,
-        f"jinja2 {jinja2.__version__}", platform.platform(), MISSING, MISSING,
-        f"{generated:%Y-%m-%d %H:%M:%S} UTC")
+        "this page (memlab report)",
+        __version__,
+        platform.python_version(),
+        MISSING,
+        np.__version__,
+        f"jinja2 {jinja2.__version__}",
+        platform.platform(),
+        MISSING,
+        MISSING,
+        f"{generated:%Y-%m-%d %H:%M:%S} UTC",
+    )

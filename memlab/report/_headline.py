@@ -103,8 +103,15 @@ class _Reading:
     paper: str | None = None
 
 
-def _figure_row(entry: FigureEntry | None, missing: Missing, *, quantity: str, reference: str, paper: str,
-                read: Callable[[FigureEntry], _Reading]) -> HeadlineRow:
+def _figure_row(
+    entry: FigureEntry | None,
+    missing: Missing,
+    *,
+    quantity: str,
+    reference: str,
+    paper: str,
+    read: Callable[[FigureEntry], _Reading],
+) -> HeadlineRow:
     """A headline number from one figure: not computed (with its command), unusable (why), or ``read(entry)``."""
     if entry is None or entry.data is None or entry.source is None:
         return _not_computed(quantity, reference, paper, missing)
@@ -112,8 +119,15 @@ def _figure_row(entry: FigureEntry | None, missing: Missing, *, quantity: str, r
         reading = read(entry)
     except _Unusable as why:
         return HeadlineRow(quantity, reference, paper, MISSING, MISSING, str(why), str(entry.source.path))
-    return HeadlineRow(quantity, reference, reading.paper or paper, reading.measured, reading.error_bar,
-                       reading.setting, str(entry.source.path))
+    return HeadlineRow(
+        quantity,
+        reference,
+        reading.paper or paper,
+        reading.measured,
+        reading.error_bar,
+        reading.setting,
+        str(entry.source.path),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -123,27 +137,46 @@ def _figure_row(entry: FigureEntry | None, missing: Missing, *, quantity: str, r
 
 def _theorem31_ratio(fig1: FigureEntry) -> _Reading:
     data = fig1.data
-    excess, se, approx = (_number(lookup(data, "summary", k)) for k in ("excess_gen", "excess_gen_se",
-                                                                         "excess_gen_approx"))
+    excess, se, approx = (
+        _number(lookup(data, "summary", k)) for k in ("excess_gen", "excess_gen_se", "excess_gen_approx")
+    )
     if excess is None or not approx:
         raise _Unusable(f"{fig1.key}.json has no summary of x̂_*'s excess loss")
     error_bar = MISSING if se is None else f"± {format_number(se / abs(approx), 2)} (1 SE, Monte Carlo)"
-    setting = (f"Figure 1: d = {compact(lookup(data, 'config', 'd'))}, K = {compact(lookup(data, 'config', 'k'))}, "
-               f"N = {compact(lookup(data, 'config', 'n'))}, t = {format_number(lookup(data, 'summary', 't'), 5)} "
-               f"(ψ_t = {format_number(lookup(data, 'summary', 'psi'))}), "
-               f"{compact(lookup(data, 'config', 'draws'))} noise draws per sample")
+    setting = (
+        f"Figure 1: d = {compact(lookup(data, 'config', 'd'))}, K = {compact(lookup(data, 'config', 'k'))}, "
+        f"N = {compact(lookup(data, 'config', 'n'))}, t = {format_number(lookup(data, 'summary', 't'), 5)} "
+        f"(ψ_t = {format_number(lookup(data, 'summary', 'psi'))}), "
+        f"{compact(lookup(data, 'config', 'draws'))} noise draws per sample"
+    )
     return _Reading(format_number(excess / approx, 5), error_bar, setting)
 
 
-def _claim_row(verification: Verification, missing: Missing, *, claim_id: str, paper_ref: str, quantity: str,
-               paper: str, per_d_key: str, per_d: Callable[[Any], str],
-               error_bar: Callable[[dict], str]) -> HeadlineRow:
+def _claim_row(
+    verification: Verification,
+    missing: Missing,
+    *,
+    claim_id: str,
+    paper_ref: str,
+    quantity: str,
+    paper: str,
+    per_d_key: str,
+    per_d: Callable[[Any], str],
+    error_bar: Callable[[dict], str],
+) -> HeadlineRow:
     if not verification.present:
         return _not_computed(quantity, paper_ref, paper, missing)
     claim = _claim(verification, claim_id, paper_ref)
     if claim is None:
-        return HeadlineRow(quantity, paper_ref, paper, MISSING, MISSING,
-                           f"the verify report has no claim {claim_id}", str(verification.path))
+        return HeadlineRow(
+            quantity,
+            paper_ref,
+            paper,
+            MISSING,
+            MISSING,
+            f"the verify report has no claim {claim_id}",
+            str(verification.path),
+        )
     measured: dict = claim["measured"] if isinstance(claim.get("measured"), dict) else {}
     verdict, verdict_class = _verdict(claim)
     by_d = _by_d(measured.get(per_d_key), per_d)
@@ -152,8 +185,17 @@ def _claim_row(verification: Verification, missing: Missing, *, claim_id: str, p
     settings = lookup(claim, "settings", "summary")
     if settings:
         setting += f" ({settings})"
-    return HeadlineRow(quantity, paper_ref, paper, value, error_bar(measured), setting, str(verification.path),
-                       verdict=verdict, verdict_class=verdict_class)
+    return HeadlineRow(
+        quantity,
+        paper_ref,
+        paper,
+        value,
+        error_bar(measured),
+        setting,
+        str(verification.path),
+        verdict=verdict,
+        verdict_class=verdict_class,
+    )
 
 
 def _worst_cell(measured: dict) -> str:
@@ -191,8 +233,14 @@ def crossing_window(csv_path: Path, t: float) -> tuple[int, int] | None:
     try:
         with open(csv_path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.DictReader(fh) if abs(float(r["t"]) - t) <= 1e-9]
-        points = [(int(r["M"]), float(r["excess_pmem"]) - float(r["excess_gen"]),
-                   math.hypot(float(r["excess_pmem_se"]), float(r["excess_gen_se"]))) for r in rows]
+        points = [
+            (
+                int(r["M"]),
+                float(r["excess_pmem"]) - float(r["excess_gen"]),
+                math.hypot(float(r["excess_pmem_se"]), float(r["excess_gen_se"])),
+            )
+            for r in rows
+        ]
     except (OSError, KeyError, ValueError, TypeError):
         return None
     close = [m for m, diff, se in points if abs(diff) <= 2 * se]
@@ -213,13 +261,18 @@ def _crossover_at_t(fig1: FigureEntry) -> _Reading:
         try:
             schedule = str(lookup(data, "config", "schedule", default="vp"))
             values = {c: _m_star_at(index, n=n, sigma2=sigma2, schedule=schedule, c=c) for c in (2.0, 1.0)}
-            paper = (f"{format_number(values[2.0], 5)} for C = 2 (Figure 1's constant), "
-                     f"{format_number(values[1.0], 5)} for C = 1: {_CROSSOVER_FORMULA}")
+            paper = (
+                f"{format_number(values[2.0], 5)} for C = 2 (Figure 1's constant), "
+                f"{format_number(values[1.0], 5)} for C = 1: {_CROSSOVER_FORMULA}"
+            )
         except InvalidInputError:  # a schedule or variance the formula does not take: the formula alone
             pass
     first = lookup(data, "summary", "smallest_m_pmem_below_gen")
-    measured = (f"{first}: first M with x̂_pmem,M below x̂_* (Monte Carlo)" if first is not None
-                else "none: x̂_pmem,M stays above x̂_* for every M")
+    measured = (
+        f"{first}: first M with x̂_pmem,M below x̂_* (Monte Carlo)"
+        if first is not None
+        else "none: x̂_pmem,M stays above x̂_* for every M"
+    )
     window = crossing_window(fig1.folder / f"{fig1.key}.csv", t)
     if window is None:
         error_bar = MISSING
@@ -227,9 +280,11 @@ def _crossover_at_t(fig1: FigureEntry) -> _Reading:
         error_bar = f"sharp: the curves are more than 2 SE apart at every M but {window[0]}"
     else:
         error_bar = f"M ∈ [{window[0]}, {window[1]}]: the curves are within 2 SE of each other (or cross) there"
-    setting = (f"Figure 1: N = {format_number(n)}, d = {compact(lookup(data, 'config', 'd'))}, "
-               f"σ*² = {format_number(sigma2)}, t = {format_number(t, 5)}; M* from memlab.numerics.crossover with λ "
-               f"on that t alone")
+    setting = (
+        f"Figure 1: N = {format_number(n)}, d = {compact(lookup(data, 'config', 'd'))}, "
+        f"σ*² = {format_number(sigma2)}, t = {format_number(t, 5)}; M* from memlab.numerics.crossover with λ "
+        f"on that t alone"
+    )
     return _Reading(measured, error_bar, setting, paper)
 
 
@@ -245,8 +300,9 @@ def _time_averaged_m_star(n: float, sigma2: float) -> str:
         eps = crossover(n, c=2, sigma2=sigma2, weighting="eps").m_star_over_n
     except InvalidInputError:
         return ""
-    return (f"; eq. 14 (C = 2, 26-step grid): M*/N = {format_number(x0, 5)} for λ = 1, {format_number(eps, 5)} "
-            f"for λ = ψ_t")
+    return (
+        f"; eq. 14 (C = 2, 26-step grid): M*/N = {format_number(x0, 5)} for λ = 1, {format_number(eps, 5)} for λ = ψ_t"
+    )
 
 
 def _transition_ratio(transition: Any, n: float) -> tuple[str, str]:
@@ -272,10 +328,18 @@ def _first(data: Any, *paths: tuple[str, ...]) -> Any:
 
 
 def _training_setting(figure: str, settings: Any) -> str:
-    parts = [f"{name} = {compact(value)}" for name, keys in
-             (("N", ("n", "ns")), ("d", ("d", "ds")), ("K", ("k", "ks")), ("epochs", ("epochs",)),
-              ("preset", ("preset",)), ("seeds", ("seeds", "seed")))
-             if (value := _first(settings, *((key,) for key in keys), *(("recipe", key) for key in keys))) is not None]
+    parts = [
+        f"{name} = {compact(value)}"
+        for name, keys in (
+            ("N", ("n", "ns")),
+            ("d", ("d", "ds")),
+            ("K", ("k", "ks")),
+            ("epochs", ("epochs",)),
+            ("preset", ("preset",)),
+            ("seeds", ("seeds", "seed")),
+        )
+        if (value := _first(settings, *((key,) for key in keys), *(("recipe", key) for key in keys))) is not None
+    ]
     return f"{figure}: " + ", ".join(parts)
 
 
@@ -297,16 +361,25 @@ def _m_pt_figure2(fig2: FigureEntry) -> _Reading:
 def _m_pt_figure3(fig3: FigureEntry) -> _Reading:
     data = fig3.data
     tuples = [t for t in lookup(data, "tuples", default=[]) if isinstance(t, dict)]
-    ratios = [_number(t.get("m_pt")) / t["n"] for t in tuples
-              if _number(t.get("m_pt")) is not None and _number(t.get("n"))]
+    ratios = [
+        _number(t.get("m_pt")) / t["n"] for t in tuples if _number(t.get("m_pt")) is not None and _number(t.get("n"))
+    ]
     if not ratios:
         raise _Unusable(f"no tuple reached M_pt ({len(tuples)} tuples)")
-    measured = (f"{format_number(float(np.mean(ratios)))} (mean of {len(ratios)} tuples; range "
-                f"{format_interval(min(ratios), max(ratios))})")
-    error_bar = (f"± {format_number(float(np.std(ratios, ddof=1)) / math.sqrt(len(ratios)), 2)} (1 SE over tuples)"
-                 if len(ratios) > 1 else MISSING)
-    fitted = [f"{name}: {format_number(value)}" for name in ("fitted_approx", "fitted_exact")
-              if (value := _number(lookup(data, "methods", name, "m_star_over_n"))) is not None]
+    measured = (
+        f"{format_number(float(np.mean(ratios)))} (mean of {len(ratios)} tuples; range "
+        f"{format_interval(min(ratios), max(ratios))})"
+    )
+    error_bar = (
+        f"± {format_number(float(np.std(ratios, ddof=1)) / math.sqrt(len(ratios)), 2)} (1 SE over tuples)"
+        if len(ratios) > 1
+        else MISSING
+    )
+    fitted = [
+        f"{name}: {format_number(value)}"
+        for name in ("fitted_approx", "fitted_exact")
+        if (value := _number(lookup(data, "methods", name, "m_star_over_n"))) is not None
+    ]
     setting = _training_setting("Figure 3", lookup(data, "settings"))
     if len(tuples) > len(ratios):
         setting += f"; {len(tuples) - len(ratios)} of {len(tuples)} tuples did not reach M_pt"
@@ -331,41 +404,87 @@ def _image_transition(fig5: FigureEntry) -> _Reading:
     n, transition = _transition(fig5, ("data", "n"), "phase_transition")
     data = fig5.data
     end = lookup(transition, "m_end")
-    setting = (f"Figure 5: N = {format_number(n)}, K = {compact(lookup(data, 'data', 'k'))}, "
-               f"c = {compact(lookup(data, 'data', 'channels'))}, {compact(lookup(data, 'data', 'side'))}² "
-               f"templates, preset {compact(_first(data, ('settings', 'preset'), ('options', 'preset')))}; "
-               f"transition from M = "
-               f"{compact(lookup(transition, 'm_start'))} to {compact(end) if end is not None else 'beyond the sweep'}")
+    setting = (
+        f"Figure 5: N = {format_number(n)}, K = {compact(lookup(data, 'data', 'k'))}, "
+        f"c = {compact(lookup(data, 'data', 'channels'))}, {compact(lookup(data, 'data', 'side'))}² "
+        f"templates, preset {compact(_first(data, ('settings', 'preset'), ('options', 'preset')))}; "
+        f"transition from M = "
+        f"{compact(lookup(transition, 'm_start'))} to {compact(end) if end is not None else 'beyond the sweep'}"
+    )
     return _Reading(*_transition_ratio(transition, n), setting)
 
 
-def headline_rows(verification: Verification, figures: Mapping[int, FigureEntry], *, figures_dir: Path,
-                  verify_json: Path) -> list[HeadlineRow]:
+def headline_rows(
+    verification: Verification, figures: Mapping[int, FigureEntry], *, figures_dir: Path, verify_json: Path
+) -> list[HeadlineRow]:
     """Every headline number, in the paper's order; absent sources give rows with their command."""
     verify_missing = Missing("the verify report", verify_command(verify_json))
 
-    def from_figure(number: int, quantity: str, reference: str, paper: str,
-                    read: Callable[[FigureEntry], _Reading]) -> HeadlineRow:
-        return _figure_row(figures.get(number), Missing(f"Figure {number}", figure_command(number, figures_dir)),
-                           quantity=quantity, reference=reference, paper=paper, read=read)
+    def from_figure(
+        number: int, quantity: str, reference: str, paper: str, read: Callable[[FigureEntry], _Reading]
+    ) -> HeadlineRow:
+        return _figure_row(
+            figures.get(number),
+            Missing(f"Figure {number}", figure_command(number, figures_dir)),
+            quantity=quantity,
+            reference=reference,
+            paper=paper,
+            read=read,
+        )
 
     return [
-        from_figure(1, "Theorem 3.1: excess loss of x̂_* over x̂_mem, divided by dσ*²/(ψ_tσ*² + 1)", "Theorem 3.1",
-                    "1 (leading-order coefficient)", _theorem31_ratio),
-        _claim_row(verification, verify_missing, claim_id="thm-3.1", paper_ref="Theorem 3.1",
-                   quantity="Theorem 3.1: sup over high-SNR t of |ratio − 1|, as d grows",
-                   paper="→ 0 as d grows (ratio → 1)", per_d_key="by_d", per_d=_pair_se,
-                   error_bar=lambda measured: "± 1 SE, as the verify report gives it"),
-        _claim_row(verification, verify_missing, claim_id="thm-3.2", paper_ref="Theorem 3.2",
-                   quantity="Theorem 3.2: constant C of x̂_pmem,M's excess loss C (1 − M/N) dσ*²",
-                   paper="C ∈ [1, 2]", per_d_key="ranges_by_d", per_d=_pair_range, error_bar=_worst_cell),
-        from_figure(1, "Crossover M*: x̂_pmem,M's loss drops below x̂_*'s (eq. 14, at Figure 1's t)", "eq. 14",
-                    _CROSSOVER_FORMULA, _crossover_at_t),
-        from_figure(2, "Phase transition M_pt/N (first M memorizing on average, trained GMM denoisers)",
-                    "Section 4.1, Figure 2", _PAPER_M_PT, _m_pt_figure2),
-        from_figure(3, "Phase transition M_pt/N across (N, d, K) tuples", "Section 4.1, Figure 3", _PAPER_M_PT,
-                    _m_pt_figure3),
+        from_figure(
+            1,
+            "Theorem 3.1: excess loss of x̂_* over x̂_mem, divided by dσ*²/(ψ_tσ*² + 1)",
+            "Theorem 3.1",
+            "1 (leading-order coefficient)",
+            _theorem31_ratio,
+        ),
+        _claim_row(
+            verification,
+            verify_missing,
+            claim_id="thm-3.1",
+            paper_ref="Theorem 3.1",
+            quantity="Theorem 3.1: sup over high-SNR t of |ratio − 1|, as d grows",
+            paper="→ 0 as d grows (ratio → 1)",
+            per_d_key="by_d",
+            per_d=_pair_se,
+            error_bar=lambda measured: "± 1 SE, as the verify report gives it",
+        ),
+        _claim_row(
+            verification,
+            verify_missing,
+            claim_id="thm-3.2",
+            paper_ref="Theorem 3.2",
+            quantity="Theorem 3.2: constant C of x̂_pmem,M's excess loss C (1 − M/N) dσ*²",
+            paper="C ∈ [1, 2]",
+            per_d_key="ranges_by_d",
+            per_d=_pair_range,
+            error_bar=_worst_cell,
+        ),
+        from_figure(
+            1,
+            "Crossover M*: x̂_pmem,M's loss drops below x̂_*'s (eq. 14, at Figure 1's t)",
+            "eq. 14",
+            _CROSSOVER_FORMULA,
+            _crossover_at_t,
+        ),
+        from_figure(
+            2,
+            "Phase transition M_pt/N (first M memorizing on average, trained GMM denoisers)",
+            "Section 4.1, Figure 2",
+            _PAPER_M_PT,
+            _m_pt_figure2,
+        ),
+        from_figure(
+            3, "Phase transition M_pt/N across (N, d, K) tuples", "Section 4.1, Figure 3", _PAPER_M_PT, _m_pt_figure3
+        ),
         from_figure(7, "Phase transition M_pt/N over seeds", "App. H.5, Figure 7", _PAPER_M_PT, _m_pt_figure7),
-        from_figure(5, "Image model: phase transition M_pt/N", "Section 4.2, Figure 5",
-                    "a transition persists, as in Figure 2 (no value stated)", _image_transition),
+        from_figure(
+            5,
+            "Image model: phase transition M_pt/N",
+            "Section 4.2, Figure 5",
+            "a transition persists, as in Figure 2 (no value stated)",
+            _image_transition,
+        ),
     ]

@@ -36,8 +36,9 @@ class ReportPage:
         return verify_command(self.verify_json)
 
 
-def collect_report(figures_dir: str | os.PathLike, verify_json: str | os.PathLike, *,
-                   link_from: str | os.PathLike) -> ReportPage:
+def collect_report(
+    figures_dir: str | os.PathLike, verify_json: str | os.PathLike, *, link_from: str | os.PathLike
+) -> ReportPage:
     """Read the verify report ``verify_json`` and every figure under ``figures_dir``.
 
     ``link_from``: the folder the page will be written to (its links to CSV / PDF files are relative to it).
@@ -55,17 +56,26 @@ def collect_report(figures_dir: str | os.PathLike, verify_json: str | os.PathLik
         problems.append(verification.problem)
     problems.extend(verification.warnings)
     if not verification.present:
-        missing.append(Missing("Verification of the paper's claims", verify_command(verify_json),
-                               "about 2 minutes; included in `memlab report --compute quick` (`make verify`)"))
+        missing.append(
+            Missing(
+                "Verification of the paper's claims",
+                verify_command(verify_json),
+                "about 2 minutes; included in `memlab report --compute quick` (`make verify`)",
+            )
+        )
     missing.extend(missing_figures)
     for entry in figures:
         if entry.source is not None and entry.source.error:
             problems.append(entry.source.error)
         problems.extend(f"{entry.key}: {panel.problem}" for panel in entry.panels if panel.problem)
     return ReportPage(
-        figures_dir=figures_dir, verify_json=verify_json, generated=generated, verification=verification,
+        figures_dir=figures_dir,
+        verify_json=verify_json,
+        generated=generated,
+        verification=verification,
         figures=tuple(figures),
         headline=tuple(headline_rows(verification, by_number, figures_dir=figures_dir, verify_json=verify_json)),
         environment=(*environment_rows(verification, figures), page_environment(generated)),
-        missing=tuple(missing), problems=tuple(problems))
-
+        missing=tuple(missing),
+        problems=tuple(problems),
+    )

@@ -24,8 +24,7 @@ TEMPLATE = "report.html.j2"
 
 
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     text = resources.files("memlab.report").joinpath(TEMPLATE).read_text(encoding="utf-8")
     return env.from_string(text)
 
@@ -35,8 +34,9 @@ def render_report(page: ReportPage) -> str:
     return _template().render(page=page, verdict_order=VERDICT_ORDER, paper_figure_count=len(PAPER_FIGURES))
 
 
-def write_report(out: str | os.PathLike, *, figures_dir: str | os.PathLike,
-                 verify_json: str | os.PathLike) -> tuple[Path, ReportPage]:
+def write_report(
+    out: str | os.PathLike, *, figures_dir: str | os.PathLike, verify_json: str | os.PathLike
+) -> tuple[Path, ReportPage]:
     """Collect, render and write the page to ``out`` atomically; returns the path and what the page shows."""
     out = Path(out)
     page = collect_report(figures_dir, verify_json, link_from=out.parent)

@@ -17,8 +17,15 @@ from typing import Any
 from memlab.report._format import MISSING, compact, format_number, format_seconds, format_with_se
 from memlab.report._sources import JsonSource, lookup
 
-__all__ = ["VERDICT_ORDER", "ClaimRow", "Verification", "default_verify_json", "read_verification", "section_of",
-           "verify_command"]
+__all__ = [
+    "VERDICT_ORDER",
+    "ClaimRow",
+    "Verification",
+    "default_verify_json",
+    "read_verification",
+    "section_of",
+    "verify_command",
+]
 
 #: Verdicts in display order (``error``: the check crashed); anything else is shown as it comes.
 VERDICT_ORDER = ("holds", "fails", "inconclusive", "error")
@@ -179,14 +186,31 @@ def _row(claim: dict, order: int) -> ClaimRow:
     seconds = details.get("elapsed_s")
     elapsed = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
     return ClaimRow(
-        id=str(claim.get("id") or f"claim {order + 1}"), paper_ref=paper_ref, section=section, section_rank=rank,
-        statement=str(claim.get("statement") or ""), kind=str(claim.get("kind") or ""),
-        verdict=verdict + (" (crashed)" if crashed and verdict != "error" else ""), verdict_class=verdict_class,
-        measured=measured, measured_what=measured_what, expected=expected, expected_what=expected_what,
-        tolerance=tolerance, tolerance_why=tolerance_why, power=power, power_method=power_method,
-        power_value=power_value, settings=_settings(claim.get("settings")), counterexample=counterexample,
-        notes=_notes(details), crash=str(details["crash"]) if crashed and details.get("crash") else None,
-        elapsed_s=elapsed, elapsed=format_seconds(elapsed), order=order)
+        id=str(claim.get("id") or f"claim {order + 1}"),
+        paper_ref=paper_ref,
+        section=section,
+        section_rank=rank,
+        statement=str(claim.get("statement") or ""),
+        kind=str(claim.get("kind") or ""),
+        verdict=verdict + (" (crashed)" if crashed and verdict != "error" else ""),
+        verdict_class=verdict_class,
+        measured=measured,
+        measured_what=measured_what,
+        expected=expected,
+        expected_what=expected_what,
+        tolerance=tolerance,
+        tolerance_why=tolerance_why,
+        power=power,
+        power_method=power_method,
+        power_value=power_value,
+        settings=_settings(claim.get("settings")),
+        counterexample=counterexample,
+        notes=_notes(details),
+        crash=str(details["crash"]) if crashed and details.get("crash") else None,
+        elapsed_s=elapsed,
+        elapsed=format_seconds(elapsed),
+        order=order,
+    )
 
 
 def read_verification(source: JsonSource) -> Verification:
@@ -203,12 +227,22 @@ def read_verification(source: JsonSource) -> Verification:
         counts[row.verdict_class] = counts.get(row.verdict_class, 0) + 1
     config = lookup(source.data, "config", default={})
     config = config if isinstance(config, dict) else {}
-    run = [("budget", compact(config.get("budget"))), ("seed", compact(config.get("seed"))),
-           ("started (UTC)", compact(config.get("started_utc"))),
-           ("run time", format_seconds(config.get("elapsed_s", lookup(source.data, "summary", "elapsed_s"))))]
+    run = [
+        ("budget", compact(config.get("budget"))),
+        ("seed", compact(config.get("seed"))),
+        ("started (UTC)", compact(config.get("started_utc"))),
+        ("run time", format_seconds(config.get("elapsed_s", lookup(source.data, "summary", "elapsed_s")))),
+    ]
     if config.get("only"):
         run.append(("only", compact(config.get("only"))))
     skipped = len(claims) - len(dicts)
     warnings = (f"{skipped} entries of 'claims' are not objects and are left out",) if skipped else ()
-    return Verification(source, rows=rows, counts=tuple(counts.items()), run=tuple(run),
-                        claims_by_id={str(c.get("id")): c for c in dicts}, config=config, warnings=warnings)
+    return Verification(
+        source,
+        rows=rows,
+        counts=tuple(counts.items()),
+        run=tuple(run),
+        claims_by_id={str(c.get("id")): c for c in dicts},
+        config=config,
+        warnings=warnings,
+    )

@@ -36,29 +36,29 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 __all__ = [
     "ALPHA",
-    "C",
-    "D",
-    "E_t",
     "LAMBDA",
-    "M",
     "MEAN_WEIGHT",
     "MEAN_WEIGHT_GENERALIZING",
-    "N",
+    "MEAN_WEIGHT_GENERALIZING_SYMBOL",
+    "MEAN_WEIGHT_SYMBOL",
     "PSI",
     "SIGMA",
     "SIGMA2",
-    "MEAN_WEIGHT_SYMBOL",
-    "MEAN_WEIGHT_GENERALIZING_SYMBOL",
+    "C",
+    "D",
+    "E_t",
+    "M",
+    "N",
     "derive_posterior_gain",
+    "eq14_integrand",
+    "eq14_time_averaged",
     "excess_generalizing",
     "excess_generalizing_alpha_sigma",
     "excess_pmem",
-    "eq14_integrand",
-    "eq14_time_averaged",
     "generalizing_factor",
     "m_star",
-    "m_star_over_n",
     "m_star_in_means",
+    "m_star_over_n",
     "time_average_linear",
     "to_latex",
 ]
@@ -82,16 +82,16 @@ MEAN_WEIGHT_GENERALIZING_SYMBOL = sp.Symbol("Lambda_1", positive=True)
 _LATEX_NAMES = {SIGMA2: r"\sigma_*^2"}
 
 
-class E_t(sp.Function):  # noqa: N801 - printed name
+class E_t(sp.Function):  # the printed name "E_t" (the time average) is the class name
     """Unevaluated time average ``E_t[expr]`` over t (uniform on the grid or on [t_min, t_max])."""
 
     nargs = 1
 
     def _latex(self, printer):
-        return r"\mathbb{E}_t\left[%s\right]" % printer._print(self.args[0])
+        return rf"\mathbb{{E}}_t\left[{printer._print(self.args[0])}\right]"
 
     def _sympystr(self, printer):
-        return "E_t[%s]" % printer._print(self.args[0])
+        return f"E_t[{printer._print(self.args[0])}]"
 
     def _pretty(self, printer):
         inner = printer._print(self.args[0])
@@ -140,7 +140,10 @@ def excess_generalizing_alpha_sigma() -> sp.Expr:
 
 @functools.lru_cache(maxsize=1)
 def excess_generalizing() -> sp.Expr:
-    """Theorem 3.1 in psi form: substitute ``alpha_t = sqrt(psi_t) sigma_t`` and simplify -> ``d sigma_*^2/(psi_t sigma_*^2 + 1)``."""
+    """Theorem 3.1 in psi form: substitute ``alpha_t = sqrt(psi_t) sigma_t`` and simplify.
+
+    The result is ``d sigma_*^2/(psi_t sigma_*^2 + 1)``.
+    """
     return sp.simplify(excess_generalizing_alpha_sigma().subs(ALPHA, sp.sqrt(PSI) * SIGMA))
 
 
@@ -151,7 +154,7 @@ def generalizing_factor() -> sp.Expr:
 
 @functools.lru_cache(maxsize=1)
 def excess_pmem() -> sp.Expr:
-    """Theorem 3.2: (N - M)/N of the points each at squared distance ``C d sigma_*^2`` -> ``C (1 - M/N) d sigma_*^2``."""
+    """Theorem 3.2: (N - M)/N of the points, each at squared distance ``C d sigma_*^2``: ``C (1 - M/N) d sigma_*^2``."""
     kept, missed = M / N, (N - M) / N
     return sp.simplify(kept * 0 + missed * C * D * SIGMA2)
 
@@ -182,7 +185,10 @@ def eq14_time_averaged() -> sp.Expr:
 
 @functools.lru_cache(maxsize=1)
 def m_star() -> sp.Expr:
-    """M* from ``sympy.solve(eq14_time_averaged(), M)`` (one linear root): ``N (1 - E_t[lambda/(psi sigma^2+1)] / (C E_t[lambda]))``."""
+    """M* from ``sympy.solve(eq14_time_averaged(), M)`` (one linear root).
+
+    ``N (1 - E_t[lambda/(psi sigma^2+1)] / (C E_t[lambda]))``.
+    """
     roots = sp.solve(sp.Eq(eq14_time_averaged(), 0), M)
     if len(roots) != 1:  # pragma: no cover - eq. 14 is linear in M
         raise RuntimeError(f"expected one root of eq. 14 in M, got {roots}")

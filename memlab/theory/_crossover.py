@@ -18,11 +18,11 @@ import sympy as sp
 
 from memlab._errors import InvalidInputError
 from memlab.theory._closed_forms import (
-    C,
     MEAN_WEIGHT,
     MEAN_WEIGHT_GENERALIZING,
     PSI,
     SIGMA2,
+    C,
     generalizing_factor,
     m_star_over_n,
 )
@@ -125,5 +125,6 @@ def crossover_exact(
         method = "grid"
     ratio = m_star_over_n().subs({MEAN_WEIGHT: first.value, MEAN_WEIGHT_GENERALIZING: second.value, C: c_exact})
     exact = first.exact and second.exact
-    return ExactCrossover(mean_weight=first.value, mean_weight_generalizing=second.value,
-                          m_star_over_n=ratio, exact=exact, method=method)
+    return ExactCrossover(
+        mean_weight=first.value, mean_weight_generalizing=second.value, m_star_over_n=ratio, exact=exact, method=method
+    )

@@ -9,7 +9,7 @@ import sympy as sp
 
 from memlab._errors import InvalidInputError
 
-__all__ = ["T", "Schedule", "SCHEDULES", "get_schedule", "timestep_grid", "DEFAULT_STEPS", "REPRESENTATIVE_T_INDEX"]
+__all__ = ["DEFAULT_STEPS", "REPRESENTATIVE_T_INDEX", "SCHEDULES", "Schedule", "T", "get_schedule", "timestep_grid"]
 
 #: The diffusion time symbol, t in (0, 1].
 T = sp.Symbol("t", positive=True)

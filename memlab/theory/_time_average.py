@@ -133,5 +133,4 @@ def continuous_average(expr, t_min=DEFAULT_T_MIN, t_max=DEFAULT_T_MAX) -> TimeAv
     f = sp.lambdify(T, expr, "math")
     value, abserr = quad_log_t(f, float(lo), float(hi))
     width_f = float(width)
-    return TimeAverage(value=sp.Float(value / width_f, 17), exact=False, method="quadrature",
-                       abserr=abserr / width_f)
+    return TimeAverage(value=sp.Float(value / width_f, 17), exact=False, method="quadrature", abserr=abserr / width_f)

@@ -44,9 +44,9 @@ __all__ = [
     "WEIGHTING_NAMES",
     "GridWeights",
     "derive_weighting_factor",
+    "exact_number",
     "grid_weights",
     "weighting",
-    "exact_number",
 ]
 
 #: Built-in weightings (``memlab crossover --weighting``).
@@ -173,7 +173,8 @@ def grid_weights(values, steps: int = DEFAULT_STEPS) -> GridWeights:
         raise InvalidInputError(f"weights must be one-dimensional, got shape {values.shape}")
     if len(values) != steps + 1:
         raise InvalidInputError(
-            f"weights must have one value per timestep: {steps + 1} for L={steps} steps, got {len(values)}")
+            f"weights must have one value per timestep: {steps + 1} for L={steps} steps, got {len(values)}"
+        )
     exact = []
     for i, v in enumerate(values):
         number = exact_number(v, what=f"weight {i}")

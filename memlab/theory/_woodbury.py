@@ -5,7 +5,8 @@ the component covariance ``Sigma = sigma_c^2 A A^T``. With ``s = ||x||^2`` the c
 
 - inverse:  ``(alpha^2 sigma_c^2 A A^T + sigma_t^2 I)^{-1}
   = (1/sigma_t^2) (I - [alpha^2 sigma_c^2 / (sigma_t^2 + alpha^2 sigma_c^2 s)] A A^T)``;
-- log-det:  ``log det(alpha^2 sigma_c^2 A A^T + sigma_t^2 I) = c D log sigma_t^2 + c log(1 + alpha^2 sigma_c^2 s / sigma_t^2)``.
+- log-det:  ``log det(alpha^2 sigma_c^2 A A^T + sigma_t^2 I)
+  = c D log sigma_t^2 + c log(1 + alpha^2 sigma_c^2 s / sigma_t^2)``.
 
 Each prover does two genuinely symbolic checks and reports both in a :class:`SymbolicProof`:
 
@@ -140,7 +141,9 @@ def prove_woodbury_inverse(c: int = 3, D: int = 2, *, coefficient: Callable | No
     elif not general:
         residual = f"in span{{I, P}}: Mat @ claimed - I = ({sp.cancel(a - 1)}) I + ({sp.cancel(b)}) P"
     return SymbolicProof(
-        claim="(a^2 s_c^2 A A^T + s_t^2 I)^-1 = (1/s_t^2)(I - [a^2 s_c^2/(s_t^2 + a^2 s_c^2 |x|^2)] A A^T), A = I_c (x) x",
+        claim=(
+            "(a^2 s_c^2 A A^T + s_t^2 I)^-1 = (1/s_t^2)(I - [a^2 s_c^2/(s_t^2 + a^2 s_c^2 |x|^2)] A A^T), A = I_c (x) x"
+        ),
         holds=explicit and general,
         sizes=((c, D),),
         explicit=explicit,
@@ -172,8 +175,9 @@ def prove_woodbury_logdet(c: int = 3, D: int = 2, *, claimed_logdet: Callable | 
     explicit = structure_ok and explicit_residual == 0
     # Size-free: eigenvalues sigma_t^2 + alpha^2 sigma_c^2 s (multiplicity c) and sigma_t^2 (cD - c).
     eig_logdet = (_C * _D - _C) * sp.log(SIGMA_T**2) + _C * sp.log(SIGMA_T**2 + ALPHA**2 * SIGMA_C**2 * NORM2)
-    general_residual = sp.simplify(sp.expand_log(eig_logdet - claimed_logdet(_C, _D, ALPHA, SIGMA_C, SIGMA_T, NORM2),
-                                                 force=True))
+    general_residual = sp.simplify(
+        sp.expand_log(eig_logdet - claimed_logdet(_C, _D, ALPHA, SIGMA_C, SIGMA_T, NORM2), force=True)
+    )
     general = general_residual == 0
     residual = ""
     if not structure_ok:
@@ -189,7 +193,7 @@ def prove_woodbury_logdet(c: int = 3, D: int = 2, *, claimed_logdet: Callable | 
         explicit=explicit,
         general=general,
         method="exact Berkowitz determinant with symbolic x vs exp(claim); eigenvalues of P (P^2 = |x|^2 P, "
-               "tr P = c |x|^2) for symbolic c, D",
+        "tr P = c |x|^2) for symbolic c, D",
         residual=residual,
         seconds=time.perf_counter() - start,
     )

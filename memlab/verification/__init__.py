@@ -35,8 +35,19 @@ from memlab.verification._report import (
 )
 from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, power_rng, run_claim, run_claims
 
-# Check modules register their claims on import (report order = import order).
-from memlab.verification import _chernoff, _norm_concentration, _softmax_average, _coupon, _softmax_sparsity, _distance_gap, _gmm_identities, _loss_identities, _theory_claims, _asymptotics  # noqa: F401  isort: skip
+# Check modules register their claims on import: the report's order is this import order.
+# isort: off
+from memlab.verification import _chernoff as _chernoff
+from memlab.verification import _norm_concentration as _norm_concentration
+from memlab.verification import _softmax_average as _softmax_average
+from memlab.verification import _coupon as _coupon
+from memlab.verification import _softmax_sparsity as _softmax_sparsity
+from memlab.verification import _distance_gap as _distance_gap
+from memlab.verification import _gmm_identities as _gmm_identities
+from memlab.verification import _loss_identities as _loss_identities
+from memlab.verification import _theory_claims as _theory_claims
+from memlab.verification import _asymptotics as _asymptotics
+# isort: on
 
 __all__ = [
     "BUDGETS",

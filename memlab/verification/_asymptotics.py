@@ -36,6 +36,7 @@ proof's coupon-collector threshold) is where the check has its power against it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import zlib
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlab._jaxcfg import float64_enabled
 from memlab._progress import progress
 from memlab.numerics import (
     excess_gen_approx,
@@ -80,10 +82,12 @@ TOLERANCE_3_2 = 0.02
 _WHY_TOLERANCE_3_1 = (
     "the theorem states ratio → 1 with no rate, so the finite-d remainder needs some room: 1% at the largest d "
     "(measured remainder there: well below it, see by_d), small enough that a closed form off by 2% is "
-    "detected (the power target). Not fitted: the same τ at every budget.")
+    "detected (the power target). Not fitted: the same τ at every budget."
+)
 _WHY_TOLERANCE_3_2 = (
     "the theorem states the leading constant only (no rate); 0.02 = 1% of the upper constant is the finite-d "
-    "room at the largest d and the tight setting, small against the 10% power target.")
+    "room at the largest d and the tight setting, small against the 10% power target."
+)
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,16 @@ class ExperimentConfig:
 
     def as_dict(self) -> dict:
         grid = timestep_grid()
-        return {"settings": [{"d": s.d, "N": s.n, "K": s.k, "role": s.role, "t": [float(grid[i]) for i in s.t_indices]}
-                             for s in self.settings],
-                "sigma2_star": self.sigma2, "draws_per_sample": self.draws, "datasets_per_setting": self.datasets,
-                "means": "uniform on the sphere of radius sqrt(d), drawn anew for every dataset"}
+        return {
+            "settings": [
+                {"d": s.d, "N": s.n, "K": s.k, "role": s.role, "t": [float(grid[i]) for i in s.t_indices]}
+                for s in self.settings
+            ],
+            "sigma2_star": self.sigma2,
+            "draws_per_sample": self.draws,
+            "datasets_per_setting": self.datasets,
+            "means": "uniform on the sphere of radius sqrt(d), drawn anew for every dataset",
+        }
 
 
 def experiment_config(budget: Budget) -> ExperimentConfig:
@@ -134,12 +144,16 @@ def _engine_run(x_train, means, sigma2, alphas, sigmas, draws: int, seed: int) -
 
     from memlab.gpu_kernels import mc_excess_losses
 
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    out = mc_excess_losses(x_train, means, sigma2, alphas=alphas, sigmas=sigmas, draws=draws, key=jax.random.key(seed),
-                           dtype=dtype)
-    return {"excess_gen": np.asarray(out.excess_gen), "excess_gen_se": np.asarray(out.excess_gen_se),
-            "excess_pmem": np.asarray(out.excess_pmem),
-            "engine": f"memlab.gpu_kernels.mc_excess_losses ({jnp.dtype(dtype).name}, {jax.default_backend()})"}
+    dtype = jnp.float64 if float64_enabled() else jnp.float32
+    out = mc_excess_losses(
+        x_train, means, sigma2, alphas=alphas, sigmas=sigmas, draws=draws, key=jax.random.key(seed), dtype=dtype
+    )
+    return {
+        "excess_gen": np.asarray(out.excess_gen),
+        "excess_gen_se": np.asarray(out.excess_gen_se),
+        "excess_pmem": np.asarray(out.excess_pmem),
+        "engine": f"memlab.gpu_kernels.mc_excess_losses ({jnp.dtype(dtype).name}, {jax.default_backend()})",
+    }
 
 
 _CACHE: dict = {}
@@ -171,11 +185,20 @@ def run_experiment(budget: Budget, seed: int) -> dict:
             runs.append(_engine_run(ds.x_train, ds.means, ds.sigma2, alphas, sigmas, cfg.draws, noise_seed))
             bar.update(1)
         engine = runs[0]["engine"]
-        results.append({"setting": setting, "t": ts, "alpha": alphas, "sigma": sigmas, "psi": psis,
-                        "dataset_seeds": seeds, "elapsed_s": round(time.perf_counter() - start, 3),
-                        "gen": np.stack([r["excess_gen"] for r in runs]),
-                        "gen_se": np.stack([r["excess_gen_se"] for r in runs]),
-                        "pmem": np.stack([r["excess_pmem"] for r in runs])})
+        results.append(
+            {
+                "setting": setting,
+                "t": ts,
+                "alpha": alphas,
+                "sigma": sigmas,
+                "psi": psis,
+                "dataset_seeds": seeds,
+                "elapsed_s": round(time.perf_counter() - start, 3),
+                "gen": np.stack([r["excess_gen"] for r in runs]),
+                "gen_se": np.stack([r["excess_gen_se"] for r in runs]),
+                "pmem": np.stack([r["excess_pmem"] for r in runs]),
+            }
+        )
     bar.close()
     result = {"config": cfg.as_dict(), "settings": results, "engine": engine}
     _CACHE[key] = result
@@ -223,14 +246,24 @@ def _rules(per_group: list[dict], groups: list[CellGroup], tolerance: float) -> 
     """
     sequence = [i for i, g in enumerate(groups) if g.setting.role == "sequence"]
     checked = [sequence[-1]] + [i for i, g in enumerate(groups) if g.setting.role == "tight"]
-    out = [("A", i, None, per_group[i]["lcb"] > tolerance) for i in checked]
-    out += [("B", b, a, per_group[b]["lcb"] > np.maximum(per_group[a]["ucb"], tolerance))
-            for a, b in zip(sequence[:-1], sequence[1:])]
+    out: list[tuple[str, int, int | None, np.ndarray]] = [
+        ("A", i, None, per_group[i]["lcb"] > tolerance) for i in checked
+    ]
+    out += [
+        ("B", b, a, per_group[b]["lcb"] > np.maximum(per_group[a]["ucb"], tolerance))
+        for a, b in itertools.pairwise(sequence)
+    ]
     return out
 
 
-def excursion_decision(groups: list[CellGroup], *, scale: float, tolerance: float,
-                       false_alarm: float = FALSE_ALARM, rng: np.random.Generator | None = None) -> dict:
+def excursion_decision(
+    groups: list[CellGroup],
+    *,
+    scale: float,
+    tolerance: float,
+    false_alarm: float = FALSE_ALARM,
+    rng: np.random.Generator | None = None,
+) -> dict:
     """The verdict of rules (A) and (B) (module docstring) for the stated set multiplied by ``scale``.
 
     ``rng``: resample every setting's datasets with replacement first (a bootstrap replicate, for power).
@@ -250,14 +283,21 @@ def excursion_decision(groups: list[CellGroup], *, scale: float, tolerance: floa
     for rule, i, previous, rejects in _rules(per_group, groups, tolerance):
         if rejects:
             p = per_group[i]
-            reason = {"rule": rule, "setting": p["group"].setting.label, "lcb": float(p["lcb"]), "tolerance": tolerance,
-                      "cell": p["group"].cells[int(p["argmax_lcb"])]}
+            reason = {
+                "rule": rule,
+                "setting": p["group"].setting.label,
+                "lcb": float(p["lcb"]),
+                "tolerance": tolerance,
+                "cell": p["group"].cells[int(p["argmax_lcb"])],
+            }
             if previous is not None:
-                reason.update(previous=per_group[previous]["group"].setting.label,
-                              previous_ucb=float(per_group[previous]["ucb"]))
+                reason.update(
+                    previous=per_group[previous]["group"].setting.label, previous_ucb=float(per_group[previous]["ucb"])
+                )
             reasons.append(reason)
-    checked = [p for p in per_group if p["group"].setting.role == "tight"] + \
-        [[p for p in per_group if p["group"].setting.role == "sequence"][-1]]
+    checked = [p for p in per_group if p["group"].setting.role == "tight"] + [
+        [p for p in per_group if p["group"].setting.role == "sequence"][-1]
+    ]
     confirmed = all(p["ucb"] <= tolerance for p in checked)
     verdict = "fails" if reasons else ("holds" if confirmed else "inconclusive")
     return {"verdict": verdict, "reasons": reasons, "groups": per_group}
@@ -286,19 +326,23 @@ class _BootstrapRates:
                 s = g.values.shape[0]
                 c[b] = np.bincount(rng.integers(0, s, size=s), minlength=s)
         alpha_each = self.false_alarm / len(self.groups)
-        self._stats = [(*_weighted_mean_se(g.values, c), t_sigma(g.values.shape[1], g.values.shape[0],
-                                                                  false_alarm=alpha_each))
-                       for g, c in zip(self.groups, counts)]
+        self._stats = [
+            (*_weighted_mean_se(g.values, c), t_sigma(g.values.shape[1], g.values.shape[0], false_alarm=alpha_each))
+            for g, c in zip(self.groups, counts)
+        ]
         self._seeds = key
 
     def __call__(self, scale: float, seeds) -> float:
         self._prepare(seeds)
-        per_group = [excursion_bounds(mean / scale, se / scale, g.lo, g.hi, k)
-                     for g, (mean, se, k) in zip(self.groups, self._stats)]
-        fails = np.zeros(len(self._seeds), dtype=bool)
+        per_group = [
+            excursion_bounds(mean / scale, se / scale, g.lo, g.hi, k)
+            for g, (mean, se, k) in zip(self.groups, self._stats)
+        ]
+        assert self._seeds is not None  # set by _prepare
+        fails = np.zeros(len(self._seeds), dtype=np.bool_)
         for *_, rejects in _rules(per_group, self.groups, self.tolerance):
-            fails |= rejects
-        return float(np.mean(fails))
+            fails = fails | rejects
+        return float(np.mean(fails.astype(np.float64)))
 
 
 def _group_rows(decision: dict) -> list[dict]:
@@ -306,30 +350,48 @@ def _group_rows(decision: dict) -> list[dict]:
     for p in decision["groups"]:
         g = p["group"]
         worst = int(p["argmax"])
-        rows.append({"setting": g.setting.label, "d": g.setting.d, "N": g.setting.n, "K": g.setting.k,
-                     "role": g.setting.role, "cells": len(g.cells), "datasets": int(g.values.shape[0]),
-                     "largest_excursion": float(p["estimate"]), "excursion_lcb": float(p["lcb"]),
-                     "excursion_ucb": float(p["ucb"]), "k": p["k"],
-                     "worst_cell": {**g.cells[worst], "mean": float(p["mean"][worst]), "se": float(p["se"][worst])}})
+        rows.append(
+            {
+                "setting": g.setting.label,
+                "d": g.setting.d,
+                "N": g.setting.n,
+                "K": g.setting.k,
+                "role": g.setting.role,
+                "cells": len(g.cells),
+                "datasets": int(g.values.shape[0]),
+                "largest_excursion": float(p["estimate"]),
+                "excursion_lcb": float(p["lcb"]),
+                "excursion_ucb": float(p["ucb"]),
+                "k": p["k"],
+                "worst_cell": {**g.cells[worst], "mean": float(p["mean"][worst]), "se": float(p["se"][worst])},
+            }
+        )
     return rows
 
 
 def _decision_rule_text(tolerance: float, what: str) -> str:
-    return (f"per setting, Student-t intervals (S − 1 dof) for every cell at once, Bonferroni over the cells and the "
-            f"settings (family-wise {FALSE_ALARM:g}); E(d) = largest distance of {what} from the stated set over the "
-            f"regime's cells. fails if (A) lower bound of E > τ = {tolerance:g} at the largest d (and the tight "
-            "setting), or (B) lower bound of E(d') > max(upper bound of E(d), τ) for consecutive d < d'; holds if "
-            "neither and the upper bound of E <= τ there; else inconclusive")
+    return (
+        f"per setting, Student-t intervals (S − 1 dof) for every cell at once, Bonferroni over the cells and the "
+        f"settings (family-wise {FALSE_ALARM:g}); E(d) = largest distance of {what} from the stated set over the "
+        f"regime's cells. fails if (A) lower bound of E > τ = {tolerance:g} at the largest d (and the tight "
+        "setting), or (B) lower bound of E(d') > max(upper bound of E(d), τ) for consecutive d < d'; holds if "
+        "neither and the upper bound of E <= τ there; else inconclusive"
+    )
 
 
-def _rescore(groups: list[CellGroup], tolerance: float, perturbations: tuple[Perturbation, ...],
-             notes: tuple[str, ...] = ()) -> Rescore:
+def _rescore(
+    groups: list[CellGroup], tolerance: float, perturbations: tuple[Perturbation, ...], notes: tuple[str, ...] = ()
+) -> Rescore:
     return Rescore(
-        fails=lambda scale, rng: excursion_decision(groups, scale=scale, tolerance=tolerance,
-                                                    rng=rng)["verdict"] == "fails",
-        perturbations=perturbations, stochastic=True,
+        fails=lambda scale, rng: (
+            excursion_decision(groups, scale=scale, tolerance=tolerance, rng=rng)["verdict"] == "fails"
+        ),
+        perturbations=perturbations,
+        stochastic=True,
         method="the S datasets of every setting resampled with replacement, the whole decision (A)+(B) re-run",
-        notes=notes, detection_rate=_BootstrapRates(groups, tolerance))
+        notes=notes,
+        detection_rate=_BootstrapRates(groups, tolerance),
+    )
 
 
 # --------------------------------------------------------------------------------------- Theorem 3.1
@@ -353,11 +415,12 @@ def _theorem_3_1_groups(exp: dict) -> list[CellGroup]:
     id="thm-3.1",
     paper_ref="Theorem 3.1",
     statement="N = poly(d), separated means, σ_*² = O(1): E[L_{N,t}(x̂_*) − L_{N,t}(x̂_mem)] ≈ dσ_*²/(ψ_tσ_*² + 1) "
-              "with leading coefficient 1, uniformly on t in [0, κ(d)] (ψ_t ≳ log(d)²/d): the ratio → 1 as d grows.",
+    "with leading coefficient 1, uniformly on t in [0, κ(d)] (ψ_t ≳ log(d)²/d): the ratio → 1 as d grows.",
     kind="asymptotic",
 )
-def check_theorem_3_1(budget: Budget, *, rng: np.random.Generator, seed: int,
-                      statement_scale: float = 1.0) -> CheckResult:
+def check_theorem_3_1(
+    budget: Budget, *, rng: np.random.Generator, seed: int, statement_scale: float = 1.0
+) -> CheckResult:
     exp = run_experiment(budget, seed)
     groups = _theorem_3_1_groups(exp)
     decision = excursion_decision(groups, scale=statement_scale, tolerance=TOLERANCE_3_1)
@@ -368,34 +431,57 @@ def check_theorem_3_1(budget: Budget, *, rng: np.random.Generator, seed: int,
     verdict = decision["verdict"]
     return CheckResult(
         verdict=verdict,
-        measured=quantity(last["largest_excursion"], se=None,
-                          what=f"E(d) = sup over the regime's t of |ratio − 1| at the largest d = {last['d']} "
-                               f"(ratio = mean over {last['datasets']} datasets of Monte Carlo excess / closed form), "
-                               "with its simultaneous confidence bounds",
-                          interval=[last["excursion_lcb"], last["excursion_ucb"]],
-                          by_d={r["d"]: [r["largest_excursion"], r["worst_cell"]["se"]] for r in rows},  # (E, SE)
-                          bounds_by_d={r["d"]: [r["excursion_lcb"], r["excursion_ucb"]] for r in rows}),
+        measured=quantity(
+            last["largest_excursion"],
+            se=None,
+            what=f"E(d) = sup over the regime's t of |ratio − 1| at the largest d = {last['d']} "
+            f"(ratio = mean over {last['datasets']} datasets of Monte Carlo excess / closed form), "
+            "with its simultaneous confidence bounds",
+            interval=[last["excursion_lcb"], last["excursion_ucb"]],
+            by_d={r["d"]: [r["largest_excursion"], r["worst_cell"]["se"]] for r in rows},  # (E, SE)
+            bounds_by_d={r["d"]: [r["excursion_lcb"], r["excursion_ucb"]] for r in rows},
+        ),
         expected=quantity(0.0, what=f"E(d) → 0 as d grows: <= τ = {TOLERANCE_3_1:g} at the largest d and not growing"),
-        tolerance={"value": TOLERANCE_3_1, "why": _WHY_TOLERANCE_3_1, "false_alarm": FALSE_ALARM,
-                   "rule": _decision_rule_text(TOLERANCE_3_1, "the ratio measured / closed form")},
-        sides={"statement": "memlab.numerics.excess_gen_approx(psi, d=d, sigma2=σ*²) — Theorem 3.1's dσ*²/(ψσ*² + 1) "
-                            "from memlab.theory.excess_generalizing (SymPy), as Figure 1 uses it",
-               "measurement": f"{exp['engine']}: Monte Carlo E‖x̂_* − x̂_mem‖² (eq. 13) on "
-                              f"{exp['config']['datasets_per_setting']} independent datasets per d"},
-        settings={"tried": sum(len(g.cells) for g in groups),
-                  "summary": f"d in {[g.setting.d for g in groups]}, K={K_MODES}, N={[g.setting.n for g in groups]}, "
-                             f"{exp['config']['datasets_per_setting']} datasets x {exp['config']['draws_per_sample']} "
-                             f"draws, regime t",
-                  **exp["config"]},
+        tolerance={
+            "value": TOLERANCE_3_1,
+            "why": _WHY_TOLERANCE_3_1,
+            "false_alarm": FALSE_ALARM,
+            "rule": _decision_rule_text(TOLERANCE_3_1, "the ratio measured / closed form"),
+        },
+        sides={
+            "statement": "memlab.numerics.excess_gen_approx(psi, d=d, sigma2=σ*²) — Theorem 3.1's dσ*²/(ψσ*² + 1) "
+            "from memlab.theory.excess_generalizing (SymPy), as Figure 1 uses it",
+            "measurement": f"{exp['engine']}: Monte Carlo E‖x̂_* − x̂_mem‖² (eq. 13) on "
+            f"{exp['config']['datasets_per_setting']} independent datasets per d",
+        },
+        settings={
+            "tried": sum(len(g.cells) for g in groups),
+            "summary": f"d in {[g.setting.d for g in groups]}, K={K_MODES}, N={[g.setting.n for g in groups]}, "
+            f"{exp['config']['datasets_per_setting']} datasets x {exp['config']['draws_per_sample']} "
+            f"draws, regime t",
+            **exp["config"],
+        },
         counterexample={"reasons": decision["reasons"]} if verdict == "fails" else None,
-        details={"by_d": rows, "engine": exp["engine"],
-                 "notes": ["Regime: ψ_t >= log(d)²/d (Θ-constant 1); cells outside it are not tested.",
-                           "Each dataset draws its own means (uniform on the sphere of radius √d), training set and "
-                           "noise, so the datasets are i.i.d. replicates of the estimate."]},
-        summary="; ".join(f"d={r['d']}: E={fmt(r['largest_excursion'], 3)} [{fmt(r['excursion_lcb'], 2)}, "
-                          f"{fmt(r['excursion_ucb'], 2)}]" for r in rows) + f" (sup|ratio−1|, τ={TOLERANCE_3_1:g})",
-        rescore=_rescore(groups, TOLERANCE_3_1, (Perturbation("closed form × (1 + r)", +1),
-                                                 Perturbation("closed form × (1 − r)", -1))),
+        details={
+            "by_d": rows,
+            "engine": exp["engine"],
+            "notes": [
+                "Regime: ψ_t >= log(d)²/d (Θ-constant 1); cells outside it are not tested.",
+                "Each dataset draws its own means (uniform on the sphere of radius √d), training set and "
+                "noise, so the datasets are i.i.d. replicates of the estimate.",
+            ],
+        },
+        summary="; ".join(
+            f"d={r['d']}: E={fmt(r['largest_excursion'], 3)} [{fmt(r['excursion_lcb'], 2)}, "
+            f"{fmt(r['excursion_ucb'], 2)}]"
+            for r in rows
+        )
+        + f" (sup|ratio−1|, τ={TOLERANCE_3_1:g})",
+        rescore=_rescore(
+            groups,
+            TOLERANCE_3_1,
+            (Perturbation("closed form × (1 + r)", +1), Perturbation("closed form × (1 − r)", -1)),
+        ),
     )
 
 
@@ -417,9 +503,11 @@ def _theorem_3_2_groups(exp: dict, *, restrict_coupon: bool) -> list[CellGroup]:
         upper = excess_pmem_approx(ms, n=n, d=d, sigma2=SIGMA2_STAR, c=2.0)  # ... and C = 2)
         regime = np.nonzero(high_snr(res["psi"], d))[0]
         values = res["pmem"][:, regime][:, :, ms - 1] / lower[None, None, :]  # (S, T_regime, n_M): empirical C
-        cells = tuple({"d": d, "N": n, "K": setting.k, "t": float(res["t"][j]), "psi": float(res["psi"][j]),
-                       "M": int(m)}
-                      for j in regime for m in ms)
+        cells = tuple(
+            {"d": d, "N": n, "K": setting.k, "t": float(res["t"][j]), "psi": float(res["psi"][j]), "M": int(m)}
+            for j in regime
+            for m in ms
+        )
         hi = np.broadcast_to(upper / lower, (regime.size, ms.size)).reshape(-1)
         groups.append(CellGroup(setting, values.reshape(values.shape[0], -1), np.ones(hi.size), hi.copy(), cells))
     return groups
@@ -440,58 +528,93 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool, statement_scale: fl
         first = decision["reasons"][0]
         p = next(p for p in decision["groups"] if p["group"].setting.label == first["setting"])
         idx = int(p["argmax_lcb"])
-        counterexample = {**p["group"].cells[idx], "C": float(p["mean"][idx]), "se": float(p["se"][idx]),
-                          "rule": first["rule"], "excursion_lcb": first["lcb"],
-                          "dataset_seeds": next(r["dataset_seeds"] for r in exp["settings"]
-                                                if r["setting"] == p["group"].setting),
-                          "reasons": decision["reasons"]}
+        counterexample = {
+            **p["group"].cells[idx],
+            "C": float(p["mean"][idx]),
+            "se": float(p["se"][idx]),
+            "rule": first["rule"],
+            "excursion_lcb": first["lcb"],
+            "dataset_seeds": next(r["dataset_seeds"] for r in exp["settings"] if r["setting"] == p["group"].setting),
+            "reasons": decision["reasons"],
+        }
     sequence_rows = [r for r in rows if r["role"] == "sequence"]
     tight_rows = [r for r in rows if r["role"] == "tight"]
-    worst = max([sequence_rows[-1]] + tight_rows,  # farthest outside [1, 2], else nearest to its edge
-                key=lambda r: (r["largest_excursion"],
-                               max(1.0 - r["worst_cell"]["mean"], r["worst_cell"]["mean"] - 2.0)))
-    perturbations = (Perturbation("upper constant 2 → 2(1 − r) (band × (1 − r))", -1),
-                     Perturbation("lower constant 1 → 1 + r (band × (1 + r))", +1, primary=False))
-    loose_note = ("The lower constant 1 is not approached in the regime at these d: the empirical C stays >= "
-                  f"{min(r['C_range'][0] for r in sequence_rows[1:] or sequence_rows):.3g} for d >= "
-                  f"{(sequence_rows[1:] or sequence_rows)[0]['d']} (C → 1 needs a flat softmax within a mode, "
-                  "ψ_t ≲ 1/√d, below the regime's log(d)²/d until d ≈ 5500); the headline power is for the upper "
-                  "constant 2, approached at the tight setting.")
+    worst = max(
+        [sequence_rows[-1], *tight_rows],  # farthest outside [1, 2], else nearest to its edge
+        key=lambda r: (r["largest_excursion"], max(1.0 - r["worst_cell"]["mean"], r["worst_cell"]["mean"] - 2.0)),
+    )
+    perturbations = (
+        Perturbation("upper constant 2 → 2(1 − r) (band × (1 − r))", -1),
+        Perturbation("lower constant 1 → 1 + r (band × (1 + r))", +1, primary=False),
+    )
+    loose_note = (
+        "The lower constant 1 is not approached in the regime at these d: the empirical C stays >= "
+        f"{min(r['C_range'][0] for r in sequence_rows[1:] or sequence_rows):.3g} for d >= "
+        f"{(sequence_rows[1:] or sequence_rows)[0]['d']} (C → 1 needs a flat softmax within a mode, "
+        "ψ_t ≲ 1/√d, below the regime's log(d)²/d until d ≈ 5500); the headline power is for the upper "
+        "constant 2, approached at the tight setting."
+    )
     return CheckResult(
         verdict=verdict,
-        measured=quantity(worst["worst_cell"]["mean"], se=worst["worst_cell"]["se"],
-                          what="the empirical C(M, t) = excess_pmem / ((1 − M/N) d σ*²) (mean over datasets) at the "
-                               "cell "
-                               "farthest from [1, 2] at the largest d or the tight setting; ranges of C per d and the "
-                               "largest excursion E from [1, 2] with its confidence bounds per d beside it",
-                          at=worst["worst_cell"], largest_excursion=worst["largest_excursion"],
-                          ranges_by_d={r["d"]: r["C_range"] for r in rows},
-                          excursion_bounds_by_d={r["d"]: [r["excursion_lcb"], r["excursion_ucb"]] for r in rows}),
-        expected=quantity([1.0, 2.0], what="C in [1, 2] for every M < N"
-                          + (" with M >= (1 + log d) K log K" if restrict_coupon else "")
-                          + f" and regime t (ψ_t >= log(d)²/d); E <= τ = {TOLERANCE_3_2:g} at the largest d"),
-        tolerance={"value": TOLERANCE_3_2, "why": _WHY_TOLERANCE_3_2, "false_alarm": FALSE_ALARM,
-                   "rule": _decision_rule_text(TOLERANCE_3_2, "C")},
-        sides={"statement": "memlab.numerics.excess_pmem_approx(M, n=N, d=d, sigma2=σ*², c=1 and c=2) — Theorem "
-                            "3.2's band C(1 − M/N)dσ*² from memlab.theory.excess_pmem (SymPy)",
-               "measurement": f"{exp['engine']}: Monte Carlo E‖x̂_pmem,M − x̂_mem‖² for every M (all-M kernel) on "
-                              f"{exp['config']['datasets_per_setting']} independent datasets per setting"},
-        settings={"tried": sum(len(g.cells) for g in groups),
-                  "summary": f"d in {[r['d'] for r in sequence_rows]}"
-                             + (f" + tight d={tight_rows[0]['d']}" if tight_rows else "")
-                             + (", M >= (1+log d)K log K" if restrict_coupon else ", all M < N") + ", regime t",
-                  **exp["config"]},
+        measured=quantity(
+            worst["worst_cell"]["mean"],
+            se=worst["worst_cell"]["se"],
+            what="the empirical C(M, t) = excess_pmem / ((1 − M/N) d σ*²) (mean over datasets) at the "
+            "cell "
+            "farthest from [1, 2] at the largest d or the tight setting; ranges of C per d and the "
+            "largest excursion E from [1, 2] with its confidence bounds per d beside it",
+            at=worst["worst_cell"],
+            largest_excursion=worst["largest_excursion"],
+            ranges_by_d={r["d"]: r["C_range"] for r in rows},
+            excursion_bounds_by_d={r["d"]: [r["excursion_lcb"], r["excursion_ucb"]] for r in rows},
+        ),
+        expected=quantity(
+            [1.0, 2.0],
+            what="C in [1, 2] for every M < N"
+            + (" with M >= (1 + log d) K log K" if restrict_coupon else "")
+            + f" and regime t (ψ_t >= log(d)²/d); E <= τ = {TOLERANCE_3_2:g} at the largest d",
+        ),
+        tolerance={
+            "value": TOLERANCE_3_2,
+            "why": _WHY_TOLERANCE_3_2,
+            "false_alarm": FALSE_ALARM,
+            "rule": _decision_rule_text(TOLERANCE_3_2, "C"),
+        },
+        sides={
+            "statement": "memlab.numerics.excess_pmem_approx(M, n=N, d=d, sigma2=σ*², c=1 and c=2) — Theorem "
+            "3.2's band C(1 − M/N)dσ*² from memlab.theory.excess_pmem (SymPy)",
+            "measurement": f"{exp['engine']}: Monte Carlo E‖x̂_pmem,M − x̂_mem‖² for every M (all-M kernel) on "
+            f"{exp['config']['datasets_per_setting']} independent datasets per setting",
+        },
+        settings={
+            "tried": sum(len(g.cells) for g in groups),
+            "summary": f"d in {[r['d'] for r in sequence_rows]}"
+            + (f" + tight d={tight_rows[0]['d']}" if tight_rows else "")
+            + (", M >= (1+log d)K log K" if restrict_coupon else ", all M < N")
+            + ", regime t",
+            **exp["config"],
+        },
         counterexample=counterexample,
-        details={"by_d": rows, "engine": exp["engine"],
-                 "notes": ["C > 2 for small M (too few kept points to cover every mode: the nearest kept point is "
-                           "often in another mode, at squared distance ~ 2dσ*² + ‖μ^k − μ^k'‖²).",
-                           "The proof (Lemma E.6, Theorem F.3) uses Prop. C.4 with ℓ = M >= (1 + log d) K log K; "
-                           "thm-3.2-coupon is the statement restricted to that range.", loose_note]},
-        summary=(f"C={fmt(counterexample['C'], 3)}±{fmt(counterexample['se'], 2)} at d={counterexample['d']}, "
-                 f"M={counterexample['M']}, t={fmt(counterexample['t'], 3)} (rule {counterexample['rule']}); "
-                 if counterexample else "")
-        + "; ".join(f"{r['setting'].split(' ')[0]}: C∈[{fmt(r['C_range'][0], 3)},{fmt(r['C_range'][1], 3)}]"
-                    for r in rows),
+        details={
+            "by_d": rows,
+            "engine": exp["engine"],
+            "notes": [
+                "C > 2 for small M (too few kept points to cover every mode: the nearest kept point is "
+                "often in another mode, at squared distance ~ 2dσ*² + ‖μ^k − μ^k'‖²).",
+                "The proof (Lemma E.6, Theorem F.3) uses Prop. C.4 with ℓ = M >= (1 + log d) K log K; "
+                "thm-3.2-coupon is the statement restricted to that range.",
+                loose_note,
+            ],
+        },
+        summary=(
+            f"C={fmt(counterexample['C'], 3)}±{fmt(counterexample['se'], 2)} at d={counterexample['d']}, "
+            f"M={counterexample['M']}, t={fmt(counterexample['t'], 3)} (rule {counterexample['rule']}); "
+            if counterexample
+            else ""
+        )
+        + "; ".join(
+            f"{r['setting'].split(' ')[0]}: C∈[{fmt(r['C_range'][0], 3)},{fmt(r['C_range'][1], 3)}]" for r in rows
+        ),
         rescore=_rescore(groups, TOLERANCE_3_2, perturbations, notes=(loose_note,)),
     )
 
@@ -500,11 +623,12 @@ def _theorem_3_2_result(exp: dict, *, restrict_coupon: bool, statement_scale: fl
     id="thm-3.2",
     paper_ref="Theorem 3.2",
     statement="Same regime: E[L_{N,t}(x̂_pmem,M) − L_{N,t}(x̂_mem)] = Θ((1 − M/N) dσ_*²) with leading coefficient "
-              "C in [1, 2], uniformly on t in [0, κ(d)], for M < N. (As stated: every M.)",
+    "C in [1, 2], uniformly on t in [0, κ(d)], for M < N. (As stated: every M.)",
     kind="asymptotic",
 )
-def check_theorem_3_2(budget: Budget, *, rng: np.random.Generator, seed: int,
-                      statement_scale: float = 1.0) -> CheckResult:
+def check_theorem_3_2(
+    budget: Budget, *, rng: np.random.Generator, seed: int, statement_scale: float = 1.0
+) -> CheckResult:
     return _theorem_3_2_result(run_experiment(budget, seed), restrict_coupon=False, statement_scale=statement_scale)
 
 
@@ -512,9 +636,10 @@ def check_theorem_3_2(budget: Budget, *, rng: np.random.Generator, seed: int,
     id="thm-3.2-coupon",
     paper_ref="Theorem 3.2 (proof, Thm. F.3)",
     statement="Theorem 3.2 restricted to M >= (1 + log d) K log K, the range where its proof's coupon-collector step "
-              "(Prop. C.4, Lemma E.6) applies.",
+    "(Prop. C.4, Lemma E.6) applies.",
     kind="asymptotic",
 )
-def check_theorem_3_2_coupon(budget: Budget, *, rng: np.random.Generator, seed: int,
-                             statement_scale: float = 1.0) -> CheckResult:
+def check_theorem_3_2_coupon(
+    budget: Budget, *, rng: np.random.Generator, seed: int, statement_scale: float = 1.0
+) -> CheckResult:
     return _theorem_3_2_result(run_experiment(budget, seed), restrict_coupon=True, statement_scale=statement_scale)

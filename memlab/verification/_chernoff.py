@@ -49,15 +49,18 @@ def chi2_log_chernoff_inf(p: float, a: float, *, side: str) -> float:
 
 def chi2_log_chernoff_inf_numeric(p: float, a: float, *, side: str) -> float:
     """The same infimum by bounded numerical minimisation of log M(t) - t a (an independent check)."""
+
     def objective(t: float) -> float:
         return -0.5 * p * math.log1p(-2.0 * t) - t * a
 
     if side == "upper":
-        res = optimize.minimize_scalar(objective, bounds=(1e-12, 0.5 - 1e-12), method="bounded",
-                                       options={"xatol": 1e-12})
+        res = optimize.minimize_scalar(
+            objective, bounds=(1e-12, 0.5 - 1e-12), method="bounded", options={"xatol": 1e-12}
+        )
     else:
-        res = optimize.minimize_scalar(objective, bounds=(-10.0 * max(1.0, p / max(a, 1e-300)), -1e-12), method="bounded",
-                                       options={"xatol": 1e-12})
+        res = optimize.minimize_scalar(
+            objective, bounds=(-10.0 * max(1.0, p / max(a, 1e-300)), -1e-12), method="bounded", options={"xatol": 1e-12}
+        )
     return float(min(res.fun, 0.0))
 
 
@@ -139,7 +142,7 @@ def eq19_log_bound(p, eps):
 
 def _p_grid(budget: Budget) -> list[int]:
     dense = list(range(1, budget.pick(61, 301)))
-    sparse = [int(round(v)) for v in np.geomspace(100, budget.pick(1e5, 1e7), budget.pick(12, 30))]
+    sparse = [round(v) for v in np.geomspace(100, budget.pick(1e5, 1e7), budget.pick(12, 30))]
     return sorted(set(dense + sparse))
 
 
@@ -164,28 +167,73 @@ def _generic_rows(budget: Budget, *, reading: str) -> tuple[list[dict], float]:
             if reading == "transcribed":
                 log_inf = chi2_log_chernoff_inf(p, a, side="upper")
                 numeric = chi2_log_chernoff_inf_numeric(p, a, side="upper")
-                rows.append({"law": "chi2", "p": p, "a": a, "a_over_p": r, "event": "X <= a", "t_range": "t > 0",
-                             "log_probability": float(chi2_log_tail(a, p, upper=False)), "log_bound": log_inf})
+                rows.append(
+                    {
+                        "law": "chi2",
+                        "p": p,
+                        "a": a,
+                        "a_over_p": r,
+                        "event": "X <= a",
+                        "t_range": "t > 0",
+                        "log_probability": float(chi2_log_tail(a, p, upper=False)),
+                        "log_bound": log_inf,
+                    }
+                )
                 max_numeric_gap = max(max_numeric_gap, abs(numeric - log_inf) / max(1.0, abs(log_inf)))
             else:
                 for event, side in (("X >= a", "upper"), ("X <= a", "lower")):
                     log_inf = chi2_log_chernoff_inf(p, a, side=side)
                     numeric = chi2_log_chernoff_inf_numeric(p, a, side=side)
                     max_numeric_gap = max(max_numeric_gap, abs(numeric - log_inf) / max(1.0, abs(log_inf)))
-                    rows.append({"law": "chi2", "p": p, "a": a, "a_over_p": r, "event": event,
-                                 "t_range": "t > 0" if side == "upper" else "t < 0",
-                                 "log_probability": float(chi2_log_tail(a, p, upper=side == "upper")),
-                                 "log_bound": log_inf})
+                    rows.append(
+                        {
+                            "law": "chi2",
+                            "p": p,
+                            "a": a,
+                            "a_over_p": r,
+                            "event": event,
+                            "t_range": "t > 0" if side == "upper" else "t < 0",
+                            "log_probability": float(chi2_log_tail(a, p, upper=side == "upper")),
+                            "log_bound": log_inf,
+                        }
+                    )
     # Standard normal: M(t) = exp(t^2/2), inf_{t>0} M(t) e^{-ta} = exp(-a^2/2) for a > 0, else 1.
     for a in (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0):
         if reading == "transcribed":
-            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X <= a", "t_range": "t > 0",
-                         "log_probability": float(stats.norm.logcdf(a)), "log_bound": -a * a / 2 if a > 0 else 0.0})
+            rows.append(
+                {
+                    "law": "normal(0,1)",
+                    "p": None,
+                    "a": a,
+                    "event": "X <= a",
+                    "t_range": "t > 0",
+                    "log_probability": float(stats.norm.logcdf(a)),
+                    "log_bound": -a * a / 2 if a > 0 else 0.0,
+                }
+            )
         else:
-            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X >= a", "t_range": "t > 0",
-                         "log_probability": float(stats.norm.logsf(a)), "log_bound": -a * a / 2 if a > 0 else 0.0})
-            rows.append({"law": "normal(0,1)", "p": None, "a": a, "event": "X <= a", "t_range": "t < 0",
-                         "log_probability": float(stats.norm.logcdf(a)), "log_bound": -a * a / 2 if a < 0 else 0.0})
+            rows.append(
+                {
+                    "law": "normal(0,1)",
+                    "p": None,
+                    "a": a,
+                    "event": "X >= a",
+                    "t_range": "t > 0",
+                    "log_probability": float(stats.norm.logsf(a)),
+                    "log_bound": -a * a / 2 if a > 0 else 0.0,
+                }
+            )
+            rows.append(
+                {
+                    "law": "normal(0,1)",
+                    "p": None,
+                    "a": a,
+                    "event": "X <= a",
+                    "t_range": "t < 0",
+                    "log_probability": float(stats.norm.logcdf(a)),
+                    "log_bound": -a * a / 2 if a < 0 else 0.0,
+                }
+            )
     return rows, max_numeric_gap
 
 
@@ -196,9 +244,11 @@ def _generic_size(row: dict):
 #: The closed-form infimum must agree with the numerical minimisation to this (log, relative to max(1, |log|)).
 INFIMUM_RTOL = 1e-8
 
-_EXACT_CHI2 = ("exact tails: scipy.stats.chi2.logcdf/logsf (normal: scipy.stats.norm), the incomplete-gamma power "
-               "series / continued fraction below e^-600 (memlab.verification._chernoff.chi2_log_tail), cross-checked "
-               "by simulating χ²(p) where the bound is tightest ('error' if inconsistent)")
+_EXACT_CHI2 = (
+    "exact tails: scipy.stats.chi2.logcdf/logsf (normal: scipy.stats.norm), the incomplete-gamma power "
+    "series / continued fraction below e^-600 (memlab.verification._chernoff.chi2_log_tail), cross-checked "
+    "by simulating χ²(p) where the bound is tightest ('error' if inconsistent)"
+)
 
 
 def _safe_exp(log_value: float) -> float:
@@ -220,28 +270,45 @@ def _in_event(row: dict, x: np.ndarray, which: str) -> np.ndarray:
 def chi2_cross_checks(rows: list[dict], which: str, rng: np.random.Generator, draws: int, count: int = 3) -> list[dict]:
     """Simulate χ²(p) at the ``count`` rows where the bound is tightest (1e-3 <= P <= 1 − 1e-3) and test the exact
     tail against the frequency (two-sided exact binomial test; the claim's false-alarm probability split over them)."""
-    candidates = [r for r in rows if r.get("law", "chi2") == "chi2" and r["log_bound"] < 0
-                  and math.log(1e-3) <= r["log_probability"] <= math.log1p(-1e-3)]
+    candidates = [
+        r
+        for r in rows
+        if r.get("law", "chi2") == "chi2"
+        and r["log_bound"] < 0
+        and math.log(1e-3) <= r["log_probability"] <= math.log1p(-1e-3)
+    ]
     chosen = sorted(candidates, key=lambda r: r["log_probability"] - r["log_bound"])[-count:]
     out = []
     for row in chosen:
         hits = int(np.sum(_in_event(row, rng.chisquare(row["p"], size=draws), which)))
-        out.append(binomial_cross_check(hits, draws, _safe_exp(row["log_probability"]),
-                                        false_alarm_each=FALSE_ALARM / max(len(chosen), 1), p=row["p"],
-                                        **{k: row[k] for k in ("eps", "a", "event") if k in row}))
+        out.append(
+            binomial_cross_check(
+                hits,
+                draws,
+                _safe_exp(row["log_probability"]),
+                false_alarm_each=FALSE_ALARM / max(len(chosen), 1),
+                p=row["p"],
+                **{k: row[k] for k in ("eps", "a", "event") if k in row},
+            )
+        )
     return out
 
 
 def _generic_check(result, gap: float):
-    """The statement's infimum is computed in closed form; a disagreement with the numerical minimisation is an error."""
+    """The statement's infimum is computed in closed form; disagreeing with the numerical minimisation is an error."""
     if gap > INFIMUM_RTOL:
-        return mark_error(result, f"closed-form infimum differs from the numerical minimisation by {gap:.3g} (log, "
-                                  f"relative) > {INFIMUM_RTOL:g}", gap=gap)
+        return mark_error(
+            result,
+            f"closed-form infimum differs from the numerical minimisation by {gap:.3g} (log, "
+            f"relative) > {INFIMUM_RTOL:g}",
+            gap=gap,
+        )
     return result
 
 
 def transcribed_failure_threshold(p: float) -> float:
     """The a/p above which P(X <= a) > inf_{t>0} M(t) e^{-ta} for X ~ χ²(p) (root of the log-difference)."""
+
     def gap(r: float) -> float:
         return float(chi2_log_tail(r * p, p, upper=False)) - chi2_log_chernoff_inf(p, r * p, side="upper")
 
@@ -254,8 +321,9 @@ def transcribed_failure_threshold(p: float) -> float:
     statement="As transcribed: for any real X with M(t) = E[e^{tX}] and any a, P(X <= a) <= inf_{t>0} M(t) e^{-ta}.",
     kind="bound",
 )
-def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator,
-                                 statement_scale: float = 1.0) -> CheckResult:
+def check_generic_as_transcribed(
+    budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0
+) -> CheckResult:
     rows, gap = _generic_rows(budget, reading="transcribed")
     notes = [
         "For t > 0, M(t) e^{-ta} = E[e^{t(X-a)}] >= P(X >= a): the bound controls the UPPER tail. "
@@ -268,17 +336,31 @@ def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator,
         f"{transcribed_failure_threshold(1):.4f}, r(2) = {transcribed_failure_threshold(2):.4f}, "
         f"r(10) = {transcribed_failure_threshold(10):.4f}, r(100) = {transcribed_failure_threshold(100):.4f}.",
     ]
-    return _generic_check(exact_bound_result(
-        rows, size_key=_generic_size, what="P(X <= a)", describe=lambda r: f"χ²({r['p']}), a={fmt(r['a'], 3)}",
-        bound_what="inf_{t>0} M(t) e^{-ta}", statement_scale=statement_scale,
-        cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
-        settings={"tried": len(rows), "summary": f"{len(rows)} (law, a): chi2(p) p<=1e4, N(0,1)",
-                  "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
-        sides={"statement": "Theorem C.1 as transcribed: inf_{t>0} M(t)e^{-ta} as a bound on P(X <= a) "
-                            "(memlab.verification._chernoff.chi2_log_chernoff_inf, closed form, checked against a "
-                            "numerical minimisation)",
-               "measurement": _EXACT_CHI2},
-        notes=notes), gap)
+    return _generic_check(
+        exact_bound_result(
+            rows,
+            size_key=_generic_size,
+            what="P(X <= a)",
+            describe=lambda r: f"χ²({r['p']}), a={fmt(r['a'], 3)}",
+            bound_what="inf_{t>0} M(t) e^{-ta}",
+            statement_scale=statement_scale,
+            cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
+            settings={
+                "tried": len(rows),
+                "summary": f"{len(rows)} (law, a): chi2(p) p<=1e4, N(0,1)",
+                "laws": ["chi2(p)", "normal(0,1)"],
+                "a_over_p": list(_GENERIC_RATIOS),
+            },
+            sides={
+                "statement": "Theorem C.1 as transcribed: inf_{t>0} M(t)e^{-ta} as a bound on P(X <= a) "
+                "(memlab.verification._chernoff.chi2_log_chernoff_inf, closed form, checked against a "
+                "numerical minimisation)",
+                "measurement": _EXACT_CHI2,
+            },
+            notes=notes,
+        ),
+        gap,
+    )
 
 
 @register_claim(
@@ -289,16 +371,30 @@ def check_generic_as_transcribed(budget: Budget, *, rng: np.random.Generator,
 )
 def check_generic_standard(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows, gap = _generic_rows(budget, reading="standard")
-    return _generic_check(exact_bound_result(
-        rows, size_key=_generic_size, what="P(tail)", bound_what="inf_t M(t) e^{-ta}", statement_scale=statement_scale,
-        cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
-        settings={"tried": len(rows), "summary": f"{len(rows)} (law, a, tail): chi2(p), N(0,1)",
-                  "laws": ["chi2(p)", "normal(0,1)"], "a_over_p": list(_GENERIC_RATIOS)},
-        sides={"statement": "Theorem C.1, standard reading: inf_{t>0} (upper tail) / inf_{t<0} (lower tail) of "
-                            "M(t)e^{-ta} (memlab.verification._chernoff.chi2_log_chernoff_inf, checked against a "
-                            "numerical minimisation)",
-               "measurement": _EXACT_CHI2},
-        notes=[f"closed-form infimum agrees with numerical minimisation to {gap:.2e} in log (relative)."]), gap)
+    return _generic_check(
+        exact_bound_result(
+            rows,
+            size_key=_generic_size,
+            what="P(tail)",
+            bound_what="inf_t M(t) e^{-ta}",
+            statement_scale=statement_scale,
+            cross_checks=chi2_cross_checks(rows, "generic", rng, budget.pick(20000, 200000)),
+            settings={
+                "tried": len(rows),
+                "summary": f"{len(rows)} (law, a, tail): chi2(p), N(0,1)",
+                "laws": ["chi2(p)", "normal(0,1)"],
+                "a_over_p": list(_GENERIC_RATIOS),
+            },
+            sides={
+                "statement": "Theorem C.1, standard reading: inf_{t>0} (upper tail) / inf_{t<0} (lower tail) of "
+                "M(t)e^{-ta} (memlab.verification._chernoff.chi2_log_chernoff_inf, checked against a "
+                "numerical minimisation)",
+                "measurement": _EXACT_CHI2,
+            },
+            notes=[f"closed-form infimum agrees with numerical minimisation to {gap:.2e} in log (relative)."],
+        ),
+        gap,
+    )
 
 
 def _eq_log_values(P: np.ndarray, E: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -322,8 +418,10 @@ def _eq_rows(budget: Budget, which: str) -> list[dict]:
         eps = np.unique(np.concatenate([[0.0, 1.0], eps]))
     P, E = np.meshgrid(ps, eps, indexing="ij")
     log_prob, log_bound = _eq_log_values(P, E, which)
-    return [{"p": int(p), "eps": float(e), "log_probability": float(lp), "log_bound": float(lb), "family": "grid"}
-            for lp, lb, p, e in zip(log_prob.ravel(), log_bound.ravel(), P.ravel(), E.ravel())]
+    return [
+        {"p": int(p), "eps": float(e), "log_probability": float(lp), "log_bound": float(lb), "family": "grid"}
+        for lp, lb, p, e in zip(log_prob.ravel(), log_bound.ravel(), P.ravel(), E.ravel())
+    ]
 
 
 def tightest_search(rows: list[dict], which: str, *, max_p: float) -> list[dict]:
@@ -344,8 +442,12 @@ def tightest_search(rows: list[dict], which: str, *, max_p: float) -> list[dict]
         return 1e3 if lb >= 0 else -(lp - lb)
 
     e0 = min(max(start["eps"], 1e-9), 1 - 1e-9)
-    res = optimize.minimize(objective, np.array([math.log(start["p"]), math.log(e0) - math.log1p(-e0)]),
-                            method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 400})
+    res = optimize.minimize(
+        objective,
+        np.array([math.log(start["p"]), math.log(e0) - math.log1p(-e0)]),
+        method="Nelder-Mead",
+        options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 400},
+    )
     p_opt, e_opt = math.exp(res.x[0]), 1.0 / (1.0 + math.exp(-res.x[1]))
     out = []
     for p in sorted({max(1, math.floor(p_opt)), min(int(max_p), math.ceil(p_opt))}):
@@ -354,69 +456,139 @@ def tightest_search(rows: list[dict], which: str, *, max_p: float) -> list[dict]
     return out
 
 
-def _eq_result(rows: list[dict], *, which: str, what: str, bound_what: str, notes: list[str],
-               statement_scale: float, rng: np.random.Generator, draws: int) -> CheckResult:
+def _eq_result(
+    rows: list[dict],
+    *,
+    which: str,
+    what: str,
+    bound_what: str,
+    notes: list[str],
+    statement_scale: float,
+    rng: np.random.Generator,
+    draws: int,
+) -> CheckResult:
     grid_best = max((r for r in rows if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"])
     searched = tightest_search(rows, which, max_p=max(r["p"] for r in rows))
     rows = rows + searched
     ps = sorted({r["p"] for r in rows})
-    best_search = max((r for r in searched if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"],
-                      default=None)
-    search_note = ("search for the tightest setting (Nelder–Mead from the best grid row): P/bound = "
-                   + (f"{_safe_exp(best_search['log_probability'] - best_search['log_bound']):.4g} at p={best_search['p']}, "
-                      f"ε={best_search['eps']:.4g}" if best_search else "n/a")
-                   + f" (grid: {_safe_exp(grid_best['log_probability'] - grid_best['log_bound']):.4g} at "
-                     f"p={grid_best['p']}, ε={grid_best['eps']:.4g}).")
+    best_search = max(
+        (r for r in searched if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"], default=None
+    )
+    search_note = (
+        "search for the tightest setting (Nelder–Mead from the best grid row): P/bound = "
+        + (
+            f"{_safe_exp(best_search['log_probability'] - best_search['log_bound']):.4g} at p={best_search['p']}, "
+            f"ε={best_search['eps']:.4g}"
+            if best_search
+            else "n/a"
+        )
+        + f" (grid: {_safe_exp(grid_best['log_probability'] - grid_best['log_bound']):.4g} at "
+        f"p={grid_best['p']}, ε={grid_best['eps']:.4g})."
+    )
     result = exact_bound_result(
-        rows, size_key=lambda r: (r["p"], r["eps"]), what=what, bound_what=bound_what, notes=notes + [search_note],
-        statement_scale=statement_scale, cross_checks=chi2_cross_checks(rows, which, rng, draws),
-        settings={"tried": len(rows), "summary": f"p in [1, {ps[-1]:.0e}] ({len(ps)}), {len(rows) // len(ps)} eps + search",
-                  "p": ps, "eps_count": len(rows) // len(ps)},
-        sides={"statement": f"eq. {which}'s bound {bound_what}, as typed from the paper "
-                            f"(memlab.verification._chernoff.eq{which}_log_bound)",
-               "measurement": _EXACT_CHI2})
+        rows,
+        size_key=lambda r: (r["p"], r["eps"]),
+        what=what,
+        bound_what=bound_what,
+        notes=[*notes, search_note],
+        statement_scale=statement_scale,
+        cross_checks=chi2_cross_checks(rows, which, rng, draws),
+        settings={
+            "tried": len(rows),
+            "summary": f"p in [1, {ps[-1]:.0e}] ({len(ps)}), {len(rows) // len(ps)} eps + search",
+            "p": ps,
+            "eps_count": len(rows) // len(ps),
+        },
+        sides={
+            "statement": f"eq. {which}'s bound {bound_what}, as typed from the paper "
+            f"(memlab.verification._chernoff.eq{which}_log_bound)",
+            "measurement": _EXACT_CHI2,
+        },
+    )
     worst = result.details["worst_setting"]
     result.summary += f" at p={worst['p']}, eps={fmt(worst['eps'], 3)}"
     return result
 
 
-@register_claim(id="thm-C.1-eq17", paper_ref="Theorem C.1, eq. 17", kind="bound",
-                statement="X ~ χ²(p), ε in (0,1): P(X <= (1-ε)p) <= exp[(p/2)(ε + log(1-ε))].")
+@register_claim(
+    id="thm-C.1-eq17",
+    paper_ref="Theorem C.1, eq. 17",
+    kind="bound",
+    statement="X ~ χ²(p), ε in (0,1): P(X <= (1-ε)p) <= exp[(p/2)(ε + log(1-ε))].",
+)
 def check_eq17(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows = _eq_rows(budget, "17")
-    return _eq_result(rows, which="17", what="P(X <= (1-ε)p)", bound_what="exp[(p/2)(ε + log(1-ε))]", notes=[],
-                      statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
+    return _eq_result(
+        rows,
+        which="17",
+        what="P(X <= (1-ε)p)",
+        bound_what="exp[(p/2)(ε + log(1-ε))]",
+        notes=[],
+        statement_scale=statement_scale,
+        rng=rng,
+        draws=budget.pick(20000, 200000),
+    )
 
 
-@register_claim(id="thm-C.1-eq18", paper_ref="Theorem C.1, eq. 18", kind="bound",
-                statement="X ~ χ²(p), ε in (0,1): P(X >= (1+ε)p) <= exp[-(p/2)(ε - log(1+ε))].")
+@register_claim(
+    id="thm-C.1-eq18",
+    paper_ref="Theorem C.1, eq. 18",
+    kind="bound",
+    statement="X ~ χ²(p), ε in (0,1): P(X >= (1+ε)p) <= exp[-(p/2)(ε - log(1+ε))].",
+)
 def check_eq18(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows = _eq_rows(budget, "18")
-    return _eq_result(rows, which="18", what="P(X >= (1+ε)p)", bound_what="exp[-(p/2)(ε - log(1+ε))]", notes=[],
-                      statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
+    return _eq_result(
+        rows,
+        which="18",
+        what="P(X >= (1+ε)p)",
+        bound_what="exp[-(p/2)(ε - log(1+ε))]",
+        notes=[],
+        statement_scale=statement_scale,
+        rng=rng,
+        draws=budget.pick(20000, 200000),
+    )
 
 
 def proof_step_counterexample() -> dict:
     """The proof of eq. 19 states log(1+x) - x <= -x²/2 + x³/6 on [0, 1]; it is false for small x > 0."""
     xs = np.linspace(1e-3, 1.0, 1000)
     lhs = np.log1p(xs) - xs
-    rhs = -xs**2 / 2 + xs**3 / 6
+    rhs = -(xs**2) / 2 + xs**3 / 6
     bad = xs[lhs > rhs]
     x = 0.1
-    return {"false_on_grid_fraction": float(bad.size / xs.size), "example_x": x,
-            "lhs": float(np.log1p(x) - x), "rhs": float(-x**2 / 2 + x**3 / 6),
-            "correct_form": "log(1+x) - x <= -x²/2 + x³/3 (alternating series)"}
+    return {
+        "false_on_grid_fraction": float(bad.size / xs.size),
+        "example_x": x,
+        "lhs": float(np.log1p(x) - x),
+        "rhs": float(-(x**2) / 2 + x**3 / 6),
+        "correct_form": "log(1+x) - x <= -x²/2 + x³/3 (alternating series)",
+    }
 
 
-@register_claim(id="thm-C.1-eq19", paper_ref="Theorem C.1, eq. 19", kind="bound",
-                statement="X ~ χ²(p), ε in [0,1]: P(|X - p| >= εp) <= 2 exp[-p ε² / 8].")
+@register_claim(
+    id="thm-C.1-eq19",
+    paper_ref="Theorem C.1, eq. 19",
+    kind="bound",
+    statement="X ~ χ²(p), ε in [0,1]: P(|X - p| >= εp) <= 2 exp[-p ε² / 8].",
+)
 def check_eq19(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
     rows = _eq_rows(budget, "19")
     step = proof_step_counterexample()
-    notes = [f"The proof's step 'log(1+x) - x <= -x²/2 + x³/6' is false for small x > 0 "
-             f"(x = {step['example_x']}: {step['lhs']:.6g} > {step['rhs']:.6g}; correct: + x³/3); "
-             "the final inequality log(1+x) - x <= -x²/8 on [0, 1] is true, so eq. 19 is unaffected."]
-    result = _eq_result(rows, which="19", what="P(|X-p| >= εp)", bound_what="2 exp(-p ε²/8)", notes=notes,
-                        statement_scale=statement_scale, rng=rng, draws=budget.pick(20000, 200000))
+    notes = [
+        f"The proof's step 'log(1+x) - x <= -x²/2 + x³/6' is false for small x > 0 "
+        f"(x = {step['example_x']}: {step['lhs']:.6g} > {step['rhs']:.6g}; correct: + x³/3); "
+        "the final inequality log(1+x) - x <= -x²/8 on [0, 1] is true, so eq. 19 is unaffected."
+    ]
+    result = _eq_result(
+        rows,
+        which="19",
+        what="P(|X-p| >= εp)",
+        bound_what="2 exp(-p ε²/8)",
+        notes=notes,
+        statement_scale=statement_scale,
+        rng=rng,
+        draws=budget.pick(20000, 200000),
+    )
     result.details["proof_step"] = step
     return result

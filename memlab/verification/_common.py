@@ -63,11 +63,22 @@ def binomial_cross_check(count: int, trials: int, exact: float, *, false_alarm_e
     """
     frequency = count / trials
     p = float(min(max(exact, 0.0), 1.0))
-    p_value = float(stats.binomtest(int(count), int(trials), p).pvalue) if 0.0 < p < 1.0 else \
-        (1.0 if (p == 0.0 and count == 0) or (p == 1.0 and count == trials) else 0.0)
+    p_value = (
+        float(stats.binomtest(int(count), int(trials), p).pvalue)
+        if 0.0 < p < 1.0
+        else (1.0 if (p == 0.0 and count == 0) or (p == 1.0 and count == trials) else 0.0)
+    )
     se = math.sqrt(max(p * (1.0 - p), 1e-300) / trials)
-    return {**where, "frequency": frequency, "exact": exact, "trials": int(trials), "z": (frequency - p) / se,
-            "p_value": p_value, "threshold": false_alarm_each, "consistent": bool(p_value >= false_alarm_each)}
+    return {
+        **where,
+        "frequency": frequency,
+        "exact": exact,
+        "trials": int(trials),
+        "z": (frequency - p) / se,
+        "p_value": p_value,
+        "threshold": false_alarm_each,
+        "consistent": bool(p_value >= false_alarm_each),
+    }
 
 
 class AllowedShifts:
@@ -139,14 +150,27 @@ def loose_note(max_ratio: float, what: str = "P/bound") -> str | None:
     if max_ratio >= 0.5:
         return None
     factor = math.inf if max_ratio <= 0 else 1.0 / max_ratio
-    return (f"loose at every setting tried: the largest {what} is {fmt(max_ratio, 3)}, so the bound could be "
-            f"{'infinitely' if math.isinf(factor) else f'{fmt(factor, 3)} times'} smaller and still hold here")
+    return (
+        f"loose at every setting tried: the largest {what} is {fmt(max_ratio, 3)}, so the bound could be "
+        f"{'infinitely' if math.isinf(factor) else f'{fmt(factor, 3)} times'} smaller and still hold here"
+    )
 
 
-def exact_bound_result(rows: list[dict], *, size_key: Callable[[dict], Any], what: str, bound_what: str,
-                       settings: dict, sides: dict, notes: list[str] | None = None, rtol: float = SPECIAL_FUNCTION_RTOL,
-                       extra_details: dict | None = None, describe: Callable[[dict], str] | None = None,
-                       statement_scale: float = 1.0, cross_checks: list[dict] | None = None) -> CheckResult:
+def exact_bound_result(
+    rows: list[dict],
+    *,
+    size_key: Callable[[dict], Any],
+    what: str,
+    bound_what: str,
+    settings: dict,
+    sides: dict,
+    notes: list[str] | None = None,
+    rtol: float = SPECIAL_FUNCTION_RTOL,
+    extra_details: dict | None = None,
+    describe: Callable[[dict], str] | None = None,
+    statement_scale: float = 1.0,
+    cross_checks: list[dict] | None = None,
+) -> CheckResult:
     """Verdict for "P <= bound" with P computed exactly (no Monte Carlo error) on every row.
 
     Rows carry ``log_probability`` and ``log_bound`` (natural logs, so that tiny probabilities are
@@ -185,26 +209,37 @@ def exact_bound_result(rows: list[dict], *, size_key: Callable[[dict], Any], wha
         verdict = "fails" if violations else ("holds" if decided else "inconclusive")
     if inconsistent:
         bad = max(inconsistent, key=lambda c: abs(c["z"]))
-        summary = (f"measurement inconsistent: exact P = {fmt(bad['exact'])} vs simulated {fmt(bad['frequency'])} "
-                   f"(z = {bad['z']:.3g}) — {len(inconsistent)}/{len(cross_checks)} cross-checks fail")
+        summary = (
+            f"measurement inconsistent: exact P = {fmt(bad['exact'])} vs simulated {fmt(bad['frequency'])} "
+            f"(z = {bad['z']:.3g}) — {len(inconsistent)}/{len(cross_checks)} cross-checks fail"
+        )
     elif counterexample is not None:
         where = describe(counterexample) if describe else ""
-        summary = (f"{len(violations)}/{len(decided)} violate; smallest{(' ' + where) if where else ''}: "
-                   f"P={fmt(counterexample['probability'])} > bound {fmt(counterexample['bound'])}")
+        summary = (
+            f"{len(violations)}/{len(decided)} violate; smallest{(' ' + where) if where else ''}: "
+            f"P={fmt(counterexample['probability'])} > bound {fmt(counterexample['bound'])}"
+        )
     else:
         summary = f"max P/bound = {fmt(worst['ratio'])} (<= 1 expected)"
     all_notes = list(notes or [])
     note = loose_note(worst["ratio"]) if not violations else None
     if note:
         all_notes.append(note)
-    details: dict = {"worst_setting": worst, "violations": len(violations), "undecided_settings": undecided,
-                     "trivial_settings": len(decided) - len([r for r in decided if r["log_bound"] < 0]),
-                     "notes": all_notes}
+    details: dict = {
+        "worst_setting": worst,
+        "violations": len(violations),
+        "undecided_settings": undecided,
+        "trivial_settings": len(decided) - len([r for r in decided if r["log_bound"] < 0]),
+        "notes": all_notes,
+    }
     if cross_checks:
         details["monte_carlo_cross_check"] = cross_checks
-        all_notes.append("Monte Carlo cross-check of the exact probability (two-sided exact binomial test, family-wise "
-                         f"{FALSE_ALARM:g}): " + ", ".join(f"z={c['z']:.2f}" for c in cross_checks)
-                         + ("" if not inconsistent else " — INCONSISTENT: the verdict is 'error'"))
+        all_notes.append(
+            "Monte Carlo cross-check of the exact probability (two-sided exact binomial test, family-wise "
+            f"{FALSE_ALARM:g}): "
+            + ", ".join(f"z={c['z']:.2f}" for c in cross_checks)
+            + ("" if not inconsistent else " — INCONSISTENT: the verdict is 'error'")
+        )
     if counterexample is not None:
         details["largest_violation"] = max(violations, key=lambda r: r["log_ratio"])
     if extra_details:
@@ -225,21 +260,35 @@ def exact_bound_result(rows: list[dict], *, size_key: Callable[[dict], Any], wha
 
     return CheckResult(
         verdict=verdict,
-        measured=quantity(worst["ratio"], se=0.0, what=f"max over settings with bound < 1 of {what} / bound (exact, no Monte Carlo)"),
-        expected=quantity(1.0, what=f"ratio <= 1, bound = {bound_what}"
-                          + (f" (× {statement_scale:g}: perturbed statement)" if statement_scale != 1 else "")),
-        tolerance={"value": rtol, "why": "compared in log space, relative to max(1, |log bound|): covers the "
-                   "relative rounding of the special functions (~1e-13); the probability is exact, so any larger "
-                   "excess is a violation" + (f"; the exact probability must pass its Monte Carlo cross-check "
-                                              f"(family-wise false alarm {FALSE_ALARM:g}) or the verdict is 'error'"
-                                              if cross_checks else ""),
-                   "false_alarm": FALSE_ALARM if cross_checks else 0.0},
+        measured=quantity(
+            worst["ratio"], se=0.0, what=f"max over settings with bound < 1 of {what} / bound (exact, no Monte Carlo)"
+        ),
+        expected=quantity(
+            1.0,
+            what=f"ratio <= 1, bound = {bound_what}"
+            + (f" (× {statement_scale:g}: perturbed statement)" if statement_scale != 1 else ""),
+        ),
+        tolerance={
+            "value": rtol,
+            "why": "compared in log space, relative to max(1, |log bound|): covers the "
+            "relative rounding of the special functions (~1e-13); the probability is exact, so any larger "
+            "excess is a violation"
+            + (
+                f"; the exact probability must pass its Monte Carlo cross-check "
+                f"(family-wise false alarm {FALSE_ALARM:g}) or the verdict is 'error'"
+                if cross_checks
+                else ""
+            ),
+            "false_alarm": FALSE_ALARM if cross_checks else 0.0,
+        },
         sides=sides,
         settings=settings,
         counterexample=counterexample if not inconsistent else {"inconsistent_cross_checks": inconsistent},
         details=details,
         summary=summary,
-        rescore=Rescore(fails=fails, perturbations=(BOUND_TIGHTENED,),
-                        method="exact probabilities against the bound times (1 − r), at the settings where the "
-                               "stated bound is < 1"),
+        rescore=Rescore(
+            fails=fails,
+            perturbations=(BOUND_TIGHTENED,),
+            method="exact probabilities against the bound times (1 − r), at the settings where the stated bound is < 1",
+        ),
     )

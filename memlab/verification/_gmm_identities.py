@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from memlab._jaxcfg import float64_enabled
 from memlab.numerics import gmm_denoiser, isotropic_gmm_denoiser, schedule_coefficients, timestep_grid
 from memlab.verification._claim import Budget, CheckResult, Perturbation, Rescore, quantity
 from memlab.verification._common import AllowedShifts, fmt
@@ -74,9 +75,7 @@ def _isotropic_score_fn():
 
 
 def _require_float64() -> None:
-    import jax
-
-    if not jax.config.jax_enable_x64:
+    if not float64_enabled():
         raise RuntimeError("these identities are checked in float64: call memlab._jaxcfg.enable_float64() first")
 
 
@@ -88,8 +87,14 @@ def tweedie_denoiser(x, *, alpha: float, sigma: float, means, covariances, weigh
     means = np.asarray(means, dtype=np.float64)
     m = means.shape[0]
     log_w = np.full(m, -math.log(m)) if weights is None else np.log(np.asarray(weights, dtype=np.float64))
-    score = _full_covariance_score_fn()(jnp.asarray(x, dtype=jnp.float64), alpha, sigma, jnp.asarray(means),
-                                        jnp.asarray(covariances, dtype=jnp.float64), jnp.asarray(log_w))
+    score = _full_covariance_score_fn()(
+        jnp.asarray(x, dtype=jnp.float64),
+        alpha,
+        sigma,
+        jnp.asarray(means),
+        jnp.asarray(covariances, dtype=jnp.float64),
+        jnp.asarray(log_w),
+    )
     return (np.asarray(x) + sigma**2 * np.asarray(score)) / alpha
 
 
@@ -98,8 +103,9 @@ def isotropic_tweedie_denoiser(x, *, alpha: float, sigma: float, means, variance
     import jax.numpy as jnp
 
     _require_float64()
-    score = _isotropic_score_fn()(jnp.asarray(x, dtype=jnp.float64), alpha, sigma,
-                                  jnp.asarray(means, dtype=jnp.float64), variance)
+    score = _isotropic_score_fn()(
+        jnp.asarray(x, dtype=jnp.float64), alpha, sigma, jnp.asarray(means, dtype=jnp.float64), variance
+    )
     return (np.asarray(x) + sigma**2 * np.asarray(score)) / alpha
 
 
@@ -152,11 +158,12 @@ _SHAPES_FULL = ((1, 1), (1, 4), (2, 1), (2, 3), (3, 5), (5, 2), (8, 2), (8, 10),
 
 def _t_values(budget: Budget) -> list[float]:
     grid = timestep_grid()
-    return [float(grid[i]) for i in budget.pick((25, 16, 0), tuple(range(0, 26, 2)) + (25,))]
+    return [float(grid[i]) for i in budget.pick((25, 16, 0), (*tuple(range(0, 26, 2)), 25))]
 
 
-def _identity_row(statement: np.ndarray, references: list[np.ndarray], tolerance: np.ndarray,
-                  allowed: AllowedShifts, **where) -> dict:
+def _identity_row(
+    statement: np.ndarray, references: list[np.ndarray], tolerance: np.ndarray, allowed: AllowedShifts, **where
+) -> dict:
     """One setting's row: per point max over references of ‖statement − reference‖ against its tolerance.
 
     ``allowed`` records, for the power re-run, which multiples (1 + x) of the statement would still pass.
@@ -167,22 +174,42 @@ def _identity_row(statement: np.ndarray, references: list[np.ndarray], tolerance
     return {**where, "max_abs_error": float(errors.max()), "error_over_tolerance": float(np.max(errors / tolerance))}
 
 
-def _identity_result(rows: list[dict], allowed: AllowedShifts, *, what: str, expected_what: str, notes: list[str],
-                     sides: dict, statement_scale: float, summary_extra: str = "") -> CheckResult:
+def _identity_result(
+    rows: list[dict],
+    allowed: AllowedShifts,
+    *,
+    what: str,
+    expected_what: str,
+    notes: list[str],
+    sides: dict,
+    statement_scale: float,
+    summary_extra: str = "",
+) -> CheckResult:
     worst = max(rows, key=lambda r: r["error_over_tolerance"])
     violations = [r for r in rows if r["error_over_tolerance"] > 1.0]
     counterexample = min(violations, key=lambda r: (r["d"], r["M"], -r["t"])) if violations else None
     return CheckResult(
         verdict="fails" if violations else "holds",
-        measured=quantity(worst["max_abs_error"], se=0.0, what=what,
-                          error_over_tolerance=worst["error_over_tolerance"],
-                          at={k: worst[k] for k in ("d", "M", "t", "family")}),
+        measured=quantity(
+            worst["max_abs_error"],
+            se=0.0,
+            what=what,
+            error_over_tolerance=worst["error_over_tolerance"],
+            at={k: worst[k] for k in ("d", "M", "t", "family")},
+        ),
         expected=quantity(0.0, what=expected_what),
-        tolerance={"value": SAFETY, "why": "per point |difference| <= 1e3 · ε_mach (κ_max + L_max)(‖x‖ + α max‖μ‖)/α: "
-                   "float64 rounding of the linear solves (condition number κ) and of logits of size L"},
-        settings={"tried": len(rows), "summary": f"{len(rows)} (d, M, t, family){summary_extra}",
-                  "shapes_d_M": sorted({(r['d'], r['M']) for r in rows}), "t": sorted({r["t"] for r in rows}),
-                  "families": sorted({r["family"] for r in rows})},
+        tolerance={
+            "value": SAFETY,
+            "why": "per point |difference| <= 1e3 · ε_mach (κ_max + L_max)(‖x‖ + α max‖μ‖)/α: "
+            "float64 rounding of the linear solves (condition number κ) and of logits of size L",
+        },
+        settings={
+            "tried": len(rows),
+            "summary": f"{len(rows)} (d, M, t, family){summary_extra}",
+            "shapes_d_M": sorted({(r["d"], r["M"]) for r in rows}),
+            "t": sorted({r["t"] for r in rows}),
+            "families": sorted({r["family"] for r in rows}),
+        },
         counterexample=counterexample,
         details={"worst": worst, "violations": len(violations), "notes": notes},
         summary=f"max |Δ| = {fmt(worst['max_abs_error'])} ({fmt(worst['error_over_tolerance'])} of tolerance)",
@@ -190,7 +217,8 @@ def _identity_result(rows: list[dict], allowed: AllowedShifts, *, what: str, exp
         rescore=Rescore(
             fails=lambda scale, _rng: not allowed.passes(scale / statement_scale - 1.0),
             perturbations=(Perturbation("denoiser × (1 + r)", +1), Perturbation("denoiser × (1 − r)", -1)),
-            method="every point re-compared with the statement's output multiplied by (1 ± r)"),
+            method="every point re-compared with the statement's output multiplied by (1 ± r)",
+        ),
     )
 
 
@@ -198,8 +226,8 @@ def _identity_result(rows: list[dict], allowed: AllowedShifts, *, what: str, exp
     id="lemma-2.1",
     paper_ref="Lemma 2.1",
     statement="For π_θ = Σ_i π_i N(μ^i, Σ^i): x̂_θ(t,x) = (1/α_t)(x − σ_t² Σ_i (α_t²Σ^i + σ_t²I)^{-1}(x − α_tμ^i) "
-              "softmax(w)_i) with w_i = log π_i − ½ log det(α_t²Σ^i + σ_t²I) − ½ (x − α_tμ^i)ᵀ(α_t²Σ^i + σ_t²I)^{-1}"
-              "(x − α_tμ^i) — the posterior mean, i.e. Tweedie (x + σ_t² ∇log p_t(x))/α_t.",
+    "softmax(w)_i) with w_i = log π_i − ½ log det(α_t²Σ^i + σ_t²I) − ½ (x − α_tμ^i)ᵀ(α_t²Σ^i + σ_t²I)^{-1}"
+    "(x − α_tμ^i) — the posterior mean, i.e. Tweedie (x + σ_t² ∇log p_t(x))/α_t.",
     kind="identity",
 )
 def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
@@ -212,29 +240,49 @@ def check_lemma_2_1(budget: Budget, *, rng: np.random.Generator, statement_scale
                     means = 3.0 * rng.standard_normal((m, d))
                     covariances = _random_covariances(rng, family, m, d)
                     weights = rng.dirichlet(np.ones(m)) if weighted else None
-                    x = _test_points(rng, means, covariances + 1e-12 * np.eye(d), alpha, sigma,
-                                     budget.pick(6, 16))
-                    lemma = gmm_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances,
-                                         weights=weights)
-                    reference = tweedie_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances,
-                                                 weights=weights)
+                    x = _test_points(rng, means, covariances + 1e-12 * np.eye(d), alpha, sigma, budget.pick(6, 16))
+                    lemma = gmm_denoiser(
+                        x, alpha=alpha, sigma=sigma, means=means, covariances=covariances, weights=weights
+                    )
+                    reference = tweedie_denoiser(
+                        x, alpha=alpha, sigma=sigma, means=means, covariances=covariances, weights=weights
+                    )
                     scale = _error_scale(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
-                    rows.append(_identity_row(statement_scale * lemma, [reference], SAFETY * scale, allowed,
-                                              d=d, M=m, t=t, family=family + ("+weights" if weighted else "")))
-    return _identity_result(rows, allowed, statement_scale=statement_scale, what="max ‖x̂_Lemma2.1 − Tweedie(jax.grad log p_t)‖ over points and settings",
-                            expected_what="0 (identity), up to float64 rounding",
-                            sides={"statement": "memlab.numerics.gmm_denoiser (Lemma 2.1's closed form)",
-                                   "measurement": "Tweedie (x + σ_t² ∇log p_t(x))/α_t with ∇log p_t = jax.grad of the "
-                                                  "mixture log-density written here (Cholesky, log-sum-exp)"},
-                            notes=["Covariances: random SPD with eigenvalues 1e-2..1e2, rank one, isotropic, zero; "
-                                   "uniform and Dirichlet weights; points from p_t plus two far points."])
+                    rows.append(
+                        _identity_row(
+                            statement_scale * lemma,
+                            [reference],
+                            SAFETY * scale,
+                            allowed,
+                            d=d,
+                            M=m,
+                            t=t,
+                            family=family + ("+weights" if weighted else ""),
+                        )
+                    )
+    return _identity_result(
+        rows,
+        allowed,
+        statement_scale=statement_scale,
+        what="max ‖x̂_Lemma2.1 − Tweedie(jax.grad log p_t)‖ over points and settings",
+        expected_what="0 (identity), up to float64 rounding",
+        sides={
+            "statement": "memlab.numerics.gmm_denoiser (Lemma 2.1's closed form)",
+            "measurement": "Tweedie (x + σ_t² ∇log p_t(x))/α_t with ∇log p_t = jax.grad of the "
+            "mixture log-density written here (Cholesky, log-sum-exp)",
+        },
+        notes=[
+            "Covariances: random SPD with eigenvalues 1e-2..1e2, rank one, isotropic, zero; "
+            "uniform and Dirichlet weights; points from p_t plus two far points."
+        ],
+    )
 
 
 @register_claim(
     id="eq-11",
     paper_ref="eq. 11-12 (Lemma 2.1 case)",
     statement="For Σ^i = σ²I and uniform weights, Lemma 2.1 reduces to eq. 11: x̂_θ = [α_tσ²/(α_t²σ²+σ_t²)] x + "
-              "[σ_t²/(α_t²σ²+σ_t²)] Σ_i μ^i softmax(w)_i, w_i = −‖α_tμ^i − x‖²/(2(α_t²σ²+σ_t²)).",
+    "[σ_t²/(α_t²σ²+σ_t²)] Σ_i μ^i softmax(w)_i, w_i = −‖α_tμ^i − x‖²/(2(α_t²σ²+σ_t²)).",
     kind="identity",
 )
 def check_eq_11(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
@@ -250,12 +298,29 @@ def check_eq_11(budget: Budget, *, rng: np.random.Generator, statement_scale: fl
                 lemma = gmm_denoiser(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
                 reference = isotropic_tweedie_denoiser(x, alpha=alpha, sigma=sigma, means=means, variance=variance)
                 scale = _error_scale(x, alpha=alpha, sigma=sigma, means=means, covariances=covariances)
-                rows.append(_identity_row(statement_scale * eq11, [lemma, reference], SAFETY * scale, allowed,
-                                          d=d, M=m, t=t, family=f"variance={variance:g}"))
-    return _identity_result(rows, allowed, statement_scale=statement_scale, what="max over points of ‖x̂_eq11 − x̂_Lemma2.1(Σ=σ²I)‖ and ‖x̂_eq11 − Tweedie‖",
-                            expected_what="0 (identity), up to float64 rounding",
-                            sides={"statement": "memlab.numerics.isotropic_gmm_denoiser (eq. 11)",
-                                   "measurement": "memlab.numerics.gmm_denoiser with Σ = σ²I (Lemma 2.1, itself checked "
-                                                  "against Tweedie) and Tweedie with jax.grad of the isotropic mixture's "
-                                                  "log-density written here"},
-                            notes=["variance = 0 is the memorizing denoiser (eq. 7 form) as Lemma 2.1 with Σ = 0."])
+                rows.append(
+                    _identity_row(
+                        statement_scale * eq11,
+                        [lemma, reference],
+                        SAFETY * scale,
+                        allowed,
+                        d=d,
+                        M=m,
+                        t=t,
+                        family=f"variance={variance:g}",
+                    )
+                )
+    return _identity_result(
+        rows,
+        allowed,
+        statement_scale=statement_scale,
+        what="max over points of ‖x̂_eq11 − x̂_Lemma2.1(Σ=σ²I)‖ and ‖x̂_eq11 − Tweedie‖",
+        expected_what="0 (identity), up to float64 rounding",
+        sides={
+            "statement": "memlab.numerics.isotropic_gmm_denoiser (eq. 11)",
+            "measurement": "memlab.numerics.gmm_denoiser with Σ = σ²I (Lemma 2.1, itself checked "
+            "against Tweedie) and Tweedie with jax.grad of the isotropic mixture's "
+            "log-density written here",
+        },
+        notes=["variance = 0 is the memorizing denoiser (eq. 7 form) as Lemma 2.1 with Σ = 0."],
+    )

@@ -43,8 +43,9 @@ def lemma_c2_log_bound(d: int, eps: float) -> float:
     return math.log(4.0) - d * eps * eps / 8.0
 
 
-def _monte_carlo_cross_check(rng: np.random.Generator, settings: list[tuple[int, float, float]],
-                             draws: int) -> list[dict]:
+def _monte_carlo_cross_check(
+    rng: np.random.Generator, settings: list[tuple[int, float, float]], draws: int
+) -> list[dict]:
     """Simulate g ~ N(μ, σ²I) directly (σ = 0.7, random μ direction) and test the exact law's probability.
 
     Two-sided exact binomial test per setting; the claim's false-alarm probability is split over the settings.
@@ -53,19 +54,29 @@ def _monte_carlo_cross_check(rng: np.random.Generator, settings: list[tuple[int,
     sigma = 0.7
     for d, radius, eps in settings:
         mu = rng.standard_normal(d)
-        mu *= radius * sigma / max(np.linalg.norm(mu), 1e-300)
+        mu *= radius * sigma / max(float(np.linalg.norm(mu)), 1e-300)
         g = mu + sigma * rng.standard_normal((draws, d))
         sq = np.sum(g * g, axis=1)
         mu_norm = np.linalg.norm(mu)
         hit = np.abs(sq - (mu_norm**2 + sigma**2 * d)) >= eps * sigma * math.sqrt(d) * (sigma * math.sqrt(d) + mu_norm)
-        out.append(binomial_cross_check(int(hit.sum()), draws, math.exp(lemma_c2_log_probability(d, radius, eps)),
-                                        false_alarm_each=FALSE_ALARM / len(settings), d=d, radius=radius, eps=eps))
+        out.append(
+            binomial_cross_check(
+                int(hit.sum()),
+                draws,
+                math.exp(lemma_c2_log_probability(d, radius, eps)),
+                false_alarm_each=FALSE_ALARM / len(settings),
+                d=d,
+                radius=radius,
+                eps=eps,
+            )
+        )
     return out
 
 
 def tightest_search(start: dict) -> list[dict]:
     """Nelder–Mead over (log d, log(1 + |μ|/σ), logit ε) for the largest P/bound with a non-trivial bound,
     from the best grid row; the two integer d beside the optimum are returned as rows."""
+
     def unpack(u):
         return math.exp(u[0]), math.expm1(u[1]), 1.0 / (1.0 + math.exp(-u[2]))
 
@@ -77,14 +88,25 @@ def tightest_search(start: dict) -> list[dict]:
         return -(lemma_c2_log_probability(d, radius, eps) - log_bound)
 
     eps0 = min(max(start["eps"], 1e-6), 1 - 1e-6)
-    res = optimize.minimize(objective, np.array([math.log(start["d"]), math.log1p(start["mu_over_sigma"]),
-                                                 math.log(eps0) - math.log1p(-eps0)]),
-                            method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-6, "maxiter": 60})
+    res = optimize.minimize(
+        objective,
+        np.array([math.log(start["d"]), math.log1p(start["mu_over_sigma"]), math.log(eps0) - math.log1p(-eps0)]),
+        method="Nelder-Mead",
+        options={"xatol": 1e-3, "fatol": 1e-6, "maxiter": 60},
+    )
     d_opt, radius, eps = unpack(res.x)
     rows = []
     for d in sorted({max(1, math.floor(d_opt)), math.ceil(d_opt)}):
-        rows.append({"d": int(d), "mu_over_sigma": float(radius), "eps": float(eps), "family": "search",
-                     "log_probability": lemma_c2_log_probability(d, radius, eps), "log_bound": lemma_c2_log_bound(d, eps)})
+        rows.append(
+            {
+                "d": int(d),
+                "mu_over_sigma": float(radius),
+                "eps": float(eps),
+                "family": "search",
+                "log_probability": lemma_c2_log_probability(d, radius, eps),
+                "log_bound": lemma_c2_log_bound(d, eps),
+            }
+        )
     return rows
 
 
@@ -95,31 +117,45 @@ def tightest_search(start: dict) -> list[dict]:
     kind="bound",
 )
 def check_lemma_c2(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
-    ds = budget.pick([1, 2, 3, 5, 10, 30, 100, 300, 1000, 10000],
-                     [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200, 300, 500, 1000, 2000, 5000, 10000, 30000, 100000])
-    eps_grid = budget.pick([0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.99],
-                           list(np.round(np.linspace(0.01, 0.99, 50), 4)))
+    ds = budget.pick(
+        [1, 2, 3, 5, 10, 30, 100, 300, 1000, 10000],
+        [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 70, 100, 200, 300, 500, 1000, 2000, 5000, 10000, 30000, 100000],
+    )
+    eps_grid = budget.pick([0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.99], list(np.round(np.linspace(0.01, 0.99, 50), 4)))
     rows, skipped = [], 0
     for d in ds:
-        radii = sorted({0.0, 0.1, 1.0, 0.5 * math.sqrt(d), math.sqrt(d), 2 * math.sqrt(d), 10 * math.sqrt(d),
-                        100 * math.sqrt(d)})
+        radii = sorted(
+            {0.0, 0.1, 1.0, 0.5 * math.sqrt(d), math.sqrt(d), 2 * math.sqrt(d), 10 * math.sqrt(d), 100 * math.sqrt(d)}
+        )
         for radius in radii:
             for eps in eps_grid:
                 log_bound = lemma_c2_log_bound(d, eps)
                 if log_bound < _LOG_BOUND_FLOOR:
                     skipped += 1
                     continue
-                rows.append({"d": d, "mu_over_sigma": radius, "eps": float(eps), "family": "grid",
-                             "log_probability": lemma_c2_log_probability(d, radius, eps), "log_bound": log_bound})
+                rows.append(
+                    {
+                        "d": d,
+                        "mu_over_sigma": radius,
+                        "eps": float(eps),
+                        "family": "grid",
+                        "log_probability": lemma_c2_log_probability(d, radius, eps),
+                        "log_bound": log_bound,
+                    }
+                )
     best = max((r for r in rows if r["log_bound"] < 0), key=lambda r: r["log_probability"] - r["log_bound"])
     searched = tightest_search(best)
     rows += searched
     # Cross-check the exact law by simulation at fixed settings and at the settings where the bound is tightest.
-    tight = sorted((r for r in rows if r["log_bound"] < 0 and r["d"] <= 1000),
-                   key=lambda r: r["log_probability"] - r["log_bound"])[-2:]
-    cross = _monte_carlo_cross_check(rng, [(5, 1.0, 0.5), (50, math.sqrt(50), 0.3), (200, 0.0, 0.2)]
-                                     + [(r["d"], r["mu_over_sigma"], r["eps"]) for r in tight],
-                                     budget.pick(4000, 40000))
+    tight = sorted(
+        (r for r in rows if r["log_bound"] < 0 and r["d"] <= 1000), key=lambda r: r["log_probability"] - r["log_bound"]
+    )[-2:]
+    cross = _monte_carlo_cross_check(
+        rng,
+        [(5, 1.0, 0.5), (50, math.sqrt(50), 0.3), (200, 0.0, 0.2)]
+        + [(r["d"], r["mu_over_sigma"], r["eps"]) for r in tight],
+        budget.pick(4000, 40000),
+    )
     top = max(searched, key=lambda r: r["log_probability"] - r["log_bound"])
     notes = [
         "σ is a pure scale: the event and its probability depend on (d, ‖μ‖/σ, ε) only.",
@@ -129,14 +165,27 @@ def check_lemma_c2(budget: Budget, *, rng: np.random.Generator, statement_scale:
         f"ε={top['eps']:.3g} (grid: {math.exp(best['log_probability'] - best['log_bound']):.4g}).",
     ]
     result = exact_bound_result(
-        rows, size_key=lambda r: (r["d"], r["mu_over_sigma"], r["eps"]), what="P(deviation)",
-        bound_what="4 exp(-d ε²/8)", notes=notes, cross_checks=cross, statement_scale=statement_scale,
-        sides={"statement": "Lemma C.2's bound 4 exp(−dε²/8), as typed from the paper "
-                            "(memlab.verification._norm_concentration.lemma_c2_log_bound)",
-               "measurement": "exact law: ‖g‖²/σ² ~ noncentral χ²(d, ‖μ‖²/σ²) (scipy.stats.ncx2 / chi2 tails), "
-                              "cross-checked by simulating g ~ N(μ, σ²I)"},
-        settings={"tried": len(rows), "summary": f"d in [1, {ds[-1]:.0e}] x |μ|/σ (8) x ε ({len(eps_grid)}) + search",
-                  "d": ds, "mu_over_sigma": "0, 0.1, 1, 0.5√d, √d, 2√d, 10√d, 100√d", "eps": [float(e) for e in eps_grid]})
+        rows,
+        size_key=lambda r: (r["d"], r["mu_over_sigma"], r["eps"]),
+        what="P(deviation)",
+        bound_what="4 exp(-d ε²/8)",
+        notes=notes,
+        cross_checks=cross,
+        statement_scale=statement_scale,
+        sides={
+            "statement": "Lemma C.2's bound 4 exp(−dε²/8), as typed from the paper "
+            "(memlab.verification._norm_concentration.lemma_c2_log_bound)",
+            "measurement": "exact law: ‖g‖²/σ² ~ noncentral χ²(d, ‖μ‖²/σ²) (scipy.stats.ncx2 / chi2 tails), "
+            "cross-checked by simulating g ~ N(μ, σ²I)",
+        },
+        settings={
+            "tried": len(rows),
+            "summary": f"d in [1, {ds[-1]:.0e}] x |μ|/σ (8) x ε ({len(eps_grid)}) + search",
+            "d": ds,
+            "mu_over_sigma": "0, 0.1, 1, 0.5√d, √d, 2√d, 10√d, 100√d",
+            "eps": [float(e) for e in eps_grid],
+        },
+    )
     worst = result.details["worst_setting"]
     result.summary += f" at d={worst['d']}, |μ|/σ={fmt(worst['mu_over_sigma'], 3)}, ε={fmt(worst['eps'], 2)}"
     return result

@@ -21,6 +21,7 @@ statement could be wrong by any amount in that direction without the check notic
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -86,20 +87,33 @@ def measure_power(rescore: Rescore, *, rng: np.random.Generator, resamples: int)
     """
     seeds = rng.integers(0, 2**63 - 1, size=int(resamples)) if rescore.stochastic else None
     if rescore.fails(1.0, None):
-        return {"detectable_relative_error": 0.0, "probability": DETECTION_PROBABILITY,
-                "method": "the statement fails as it stands (scale 1): no perturbation is needed to detect it",
-                "perturbations": [], "resamples": None, "notes": list(rescore.notes)}
-    entries = []
+        return {
+            "detectable_relative_error": 0.0,
+            "probability": DETECTION_PROBABILITY,
+            "method": "the statement fails as it stands (scale 1): no perturbation is needed to detect it",
+            "perturbations": [],
+            "resamples": None,
+            "notes": list(rescore.notes),
+        }
+    entries: list[dict[str, Any]] = []
     for perturbation in rescore.perturbations:
         r = _search(rescore, perturbation, seeds)
         entries.append({"label": perturbation.label, "primary": perturbation.primary, "detectable_relative_error": r})
-    primary = [e["detectable_relative_error"] for e in entries if e["primary"]]
-    headline = None if (not primary or any(r is None for r in primary)) else max(primary)
-    how = (f"bootstrap: {len(seeds)} resampled measurements per r ({rescore.method}); detected = the decision rule "
-           f"says 'fails' on >= {DETECTION_PROBABILITY:.0%} of them; bisection on log r"
-           if seeds is not None else
-           f"deterministic: the decision rule re-run on the measurement with the statement multiplied by (1 ± r) "
-           f"({rescore.method or 'no Monte Carlo enters the decision'}); bisection on r")
-    return {"detectable_relative_error": headline, "probability": DETECTION_PROBABILITY, "method": how,
-            "perturbations": entries, "resamples": None if seeds is None else len(seeds),
-            "notes": list(rescore.notes)}
+    primary: list[float | None] = [e["detectable_relative_error"] for e in entries if e["primary"]]
+    found = [r for r in primary if r is not None]
+    headline = max(found) if primary and len(found) == len(primary) else None
+    how = (
+        f"bootstrap: {len(seeds)} resampled measurements per r ({rescore.method}); detected = the decision rule "
+        f"says 'fails' on >= {DETECTION_PROBABILITY:.0%} of them; bisection on log r"
+        if seeds is not None
+        else f"deterministic: the decision rule re-run on the measurement with the statement multiplied by (1 ± r) "
+        f"({rescore.method or 'no Monte Carlo enters the decision'}); bisection on r"
+    )
+    return {
+        "detectable_relative_error": headline,
+        "probability": DETECTION_PROBABILITY,
+        "method": how,
+        "perturbations": entries,
+        "resamples": None if seeds is None else len(seeds),
+        "notes": list(rescore.notes),
+    }

@@ -12,15 +12,15 @@ __all__ = ["all_claims", "get_claim", "register_claim", "select_claims"]
 _CLAIMS: dict[str, Claim] = {}
 
 
-def register_claim(*, id: str, paper_ref: str, statement: str, kind: str,
-                   tags: Iterable[str] = ()) -> Callable[[CheckFunction], CheckFunction]:
+def register_claim(
+    *, id: str, paper_ref: str, statement: str, kind: str, tags: Iterable[str] = ()
+) -> Callable[[CheckFunction], CheckFunction]:
     """Decorator: register ``check`` as the check of a new claim (ids are unique)."""
 
     def decorate(check: CheckFunction) -> CheckFunction:
         if id in _CLAIMS:
             raise ValueError(f"claim id {id!r} registered twice")
-        _CLAIMS[id] = Claim(id=id, paper_ref=paper_ref, statement=statement, kind=kind, check=check,
-                            tags=tuple(tags))
+        _CLAIMS[id] = Claim(id=id, paper_ref=paper_ref, statement=statement, kind=kind, check=check, tags=tuple(tags))
         return check
 
     return decorate
@@ -50,7 +50,8 @@ def select_claims(ids: Iterable[str] | None) -> list[Claim]:
         raise InvalidInputError("--only needs at least one claim id")
     unknown = [i for i in wanted if i not in _CLAIMS]
     if unknown:
-        raise InvalidInputError(f"unknown claim id(s) {', '.join(map(repr, unknown))}; "
-                             f"see `memlab verify --list` for the known ids")
+        raise InvalidInputError(
+            f"unknown claim id(s) {', '.join(map(repr, unknown))}; see `memlab verify --list` for the known ids"
+        )
     keep = set(wanted)
     return [c for c in _CLAIMS.values() if c.id in keep]

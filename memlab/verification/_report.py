@@ -34,30 +34,55 @@ __all__ = [
 ]
 
 #: The keys of each entry of ``claims`` in the JSON report, in order.
-CLAIM_FIELDS = ("id", "paper_ref", "statement", "kind", "verdict", "measured", "expected", "tolerance", "sides",
-                "power", "settings", "counterexample", "details")
+CLAIM_FIELDS = (
+    "id",
+    "paper_ref",
+    "statement",
+    "kind",
+    "verdict",
+    "measured",
+    "expected",
+    "tolerance",
+    "sides",
+    "power",
+    "settings",
+    "counterexample",
+    "details",
+)
 
 #: The rules every verdict follows (written into the report's ``config``).
 DECISION_RULES = {
     "false_alarm_per_claim": FALSE_ALARM,
-    "false_alarm_rule": (f"a true statement is reported 'fails' with probability at most {FALSE_ALARM:g} per claim: "
-                         "every Monte Carlo comparison of a claim shares that probability (Bonferroni over all the "
-                         "cells it looks at, valid under any correlation between them; Student-t quantiles where the "
-                         "standard error comes from replicates); exact and symbolic comparisons have no false alarms "
-                         "beyond their stated rounding tolerance"),
+    "false_alarm_rule": (
+        f"a true statement is reported 'fails' with probability at most {FALSE_ALARM:g} per claim: "
+        "every Monte Carlo comparison of a claim shares that probability (Bonferroni over all the "
+        "cells it looks at, valid under any correlation between them; Student-t quantiles where the "
+        "standard error comes from replicates); exact and symbolic comparisons have no false alarms "
+        "beyond their stated rounding tolerance"
+    ),
     "power_probability": DETECTION_PROBABILITY,
-    "power_rule": ("detectable_relative_error: the smallest r such that the statement multiplied by (1 ± r) is "
-                   f"reported 'fails' with probability >= {DETECTION_PROBABILITY:g} by the same decision rule on the "
-                   "same budget (bootstrap of the Monte Carlo measurement; exactly for deterministic comparisons); "
-                   "null when no r tried is detected (a loose bound)"),
-    "verdicts": {"holds": "no comparison rejected the statement and the check has power",
-                 "fails": "a comparison rejected the statement (see counterexample)",
-                 "inconclusive": "nothing rejected, but the measurement cannot resolve the statement",
-                 "error": "the check crashed or its measurement failed its own cross-check (exit code 1)"},
+    "power_rule": (
+        "detectable_relative_error: the smallest r such that the statement multiplied by (1 ± r) is "
+        f"reported 'fails' with probability >= {DETECTION_PROBABILITY:g} by the same decision rule on the "
+        "same budget (bootstrap of the Monte Carlo measurement; exactly for deterministic comparisons); "
+        "null when no r tried is detected (a loose bound)"
+    ),
+    "verdicts": {
+        "holds": "no comparison rejected the statement and the check has power",
+        "fails": "a comparison rejected the statement (see counterexample)",
+        "inconclusive": "nothing rejected, but the measurement cannot resolve the statement",
+        "error": "the check crashed or its measurement failed its own cross-check (exit code 1)",
+    },
 }
 
-_COLUMNS = (("claim", 26), ("reference", 16), ("verdict", 12), ("measured vs expected", 56), ("power", 12),
-            ("settings", 36))
+_COLUMNS = (
+    ("claim", 26),
+    ("reference", 16),
+    ("verdict", 12),
+    ("measured vs expected", 56),
+    ("power", 12),
+    ("settings", 36),
+)
 
 
 def power_text(power: dict | None) -> str:
@@ -117,11 +142,13 @@ def summarize(run: VerificationRun) -> dict:
 
 def run_to_dict(run: VerificationRun) -> dict:
     """``{"claims": [...], "summary": {...}, "config": {...}}`` — JSON-ready (NaN/Inf become null)."""
-    return to_jsonable({
-        "claims": [record_to_dict(r) for r in run.records],
-        "summary": summarize(run),
-        "config": {**run.config, "decision_rules": DECISION_RULES},
-    })
+    return to_jsonable(
+        {
+            "claims": [record_to_dict(r) for r in run.records],
+            "summary": summarize(run),
+            "config": {**run.config, "decision_rules": DECISION_RULES},
+        }
+    )
 
 
 def write_json_report(path: str | os.PathLike, run: VerificationRun) -> Path:
@@ -146,8 +173,14 @@ def table_header() -> str:
 
 def table_row(record: ClaimRecord) -> str:
     verdict = record.result.verdict + ("/crash" if record.crashed else "")
-    cells = (record.claim.id, record.claim.paper_ref, verdict, record.result.summary, power_text(record.result.power),
-             _settings_text(record))
+    cells = (
+        record.claim.id,
+        record.claim.paper_ref,
+        verdict,
+        record.result.summary,
+        power_text(record.result.power),
+        _settings_text(record),
+    )
     return "  ".join(_clip(cell, width).ljust(width) for cell, (_, width) in zip(cells, _COLUMNS)).rstrip()
 
 
@@ -167,7 +200,9 @@ def _md_quantity(q) -> str:
     if len(text) > 300:
         text = text[:297] + "..."
     se = q.get("se")
-    out = f"{text}" + (f" ± {json.dumps(to_jsonable(se))} (SE)" if se is not None and not isinstance(se, (list, dict)) else "")
+    out = f"{text}" + (
+        f" ± {json.dumps(to_jsonable(se))} (SE)" if se is not None and not isinstance(se, (list, dict)) else ""
+    )
     if q.get("what"):
         out += f" — {q['what']}"
     return out
@@ -193,9 +228,11 @@ def write_markdown_report(path: str | os.PathLike, run: VerificationRun) -> Path
     ]
     for r in run.records:
         verdict = r.result.verdict + ("/crash" if r.crashed else "")
-        lines.append(f"| `{r.claim.id}` | {_md_escape(r.claim.paper_ref)} | {r.claim.kind} | **{verdict}** | "
-                     f"{_md_escape(r.result.summary)} | {power_text(r.result.power)} | "
-                     f"{_md_escape(_settings_text(r))} |")
+        lines.append(
+            f"| `{r.claim.id}` | {_md_escape(r.claim.paper_ref)} | {r.claim.kind} | **{verdict}** | "
+            f"{_md_escape(r.result.summary)} | {power_text(r.result.power)} | "
+            f"{_md_escape(_settings_text(r))} |"
+        )
     for r in run.records:
         res = r.result
         lines += [
@@ -214,12 +251,15 @@ def write_markdown_report(path: str | os.PathLike, run: VerificationRun) -> Path
             if (res.sides or {}).get(side):
                 lines.append(f"- {side} side: {_md_escape(res.sides[side])}")
         if res.power:
-            lines.append(f"- power: detectable relative error {power_text(res.power)} — "
-                         f"{_md_escape(res.power['method'])}")
+            lines.append(
+                f"- power: detectable relative error {power_text(res.power)} — {_md_escape(res.power['method'])}"
+            )
             for entry in res.power.get("perturbations", []):
                 entry_power = {"detectable_relative_error": entry["detectable_relative_error"], "perturbations": [1]}
-                lines.append(f"  - {_md_escape(entry['label'])}{'' if entry['primary'] else ' (secondary)'}: "
-                             f"{power_text(entry_power)}")
+                lines.append(
+                    f"  - {_md_escape(entry['label'])}{'' if entry['primary'] else ' (secondary)'}: "
+                    f"{power_text(entry_power)}"
+                )
             for note in res.power.get("notes", []):
                 lines.append(f"  - {_md_escape(note)}")
         if res.counterexample is not None:

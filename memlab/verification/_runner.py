@@ -13,6 +13,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,8 +88,9 @@ def _crash_result(exc: BaseException) -> CheckResult:
     )
 
 
-def run_claim(claim: Claim, *, budget: Budget, seed: int, statement_scale: float = 1.0,
-              power: bool = True) -> ClaimRecord:
+def run_claim(
+    claim: Claim, *, budget: Budget, seed: int, statement_scale: float = 1.0, power: bool = True
+) -> ClaimRecord:
     """Run one claim's check (and, unless ``power=False``, measure its power).
 
     ``statement_scale`` multiplies the statement under test (1: the check as reported; the power is only
@@ -97,7 +99,7 @@ def run_claim(claim: Claim, *, budget: Budget, seed: int, statement_scale: float
     start = time.perf_counter()
     try:
         parameters = inspect.signature(claim.check).parameters
-        kwargs = {"rng": claim_rng(seed, claim.id)}
+        kwargs: dict[str, Any] = {"rng": claim_rng(seed, claim.id)}
         if "seed" in parameters:  # checks sharing an experiment get the run seed
             kwargs["seed"] = int(seed)
         if statement_scale != 1.0 or "statement_scale" in parameters:
@@ -107,21 +109,28 @@ def run_claim(claim: Claim, *, budget: Budget, seed: int, statement_scale: float
             raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
         if power and statement_scale == 1.0 and result.rescore is not None and result.verdict != "error":
             power_start = time.perf_counter()
-            result.power = measure_power(result.rescore, rng=power_rng(seed, claim.id),
-                                         resamples=POWER_RESAMPLES[budget.name])
+            result.power = measure_power(
+                result.rescore, rng=power_rng(seed, claim.id), resamples=POWER_RESAMPLES[budget.name]
+            )
             result.power["elapsed_s"] = round(time.perf_counter() - power_start, 3)
         crashed = False
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a crashing check becomes the "error" verdict; the others still run
         result = _crash_result(exc)
         crashed = True
     return ClaimRecord(claim, result, time.perf_counter() - start, crashed)
 
 
-def run_claims(claims: Iterable[Claim], *, budget: Budget, seed: int,
-               on_record: Callable[[ClaimRecord], None] | None = None,
-               on_start: Callable[[Claim], None] | None = None, power: bool = True) -> VerificationRun:
+def run_claims(
+    claims: Iterable[Claim],
+    *,
+    budget: Budget,
+    seed: int,
+    on_record: Callable[[ClaimRecord], None] | None = None,
+    on_start: Callable[[Claim], None] | None = None,
+    power: bool = True,
+) -> VerificationRun:
     """Run the checks in order; ``on_start``/``on_record`` are called around each (progress, streaming table)."""
     start = time.perf_counter()
     records = []

@@ -122,7 +122,8 @@ def tightest_two_point(c: float) -> dict:
         eps_min = math.sqrt(c * math.log(12.0) / d)  # 6·2·exp(−dε²/c) < 1
         if eps_min >= 1:
             continue
-        def objective(e: float) -> float:
+
+        def objective(e: float, d: float = d) -> float:
             log_ratio = two_point_log_probability(d, e) - (math.log(12.0) - d * e * e / c)
             return -max(log_ratio, -1e4)  # floor: a ratio below e^-1e4 is 0 for this purpose
 
@@ -136,8 +137,10 @@ def tightest_two_point(c: float) -> dict:
 def _settings(budget: Budget, c: float) -> list[tuple[int, int, float]]:
     ds = budget.pick([20, 50, 100, 200, 500, 1000, 3000], [10, 20, 50, 100, 200, 300, 500, 1000, 2000, 3000, 10000])
     ns = budget.pick([2, 3, 5, 10, 30], [2, 3, 4, 5, 10, 20, 30, 50, 100])
-    epss = budget.pick([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.33, 0.5, 0.8],
-                       [0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.32, 0.333, 0.4, 0.5, 0.65, 0.8, 0.95])
+    epss = budget.pick(
+        [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.33, 0.5, 0.8],
+        [0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.32, 0.333, 0.4, 0.5, 0.65, 0.8, 0.95],
+    )
     out = []
     for d in ds:
         for n in ns:
@@ -160,13 +163,23 @@ def _check(budget: Budget, rng: np.random.Generator, *, c: float, reading: str, 
         solver_calls += stats_["solver_calls"]
         bound = prop_c3_bound(n, d, eps, c) * statement_scale
         test = frequency_test(int(stats_["adversarial"].sum()), reps, bound, k=k, false_alarm_each=per_alarm)
-        rows.append({"d": d, "n": n, "eps": eps, "bound": bound, **test,
-                     "hull_distance_lower_bound_over_d": float(stats_["min_sq"].min() / d), "lower_end_over_d": 1 - 3 * eps,
-                     "max_vertex_distance_over_2d": float(stats_["max_sq"].max() / (2 * d)), "upper_end_over_2d": 1 + 3 * eps,
-                     "frequency_lower_side": float(stats_["adversarial_lower"].mean()),
-                     "frequency_upper_side": float(stats_["adversarial_upper"].mean()),
-                     "frequency_uniform_weights": float(stats_["uniform"].mean()),
-                     "frequency_random_weights": float(stats_["random"].mean())})
+        rows.append(
+            {
+                "d": d,
+                "n": n,
+                "eps": eps,
+                "bound": bound,
+                **test,
+                "hull_distance_lower_bound_over_d": float(stats_["min_sq"].min() / d),
+                "lower_end_over_d": 1 - 3 * eps,
+                "max_vertex_distance_over_2d": float(stats_["max_sq"].max() / (2 * d)),
+                "upper_end_over_2d": 1 + 3 * eps,
+                "frequency_lower_side": float(stats_["adversarial_lower"].mean()),
+                "frequency_upper_side": float(stats_["adversarial_upper"].mean()),
+                "frequency_uniform_weights": float(stats_["uniform"].mean()),
+                "frequency_random_weights": float(stats_["random"].mean()),
+            }
+        )
     violations = [r for r in rows if r["exceeds"]]
     excess = max(rows, key=lambda r: (r["frequency"] - r["bound"]) / max(r["se_at_bound"], 1e-12))
     counterexample = min(violations, key=lambda r: (r["d"], r["n"], r["eps"])) if violations else None
@@ -187,42 +200,70 @@ def _check(budget: Budget, rng: np.random.Generator, *, c: float, reading: str, 
         drawn = counts if resample is None else resample.binomial(reps, counts / reps)
         return bool(np.any(frequency_exceeds(drawn, reps, bounds * scale, k=k, false_alarm_each=per_alarm)))
 
-    notes = ["Only settings with a non-trivial bound (< 1) are tried; σ = 1 (pure scale).",
-             "Adversarial weights dominate any weight rule, so the verdict uses them.",
-             f"Search for a nearly tight setting with the exact law of n = 2 (‖x^1 − x^2‖²/2 ~ χ²_d): the largest "
-             f"P/bound over d in [1, 1e5] and ε is {two_point['ratio']:.3g}"
-             + (f" (d = {two_point['d']}, ε = {two_point['eps']:.3g})" if "d" in two_point else "")
-             + "; this exact setting enters the verdict (fails if P > bound)."]
+    notes = [
+        "Only settings with a non-trivial bound (< 1) are tried; σ = 1 (pure scale).",
+        "Adversarial weights dominate any weight rule, so the verdict uses them.",
+        f"Search for a nearly tight setting with the exact law of n = 2 (‖x^1 − x^2‖²/2 ~ χ²_d): the largest "
+        f"P/bound over d in [1, 1e5] and ε is {two_point['ratio']:.3g}"
+        + (f" (d = {two_point['d']}, ε = {two_point['eps']:.3g})" if "d" in two_point else "")
+        + "; this exact setting enters the verdict (fails if P > bound).",
+    ]
     observed = max((r["frequency"] / r["bound"] if r["bound"] > 0 else (math.inf if r["count"] else 0.0)) for r in rows)
     note = loose_note(max(observed, two_point["ratio"]), "P/bound (frequency or exact)")
     if note and not violations:
         notes.append(note)
     return CheckResult(
         verdict="fails" if violations else "holds",
-        measured=quantity(excess["frequency"], se=excess["se"],
-                          what="empirical frequency of 'some positive weights violate the sandwich' at the setting "
-                               "closest to exceeding its bound (in SE units)",
-                          at={"d": excess["d"], "n": excess["n"], "eps": excess["eps"]}),
+        measured=quantity(
+            excess["frequency"],
+            se=excess["se"],
+            what="empirical frequency of 'some positive weights violate the sandwich' at the setting "
+            "closest to exceeding its bound (in SE units)",
+            at={"d": excess["d"], "n": excess["n"], "eps": excess["eps"]},
+        ),
         expected=quantity(excess["bound"], what=f"bound 6n exp(-d ε²/{c:g}) at that setting"),
-        tolerance={"value": k, "why": f"fails only if frequency > bound + k·SE(bound) and the exact binomial tail "
-                   f"< {per_alarm:.1e}; k = {k:.2f} from family-wise false alarm {FALSE_ALARM:g} over "
-                   f"{len(settings)} settings (Bonferroni)"},
-        settings={"tried": len(settings), "summary": f"{len(settings)} (d,n,ε) with bound<1, {reps} reps each",
-                  "reps_per_setting": reps, "weights": "adversarial (hull distance / farthest vertex), uniform, random",
-                  "grid": [{"d": d, "n": n, "eps": e} for d, n, e in settings]},
+        tolerance={
+            "value": k,
+            "why": f"fails only if frequency > bound + k·SE(bound) and the exact binomial tail "
+            f"< {per_alarm:.1e}; k = {k:.2f} from family-wise false alarm {FALSE_ALARM:g} over "
+            f"{len(settings)} settings (Bonferroni)",
+        },
+        settings={
+            "tried": len(settings),
+            "summary": f"{len(settings)} (d,n,ε) with bound<1, {reps} reps each",
+            "reps_per_setting": reps,
+            "weights": "adversarial (hull distance / farthest vertex), uniform, random",
+            "grid": [{"d": d, "n": n, "eps": e} for d, n, e in settings],
+        },
         counterexample=counterexample,
-        sides={"statement": f"the bound 6n exp(−dε²/{c:g}) ({reading}), as typed from the paper "
-                            "(memlab.verification._softmax_average.prop_c3_bound)",
-               "measurement": "simulated Gaussian points (Bartlett decomposition of the Gram matrix); the worst weights "
-                              "exactly: hull distance by non-negative least squares, farthest vertex"},
-        details={"rows": rows, "violations": len(violations), "hull_solver_calls": solver_calls,
-                 "highest_frequency": highest, "reading": reading, "tightest_two_point": two_point,
-                 "smallest_lower_margin": min(rows, key=lambda r: r["hull_distance_lower_bound_over_d"] - r["lower_end_over_d"]),
-                 "notes": notes},
-        summary=(f"max freq {fmt(highest['frequency'])}±{fmt(highest['se'])} (bound {fmt(highest['bound'])}); "
-                 f"{len(violations)}/{len(rows)} exceed"),
-        rescore=Rescore(fails=fails, perturbations=(BOUND_TIGHTENED,), stochastic=True,
-                        method="every setting's count redrawn from Binomial(reps, observed frequency)"),
+        sides={
+            "statement": f"the bound 6n exp(−dε²/{c:g}) ({reading}), as typed from the paper "
+            "(memlab.verification._softmax_average.prop_c3_bound)",
+            "measurement": "simulated Gaussian points (Bartlett decomposition of the Gram matrix); the worst weights "
+            "exactly: hull distance by non-negative least squares, farthest vertex",
+        },
+        details={
+            "rows": rows,
+            "violations": len(violations),
+            "hull_solver_calls": solver_calls,
+            "highest_frequency": highest,
+            "reading": reading,
+            "tightest_two_point": two_point,
+            "smallest_lower_margin": min(
+                rows, key=lambda r: r["hull_distance_lower_bound_over_d"] - r["lower_end_over_d"]
+            ),
+            "notes": notes,
+        },
+        summary=(
+            f"max freq {fmt(highest['frequency'])}±{fmt(highest['se'])} (bound {fmt(highest['bound'])}); "
+            f"{len(violations)}/{len(rows)} exceed"
+        ),
+        rescore=Rescore(
+            fails=fails,
+            perturbations=(BOUND_TIGHTENED,),
+            stochastic=True,
+            method="every setting's count redrawn from Binomial(reps, observed frequency)",
+        ),
     )
 
 
@@ -230,7 +271,7 @@ def _check(budget: Budget, rng: np.random.Generator, *, c: float, reading: str, 
     id="prop-C.3",
     paper_ref="Proposition C.3",
     statement="x^j i.i.d. N(0, σ²I_d), any positive (possibly random) weights, ε in (0,1): with probability >= "
-              "1 − 6n exp(−dε²/2), dσ²(1−3ε) <= ‖Σ_{j<n} softmax(w)_j x^j − x^n‖² <= 2dσ²(1+3ε). (As stated.)",
+    "1 − 6n exp(−dε²/2), dσ²(1−3ε) <= ‖Σ_{j<n} softmax(w)_j x^j − x^n‖² <= 2dσ²(1+3ε). (As stated.)",
     kind="bound",
 )
 def check_prop_c3(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:

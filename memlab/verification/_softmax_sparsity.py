@@ -96,8 +96,18 @@ _PS = (1.0, 1.0 + 1e-9, 1.5, 2.0, 3.0, 10.0, math.inf)
 
 def softmax_cases(rng: np.random.Generator, count: int) -> Iterator[dict]:
     """Random and adversarial (v, T, p) cases, tagged by family; ``count`` random ones plus fixed corners."""
-    families = ("random", "ties_at_max", "ties_elsewhere", "huge_gap", "tiny_T", "huge_T", "equal_others",
-                "n_small", "large_n", "near_tie")
+    families = (
+        "random",
+        "ties_at_max",
+        "ties_elsewhere",
+        "huge_gap",
+        "tiny_T",
+        "huge_T",
+        "equal_others",
+        "n_small",
+        "large_n",
+        "near_tie",
+    )
     for i in range(count):
         family = families[i % len(families)]
         n = int(rng.integers(2, 40))
@@ -146,9 +156,18 @@ def _violated_array(log_lhs: np.ndarray, log_rhs: np.ndarray) -> np.ndarray:
 
 def _case_record(case: dict, log_lhs: float, log_rhs: float, **extra) -> dict:
     v = case["v"]
-    return {"family": case["family"], "n": int(v.size), "T": case["T"], "p": case["p"], "distinct": case["distinct"],
-            "log_lhs": log_lhs, "log_rhs": log_rhs, "log_ratio": log_lhs - log_rhs if log_lhs > -math.inf else -math.inf,
-            "v": v.tolist() if v.size <= 12 else f"{v.size} entries", **extra}
+    return {
+        "family": case["family"],
+        "n": int(v.size),
+        "T": case["T"],
+        "p": case["p"],
+        "distinct": case["distinct"],
+        "log_lhs": log_lhs,
+        "log_rhs": log_rhs,
+        "log_ratio": log_lhs - log_rhs if log_lhs > -math.inf else -math.inf,
+        "v": v.tolist() if v.size <= 12 else f"{v.size} entries",
+        **extra,
+    }
 
 
 def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str, statement_scale: float) -> CheckResult:
@@ -171,29 +190,53 @@ def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str, s
     nondistinct = [r for r in records if not r["distinct"]]
     counterexample = min(violations, key=lambda r: (r["n"], -r["T"])) if violations else None
     ratio = math.exp(tightest["log_ratio"]) if tightest else 0.0
-    notes = [f"{len(nondistinct)} inputs violate the hypothesis 'distinct entries' (ties); "
-             f"{sum(r['violated'] for r in nondistinct)} of them violate the inequality "
-             "(with a tie at the maximum γ = 0 and the bound is >= 2 >= the left side; ties elsewhere do not enter)."]
+    notes = [
+        f"{len(nondistinct)} inputs violate the hypothesis 'distinct entries' (ties); "
+        f"{sum(r['violated'] for r in nondistinct)} of them violate the inequality "
+        "(with a tie at the maximum γ = 0 and the bound is >= 2 >= the left side; ties elsewhere do not enter)."
+    ]
     lhs = np.array([r["log_lhs"] for r in records])
     rhs = np.array([r["log_rhs"] for r in records]) - log_scale  # the stated bound
     return CheckResult(
         verdict="fails" if violations else "holds",
-        sides={"statement": f"Lemma {lemma}'s bound {bound_what}, as typed from the paper "
-                            f"(memlab.verification._softmax_sparsity.lemma_{lemma.lower().replace('.', '')}_log_sides)",
-               "measurement": "the left side evaluated exactly in log space (log-sum-exp, no underflow), "
-                              "independently of the bound's formula"},
-        rescore=Rescore(fails=lambda scale, _rng: bool(np.any(_violated_array(lhs, rhs + math.log(scale)))),
-                        perturbations=(BOUND_TIGHTENED,), method="every generated input re-compared, no randomness"),
-        measured=quantity(ratio, se=0.0, what="largest lhs / rhs over all generated inputs (log-space evaluation)",
-                          at={k: tightest[k] for k in ("family", "n", "T", "p")} if tightest else None),
+        sides={
+            "statement": f"Lemma {lemma}'s bound {bound_what}, as typed from the paper "
+            f"(memlab.verification._softmax_sparsity.lemma_{lemma.lower().replace('.', '')}_log_sides)",
+            "measurement": "the left side evaluated exactly in log space (log-sum-exp, no underflow), "
+            "independently of the bound's formula",
+        },
+        rescore=Rescore(
+            fails=lambda scale, _rng: bool(np.any(_violated_array(lhs, rhs + math.log(scale)))),
+            perturbations=(BOUND_TIGHTENED,),
+            method="every generated input re-compared, no randomness",
+        ),
+        measured=quantity(
+            ratio,
+            se=0.0,
+            what="largest lhs / rhs over all generated inputs (log-space evaluation)",
+            at={k: tightest[k] for k in ("family", "n", "T", "p")} if tightest else None,
+        ),
         expected=quantity(1.0, what=f"lhs <= {bound_what} on every input"),
-        tolerance={"value": LOG_RTOL, "why": "log-space comparison, relative to max(1, |log rhs|): rounding of "
-                   "(v_i − v_k)/T and log-sum-exp in float64"},
-        settings={"tried": len(records), "summary": f"{len(records)} inputs, {len(by_family)} families, p in 1..∞",
-                  "families": by_family, "p": [str(p) for p in _PS]},
+        tolerance={
+            "value": LOG_RTOL,
+            "why": "log-space comparison, relative to max(1, |log rhs|): rounding of "
+            "(v_i − v_k)/T and log-sum-exp in float64",
+        },
+        settings={
+            "tried": len(records),
+            "summary": f"{len(records)} inputs, {len(by_family)} families, p in 1..∞",
+            "families": by_family,
+            "p": [str(p) for p in _PS],
+        },
         counterexample=counterexample,
-        details={"violations": len(violations), "tightest_case": tightest, "notes": notes, "lemma": lemma,
-                 "extreme_cases": len(extreme), "largest_relative_log_excess_in_extreme_cases": worst_relative},
+        details={
+            "violations": len(violations),
+            "tightest_case": tightest,
+            "notes": notes,
+            "lemma": lemma,
+            "extreme_cases": len(extreme),
+            "largest_relative_log_excess_in_extreme_cases": worst_relative,
+        },
         summary=f"max lhs/rhs = {fmt(ratio)} over {len(records)} inputs; {len(violations)} violations",
     )
 
@@ -202,7 +245,7 @@ def _deterministic_result(records: list[dict], *, bound_what: str, lemma: str, s
     id="lemma-D.1",
     paper_ref="Lemma D.1",
     statement="v in R^n with distinct entries, k = argmax v, γ = min_{i≠k}(v_k − v_i): for T > 0, p >= 1, "
-              "‖softmax(v/T) − e_k‖_p <= 2(n − 1) e^{−γ/T}.",
+    "‖softmax(v/T) − e_k‖_p <= 2(n − 1) e^{−γ/T}.",
     kind="deterministic inequality",
 )
 def check_lemma_d1(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
@@ -217,7 +260,7 @@ def check_lemma_d1(budget: Budget, *, rng: np.random.Generator, statement_scale:
     id="lemma-D.2",
     paper_ref="Lemma D.2",
     statement="As D.1 with S ⊂ [n], k in S, γ_S = min_{i∉S}(v_k − v_i): ‖softmax(v/T) − softmax(v|_S/T)‖_p <= "
-              "(1 + |S|)^{1/p} (n − |S|) e^{−γ_S/T}.",
+    "(1 + |S|)^{1/p} (n − |S|) e^{−γ_S/T}.",
     kind="deterministic inequality",
 )
 def check_lemma_d2(budget: Budget, *, rng: np.random.Generator, statement_scale: float = 1.0) -> CheckResult:
@@ -235,9 +278,11 @@ def check_lemma_d2(budget: Budget, *, rng: np.random.Generator, statement_scale:
         else:
             others = [j for j in range(n) if j != k]
             size = int(rng.integers(0, len(others) + 1))
-            subset = [k] + list(rng.choice(others, size=size, replace=False)) if others else [k]
+            subset = [k, *list(rng.choice(others, size=size, replace=False))] if others else [k]
         log_lhs, log_rhs = lemma_d2_log_sides(v, subset, case["T"], case["p"])
-        records.append(_case_record(case, log_lhs, log_rhs, S_size=len(set(subset)),
-                                    violated=_violated(log_lhs, log_rhs)))
-    return _deterministic_result(records, bound_what="(1+|S|)^{1/p}(n−|S|)e^{−γ_S/T}", lemma="D.2",
-                                 statement_scale=statement_scale)
+        records.append(
+            _case_record(case, log_lhs, log_rhs, S_size=len(set(subset)), violated=_violated(log_lhs, log_rhs))
+        )
+    return _deterministic_result(
+        records, bound_what="(1+|S|)^{1/p}(n−|S|)e^{−γ_S/T}", lemma="D.2", statement_scale=statement_scale
+    )

@@ -71,8 +71,14 @@ def excursion_bounds(mean: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.nd
     excursion = np.maximum(signed, 0.0)
     lower = np.maximum(np.maximum(lo - (mean + k * se), (mean - k * se) - hi), 0.0)
     upper = np.maximum(np.maximum(lo - (mean - k * se), (mean + k * se) - hi), 0.0)
-    return {"estimate": excursion.max(axis=-1), "lcb": lower.max(axis=-1), "ucb": upper.max(axis=-1),
-            "argmax": np.argmax(signed, axis=-1), "argmax_lcb": np.argmax(lower, axis=-1), "k": float(k)}
+    return {
+        "estimate": excursion.max(axis=-1),
+        "lcb": lower.max(axis=-1),
+        "ucb": upper.max(axis=-1),
+        "argmax": np.argmax(signed, axis=-1),
+        "argmax_lcb": np.argmax(lower, axis=-1),
+        "k": float(k),
+    }
 
 
 def binomial_se(freq: float, n: int) -> float:
@@ -92,13 +98,22 @@ def frequency_test(count: int, n: int, bound: float, *, k: float, false_alarm_ea
     se_null = math.sqrt(b * (1.0 - b) / n)
     p_value = float(stats.binom.sf(count - 1, n, b)) if count > 0 else 1.0
     exceeds = bool(bound < 1.0 and freq > b + k * se_null and p_value < false_alarm_each)
-    return {"count": int(count), "trials": int(n), "frequency": freq, "se": binomial_se(freq, n),
-            "bound": float(bound), "se_at_bound": se_null, "k": k, "binomial_p_value": p_value,
-            "exceeds": exceeds}
+    return {
+        "count": int(count),
+        "trials": int(n),
+        "frequency": freq,
+        "se": binomial_se(freq, n),
+        "bound": float(bound),
+        "se_at_bound": se_null,
+        "k": k,
+        "binomial_p_value": p_value,
+        "exceeds": exceeds,
+    }
 
 
-def frequency_exceeds(counts: np.ndarray, trials: np.ndarray, bounds: np.ndarray, *, k: float,
-                      false_alarm_each: float) -> np.ndarray:
+def frequency_exceeds(
+    counts: np.ndarray, trials: np.ndarray, bounds: np.ndarray, *, k: float, false_alarm_each: float
+) -> np.ndarray:
     """:func:`frequency_test`'s ``exceeds`` for arrays of settings (vectorised; any leading replicate axes)."""
     counts = np.asarray(counts, dtype=np.float64)
     trials = np.asarray(trials, dtype=np.float64)

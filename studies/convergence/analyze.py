@@ -99,8 +99,15 @@ def gmm_records(cache_dir: Path) -> dict:
 
 def transition_fields(ms, flags) -> dict:
     t = numerics.phase_transition(ms, flags, seed=run_gmm.SEED)
-    return {"m_start": t.m_start, "m_start_ci": list(t.m_start_ci), "m_pt": t.m_pt, "m_pt_ci": list(t.m_pt_ci),
-            "m_end": t.m_end, "m_end_ci": list(t.m_end_ci), "m_values": [int(m) for m in ms]}
+    return {
+        "m_start": t.m_start,
+        "m_start_ci": list(t.m_start_ci),
+        "m_pt": t.m_pt,
+        "m_pt_ci": list(t.m_pt_ci),
+        "m_end": t.m_end,
+        "m_end_ci": list(t.m_end_ci),
+        "m_values": [int(m) for m in ms],
+    }
 
 
 def _nll(m0: float, width: float, ms, hits, counts) -> float:
@@ -119,12 +126,17 @@ def logistic_fit(ms, hits, counts, *, width: float | None = None) -> tuple[float
     ms, hits, counts = (np.asarray(a, float) for a in (ms, hits, counts))
     if width is not None:
         span = (ms.min() - 20 * width, ms.max() + 20 * width)
-        res = minimize_scalar(lambda m0: _nll(m0, width, ms, hits, counts), bounds=span, method="bounded",
-                              options={"xatol": 1e-6})
+        res = minimize_scalar(
+            lambda m0: _nll(m0, width, ms, hits, counts), bounds=span, method="bounded", options={"xatol": 1e-6}
+        )
         return float(res.x), float(width)
     start = [float(ms[np.argmin(np.abs(hits / counts - 0.5))]), np.log(2.0)]
-    res = minimize(lambda th: _nll(th[0], np.exp(th[1]), ms, hits, counts), start, method="Nelder-Mead",
-                   options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
+    res = minimize(
+        lambda th: _nll(th[0], np.exp(th[1]), ms, hits, counts),
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000},
+    )
     return float(res.x[0]), float(np.exp(res.x[1]))
 
 
@@ -148,16 +160,30 @@ def transition_shift(cpu_flags: dict, paper_flags: dict, *, n_bootstrap: int = 1
         return m50_cpu, width, m50_paper
 
     m50_cpu, width, m50_paper = fit(c_flags, p_flags)
-    reps = np.array([fit([f[rng.integers(0, f.size, f.size)] for f in c_flags],
-                         [f[rng.integers(0, f.size, f.size)] for f in p_flags]) for _ in range(n_bootstrap)])
+    reps = np.array(
+        [
+            fit(
+                [f[rng.integers(0, f.size, f.size)] for f in c_flags],
+                [f[rng.integers(0, f.size, f.size)] for f in p_flags],
+            )
+            for _ in range(n_bootstrap)
+        ]
+    )
     shift_reps = reps[:, 2] - reps[:, 0]
 
     def ci(values):
         return [float(v) for v in np.quantile(values, [0.025, 0.975])]
 
-    return {"m50_cpu": m50_cpu, "m50_cpu_ci": ci(reps[:, 0]), "width_cpu": width, "m50_paper": m50_paper,
-            "m50_paper_ci": ci(reps[:, 2]), "shift": m50_paper - m50_cpu, "shift_ci": ci(shift_reps),
-            "replicates": shift_reps}
+    return {
+        "m50_cpu": m50_cpu,
+        "m50_cpu_ci": ci(reps[:, 0]),
+        "width_cpu": width,
+        "m50_paper": m50_paper,
+        "m50_paper_ci": ci(reps[:, 2]),
+        "shift": m50_paper - m50_cpu,
+        "shift_ci": ci(shift_reps),
+        "replicates": shift_reps,
+    }
 
 
 def analyze_gmm(cache_dir: Path):
@@ -171,8 +197,13 @@ def analyze_gmm(cache_dir: Path):
             if not runs:
                 continue
             ms = sorted(runs)
-            entry = {"n": n, "d": d, "k": k, "recipe": recipe,
-                     **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms])}
+            entry = {
+                "n": n,
+                "d": d,
+                "k": k,
+                "recipe": recipe,
+                **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms]),
+            }
             if recipe == "cpu" and paper:
                 same = [m for m in sorted(paper) if m in runs]
                 if same:
@@ -181,18 +212,34 @@ def analyze_gmm(cache_dir: Path):
             for m in ms:
                 result, arrays, config = runs[m]
                 variances = np.exp(np.asarray(arrays["log_variance_history"], float))
-                measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
-                                          arrays["log_variance_epochs"], variances, config)
-                model_rows.append({"n": n, "d": d, "k": k, "recipe": recipe, "m": m, "epochs": config["epochs"],
-                                   "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
-                                   "ratio": result["memorization_ratio"], "ratio_ci_low": result["memorization_ci_low"],
-                                   "ratio_ci_high": result["memorization_ci_high"],
-                                   "learned_variance": result["learned_variance"],
-                                   "train_loss_t16": result["train_loss"], "train_loss_t16_se": result["train_loss_se"],
-                                   "test_loss_t16": result["test_loss"], "test_loss_t16_se": result["test_loss_se"],
-                                   "dist_nearest_train": result["dist_nearest_train"],
-                                   "final_objective": result["final_objective"],
-                                   "train_seconds": result["train_seconds"], **measures})
+                measures = curve_measures(
+                    arrays["history_epochs"], arrays["loss_history"], arrays["log_variance_epochs"], variances, config
+                )
+                model_rows.append(
+                    {
+                        "n": n,
+                        "d": d,
+                        "k": k,
+                        "recipe": recipe,
+                        "m": m,
+                        "epochs": config["epochs"],
+                        "draws": config["draws"],
+                        "peak_lr": config["peak_lr"],
+                        "adam_b2": config["adam_b2"],
+                        "ratio": result["memorization_ratio"],
+                        "ratio_ci_low": result["memorization_ci_low"],
+                        "ratio_ci_high": result["memorization_ci_high"],
+                        "learned_variance": result["learned_variance"],
+                        "train_loss_t16": result["train_loss"],
+                        "train_loss_t16_se": result["train_loss_se"],
+                        "test_loss_t16": result["test_loss"],
+                        "test_loss_t16_se": result["test_loss_se"],
+                        "dist_nearest_train": result["dist_nearest_train"],
+                        "final_objective": result["final_objective"],
+                        "train_seconds": result["train_seconds"],
+                        **measures,
+                    }
+                )
                 if recipe == "paper-small":
                     for epoch, loss in zip(arrays["history_epochs"], arrays["loss_history"]):
                         curves.append([n, d, k, m, "objective", int(epoch), float(loss)])
@@ -202,14 +249,20 @@ def analyze_gmm(cache_dir: Path):
     for tup in run_gmm.TUPLES:
         cpu, paper = found[(tup, "cpu")], found[(tup, "paper-small")]
         if cpu and paper:
-            shift = transition_shift({m: r[0]["memorized_flags"] for m, r in cpu.items()},
-                                     {m: r[0]["memorized_flags"] for m, r in paper.items()}, seed=run_gmm.SEED)
+            shift = transition_shift(
+                {m: r[0]["memorized_flags"] for m, r in cpu.items()},
+                {m: r[0]["memorized_flags"] for m, r in paper.items()},
+                seed=run_gmm.SEED,
+            )
             shifts.append({"n": tup[0], "d": tup[1], "k": tup[2], "paper_m_values": sorted(paper), **shift})
     pooled = None
     if shifts:
         reps = np.mean([s_["replicates"] for s_ in shifts], axis=0)
-        pooled = {"tuples": len(shifts), "mean_shift": float(np.mean([s_["shift"] for s_ in shifts])),
-                  "mean_shift_ci": [float(v) for v in np.quantile(reps, [0.025, 0.975])]}
+        pooled = {
+            "tuples": len(shifts),
+            "mean_shift": float(np.mean([s_["shift"] for s_ in shifts])),
+            "mean_shift_ci": [float(v) for v in np.quantile(reps, [0.025, 0.975])],
+        }
     for s_ in shifts:
         del s_["replicates"]
     return found, model_rows, transitions, curves, shifts, pooled
@@ -234,21 +287,34 @@ def plot_gmm(found, transitions, shifts, out: Path) -> None:
             lo = ratio - np.array([runs[m][0]["memorization_ci_low"] for m in ms])
             hi = np.array([runs[m][0]["memorization_ci_high"] for m in ms]) - ratio
             t = next(t for t in transitions if (t["n"], t["d"], t["k"]) == tup and t["recipe"] == recipe)
-            label = {"cpu": "CPU preset (1k epochs, 1 draw, lr 5e-2, b2 0.9)",
-                     "paper-small": "paper settings (50k epochs, 100 draws, lr 1e-3, b2 0.999)"}[recipe]
-            ax.errorbar(ms, ratio, yerr=[lo, hi], color=color, marker=marker, capsize=3, lw=1,
-                        label=f"{label}: M_pt = {t['m_pt']} [{t['m_pt_ci'][0]}, {t['m_pt_ci'][1]}]")
+            label = {
+                "cpu": "CPU preset (1k epochs, 1 draw, lr 5e-2, b2 0.9)",
+                "paper-small": "paper settings (50k epochs, 100 draws, lr 1e-3, b2 0.999)",
+            }[recipe]
+            ax.errorbar(
+                ms,
+                ratio,
+                yerr=[lo, hi],
+                color=color,
+                marker=marker,
+                capsize=3,
+                lw=1,
+                label=f"{label}: M_pt = {t['m_pt']} [{t['m_pt_ci'][0]}, {t['m_pt_ci'][1]}]",
+            )
         ax.axhline(0.5, color="gray", lw=0.6)
         title = f"N={tup[0]}, d={tup[1]}, K={tup[2]}"
         shift = next((s_ for s_ in shifts if (s_["n"], s_["d"], s_["k"]) == tup), None)
         if shift is not None:
-            title += f": shift of the 50% point {shift['shift']:+.2f} [{shift['shift_ci'][0]:+.2f}, " \
-                     f"{shift['shift_ci'][1]:+.2f}]"
+            title += (
+                f": shift of the 50% point {shift['shift']:+.2f} [{shift['shift_ci'][0]:+.2f}, "
+                f"{shift['shift_ci'][1]:+.2f}]"
+            )
         ax.set(xlabel="M", ylabel="memorization ratio", title=title)
         ax.legend(fontsize=7, loc="upper left")
         paper = found[(tup, "paper-small")]
-        for col, (key, ylabel, log) in enumerate((("loss", "training objective", True),
-                                                  ("variance", "learned variance", True)), start=1):
+        for col, (key, ylabel, log) in enumerate(
+            (("loss", "training objective", True), ("variance", "learned variance", True)), start=1
+        ):
             ax = axes[row, col]
             for m in sorted(paper):
                 arrays = paper[m][1]
@@ -264,9 +330,12 @@ def plot_gmm(found, transitions, shifts, out: Path) -> None:
                 ax.axhline(1.0, color="k", lw=0.6, ls="--")
             if log:
                 ax.set_yscale("log")
-            ax.set(xlabel="epoch", ylabel=ylabel,
-                   title=f"paper settings: {ylabel}" + (" (dotted: CPU preset's; dashed: true)"
-                                                        if key == "variance" else ""))
+            ax.set(
+                xlabel="epoch",
+                ylabel=ylabel,
+                title=f"paper settings: {ylabel}"
+                + (" (dotted: CPU preset's; dashed: true)" if key == "variance" else ""),
+            )
             if paper:
                 ax.legend(fontsize=7)
     fig.tight_layout()
@@ -290,8 +359,7 @@ def analyze_image(cache_dir: Path, epoch_counts: list[int]):
         for recipe, epochs in recipes:
             runs = {}
             for m in run_image.M_VALUES:
-                config = run_image.model_config(source, "cpu" if epochs is None else "paper-optimizer", m,
-                                                epochs or 0)
+                config = run_image.model_config(source, "cpu" if epochs is None else "paper-optimizer", m, epochs or 0)
                 record = _sweep.load_result(cache_dir, config, _image_runs.train_and_evaluate)
                 if record is None:
                     continue
@@ -300,20 +368,40 @@ def analyze_image(cache_dir: Path, epoch_counts: list[int]):
             found[(source, recipe)] = runs
             if runs:
                 ms = sorted(runs)
-                transitions.append({"source": source, "recipe": recipe,
-                                    **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms])})
+                transitions.append(
+                    {
+                        "source": source,
+                        "recipe": recipe,
+                        **transition_fields(ms, [runs[m][0]["memorized_flags"] for m in ms]),
+                    }
+                )
             for m, (result, arrays, config) in sorted(runs.items()):
                 variances = np.exp(np.asarray(arrays["log_color_var_history"], float))
-                measures = curve_measures(arrays["history_epochs"], arrays["loss_history"],
-                                          arrays["log_color_var_epochs"], variances, config)
-                rows.append({"source": source, "recipe": recipe, "m": m, "epochs": config["epochs"],
-                             "draws": config["draws"], "peak_lr": config["peak_lr"], "adam_b2": config["adam_b2"],
-                             "ratio": result["ratio"], "ratio_ci_low": result["ratio_ci_low"],
-                             "ratio_ci_high": result["ratio_ci_high"], "learned_color_var": result["learned_color_var"],
-                             "train_loss_t16": result["train_loss"], "train_loss_t16_se": result["train_loss_se"],
-                             "test_loss_t16": result.get("test_loss"), "test_loss_t16_se": result.get("test_loss_se"),
-                             "final_objective": result["final_objective"], "train_seconds": result["train_seconds"],
-                             **measures})
+                measures = curve_measures(
+                    arrays["history_epochs"], arrays["loss_history"], arrays["log_color_var_epochs"], variances, config
+                )
+                rows.append(
+                    {
+                        "source": source,
+                        "recipe": recipe,
+                        "m": m,
+                        "epochs": config["epochs"],
+                        "draws": config["draws"],
+                        "peak_lr": config["peak_lr"],
+                        "adam_b2": config["adam_b2"],
+                        "ratio": result["ratio"],
+                        "ratio_ci_low": result["ratio_ci_low"],
+                        "ratio_ci_high": result["ratio_ci_high"],
+                        "learned_color_var": result["learned_color_var"],
+                        "train_loss_t16": result["train_loss"],
+                        "train_loss_t16_se": result["train_loss_se"],
+                        "test_loss_t16": result.get("test_loss"),
+                        "test_loss_t16_se": result.get("test_loss_se"),
+                        "final_objective": result["final_objective"],
+                        "train_seconds": result["train_seconds"],
+                        **measures,
+                    }
+                )
                 if recipe != "cpu":
                     for epoch, loss in zip(arrays["history_epochs"], arrays["loss_history"]):
                         curves.append([source, recipe, m, "objective", int(epoch), float(loss)])
@@ -344,9 +432,16 @@ def plot_image(found, baselines, recipes, out: Path) -> None:
             lo = ratio - np.array([runs[m][0]["ratio_ci_low"] for m in ms])
             hi = np.array([runs[m][0]["ratio_ci_high"] for m in ms]) - ratio
             epochs = runs[ms[0]][2]["epochs"]
-            ax.errorbar(ms, ratio, yerr=[lo, hi], color=color, marker=marker, capsize=3, lw=1,
-                        label=f"{recipe} ({epochs} epochs, lr {runs[ms[0]][2]['peak_lr']:g}, "
-                              f"b2 {runs[ms[0]][2]['adam_b2']:g})")
+            ax.errorbar(
+                ms,
+                ratio,
+                yerr=[lo, hi],
+                color=color,
+                marker=marker,
+                capsize=3,
+                lw=1,
+                label=f"{recipe} ({epochs} epochs, lr {runs[ms[0]][2]['peak_lr']:g}, b2 {runs[ms[0]][2]['adam_b2']:g})",
+            )
         if source in baselines:
             ax.axhline(baselines[source]["exact_ratio"], color="tab:green", ls=":", label="exact denoiser")
         ax.axhline(0.5, color="gray", lw=0.6)
@@ -366,8 +461,11 @@ def plot_image(found, baselines, recipes, out: Path) -> None:
             if key == "variance":
                 ax.axhline(1.0, color="k", lw=0.6, ls="--")
             ax.set_yscale("log")
-            ax.set(xlabel="epoch", ylabel="training objective" if key == "loss" else "learned colour variance",
-                   title="paper optimizer: " + ("objective" if key == "loss" else "colour variance (dashed: true)"))
+            ax.set(
+                xlabel="epoch",
+                ylabel="training objective" if key == "loss" else "learned colour variance",
+                title="paper optimizer: " + ("objective" if key == "loss" else "colour variance (dashed: true)"),
+            )
             if any(found.get((source, r)) for r in recipes[1:]):
                 ax.legend(fontsize=7)
     fig.tight_layout()
@@ -384,14 +482,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gmm-cache", type=Path, default=PHASE_TRANSITION_CACHE)
     parser.add_argument("--image-cache", type=Path, default=IMAGE_MODEL_CACHE)
-    parser.add_argument("--image-epochs", default="6000,100000",
-                        help="epoch counts of the image study's paper-optimizer models, comma-separated")
+    parser.add_argument(
+        "--image-epochs",
+        default="6000,100000",
+        help="epoch counts of the image study's paper-optimizer models, comma-separated",
+    )
     parser.add_argument("--out", type=Path, default=Path("studies/convergence"))
     args = parser.parse_args(argv)
     found, model_rows, transitions, curves, shifts, pooled = analyze_gmm(args.gmm_cache)
     if shifts:
-        write_csv(args.out / "gmm_shift.csv", *_table([{k: (" ".join(map(str, v)) if isinstance(v, list) else v)
-                                                        for k, v in s_.items()} for s_ in shifts]))
+        write_csv(
+            args.out / "gmm_shift.csv",
+            *_table(
+                [{k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in s_.items()} for s_ in shifts]
+            ),
+        )
     write_csv(args.out / "gmm_models.csv", *_table(model_rows))
     flat = []
     for t in transitions:
@@ -407,28 +512,73 @@ def main(argv=None) -> int:
     write_csv(args.out / "gmm_curves.csv", ["n", "d", "k", "m", "quantity", "epoch", "value"], curves)
     plot_gmm(found, transitions, shifts, args.out)
     epoch_counts = [int(e) for e in str(args.image_epochs).split(",") if e.strip()]
-    image_found, image_rows, image_curves, image_transitions, baselines, recipes = analyze_image(args.image_cache,
-                                                                                               epoch_counts)
+    image_found, image_rows, image_curves, image_transitions, baselines, recipes = analyze_image(
+        args.image_cache, epoch_counts
+    )
     if image_rows:
         write_csv(args.out / "image_models.csv", *_table(image_rows))
-        write_csv(args.out / "image_curves.csv", ["source", "recipe", "m", "quantity", "epoch", "value"],
-                  image_curves)
+        write_csv(args.out / "image_curves.csv", ["source", "recipe", "m", "quantity", "epoch", "value"], image_curves)
         plot_image(image_found, baselines, recipes, args.out)
-    write_json(args.out / "convergence.json", {
-        "gmm": {"tuples": [list(t) for t in run_gmm.TUPLES], "seed": run_gmm.SEED, "transitions": transitions,
-                "shift": shifts, "pooled_shift": pooled, "models": model_rows},
-        "image": {"n": run_image.N, "k": run_image.K, "channels": run_image.CHANNELS, "side": run_image.SIDE,
-                  "sources": run_image.SOURCES, "transitions": image_transitions, "models": image_rows,
-                  "baselines": {s: {k: v for k, v in b.items() if k.startswith(("exact_", "mem_"))}
-                                for s, b in baselines.items()}},
-    })
+    write_json(
+        args.out / "convergence.json",
+        {
+            "gmm": {
+                "tuples": [list(t) for t in run_gmm.TUPLES],
+                "seed": run_gmm.SEED,
+                "transitions": transitions,
+                "shift": shifts,
+                "pooled_shift": pooled,
+                "models": model_rows,
+            },
+            "image": {
+                "n": run_image.N,
+                "k": run_image.K,
+                "channels": run_image.CHANNELS,
+                "side": run_image.SIDE,
+                "sources": run_image.SOURCES,
+                "transitions": image_transitions,
+                "models": image_rows,
+                "baselines": {
+                    s: {k: v for k, v in b.items() if k.startswith(("exact_", "mem_"))} for s, b in baselines.items()
+                },
+            },
+        },
+    )
     for t in transitions:
-        print(t["n"], t["d"], t["k"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "start", t["m_start"], "end",
-              t["m_end"], "tried", t["m_values"], "| on paper sizes:", t.get("on_paper_sizes", {}).get("m_pt"))
+        print(
+            t["n"],
+            t["d"],
+            t["k"],
+            t["recipe"],
+            "M_pt",
+            t["m_pt"],
+            t["m_pt_ci"],
+            "start",
+            t["m_start"],
+            "end",
+            t["m_end"],
+            "tried",
+            t["m_values"],
+            "| on paper sizes:",
+            t.get("on_paper_sizes", {}).get("m_pt"),
+        )
     for s_ in shifts:
-        print(s_["n"], s_["d"], s_["k"], "m50 cpu", round(s_["m50_cpu"], 2), s_["m50_cpu_ci"], "width",
-              round(s_["width_cpu"], 2), "m50 paper", round(s_["m50_paper"], 2), s_["m50_paper_ci"], "shift",
-              round(s_["shift"], 2), s_["shift_ci"])
+        print(
+            s_["n"],
+            s_["d"],
+            s_["k"],
+            "m50 cpu",
+            round(s_["m50_cpu"], 2),
+            s_["m50_cpu_ci"],
+            "width",
+            round(s_["width_cpu"], 2),
+            "m50 paper",
+            round(s_["m50_paper"], 2),
+            s_["m50_paper_ci"],
+            "shift",
+            round(s_["shift"], 2),
+            s_["shift_ci"],
+        )
     print("pooled", pooled)
     for t in image_transitions:
         print(t["source"], t["recipe"], "M_pt", t["m_pt"], t["m_pt_ci"], "tried", t["m_values"])

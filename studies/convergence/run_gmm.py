@@ -51,8 +51,9 @@ def config(name: str, n: int, d: int, k: int, m: int) -> dict:
 
 
 def run_one(name: str, tup, m: int, cache_dir: Path) -> dict:
-    return _sweep.run_sweep(train_and_evaluate, [config(name, *tup, m)], options=_sweep.SweepOptions(cache_dir),
-                            desc=f"{name} {tup} M={m}").records[0]
+    return _sweep.run_sweep(
+        train_and_evaluate, [config(name, *tup, m)], options=_sweep.SweepOptions(cache_dir), desc=f"{name} {tup} M={m}"
+    ).records[0]
 
 
 def cached_ratio(name: str, tup, m: int, cache_dir: Path) -> float | None:
@@ -62,8 +63,10 @@ def cached_ratio(name: str, tup, m: int, cache_dir: Path) -> float | None:
 
 def cpu_transition(tup, cache_dir: Path):
     ms = list(range(CPU_M_LOW, CPU_M_HIGH + 1))
-    flags = [_sweep.load_result(cache_dir, config("cpu", *tup, m), train_and_evaluate)["result"]["memorized_flags"]
-             for m in ms]
+    flags = [
+        _sweep.load_result(cache_dir, config("cpu", *tup, m), train_and_evaluate)["result"]["memorized_flags"]
+        for m in ms
+    ]
     return numerics.phase_transition(ms, flags, seed=SEED)
 
 
@@ -107,8 +110,9 @@ def main(argv=None) -> int:
 
     # 1. CPU preset: every integer M in [CPU_M_LOW, CPU_M_HIGH] (cheap).
     cpu_configs = [config("cpu", *tup, m) for tup in TUPLES for m in range(CPU_M_LOW, CPU_M_HIGH + 1)]
-    outcome = _sweep.run_sweep(train_and_evaluate, cpu_configs, options=_sweep.SweepOptions(args.cache_dir),
-                               desc="cpu preset")
+    outcome = _sweep.run_sweep(
+        train_and_evaluate, cpu_configs, options=_sweep.SweepOptions(args.cache_dir), desc="cpu preset"
+    )
     note(stage="cpu", executed=outcome.executed, cached=outcome.cached)
     cpu_m_pt = {tup: cpu_transition(tup, args.cache_dir).m_pt for tup in TUPLES}
     note(stage="cpu-transitions", m_pt={str(t): v for t, v in cpu_m_pt.items()})
@@ -133,8 +137,14 @@ def main(argv=None) -> int:
             started = time.time()
             record = run_one("paper-small", tup, m, args.cache_dir)
             tried[tup][m] = float(record["result"]["memorization_ratio"])
-            note(stage="paper", tuple=tup, m=m, ratio=tried[tup][m], seconds=time.time() - started,
-                 learned_variance=record["result"]["learned_variance"])
+            note(
+                stage="paper",
+                tuple=tup,
+                m=m,
+                ratio=tried[tup][m],
+                seconds=time.time() - started,
+                learned_variance=record["result"]["learned_variance"],
+            )
     note(stage="done", tried={str(t): v for t, v in tried.items()})
     return 0
 

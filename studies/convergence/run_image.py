@@ -39,8 +39,17 @@ EVALUATION = {"eval_draws": 20, "n_eval": 50, "t_index": 16}
 
 
 def data_config(source: str) -> dict:
-    data = ImageDataSettings(templates=SOURCES[source], side=SIDE, k=K, n=N, n_test=N, channels=CHANNELS,
-                             color_mean=(0.0,), color_var=1.0, seed=SEED)
+    data = ImageDataSettings(
+        templates=SOURCES[source],
+        side=SIDE,
+        k=K,
+        n=N,
+        n_test=N,
+        channels=CHANNELS,
+        color_mean=(0.0,),
+        color_var=1.0,
+        seed=SEED,
+    )
     return runs.dataset_config(data)
 
 
@@ -82,8 +91,12 @@ def main(argv=None) -> int:
     # The CPU recipe at every M (cheap), then the paper-optimizer models, the most informative first
     # (M = N - 1, just below N), then the baselines (the exact denoiser's chance level), then the rest.
     for source in sources:
-        cpu = _sweep.run_sweep(runs.train_and_evaluate, [model_config(source, "cpu", m, args.epochs)
-                                                          for m in M_VALUES], options=options, desc=f"{source} cpu")
+        cpu = _sweep.run_sweep(
+            runs.train_and_evaluate,
+            [model_config(source, "cpu", m, args.epochs) for m in M_VALUES],
+            options=options,
+            desc=f"{source} cpu",
+        )
         note(stage="cpu", source=source, ratios=[r["ratio"] for r in cpu.results])
     queue = [("model", source, 19) for source in sources] + [("baselines", source, None) for source in sources]
     queue += [("model", source, m) for m in (17, 14, 20) for source in sources]
@@ -93,15 +106,21 @@ def main(argv=None) -> int:
             return 0
         started = time.time()
         if kind == "baselines":
-            outcome = _sweep.run_sweep(runs.evaluate_baselines, [baseline_config(source)], options=options,
-                                       desc=f"{source} baselines")
+            outcome = _sweep.run_sweep(
+                runs.evaluate_baselines, [baseline_config(source)], options=options, desc=f"{source} baselines"
+            )
             note(stage="baselines", source=source, exact_ratio=outcome.results[0]["exact_ratio"])
             continue
         config = model_config(source, "paper-optimizer", m, args.epochs)
-        record = _sweep.run_sweep(runs.train_and_evaluate, [config], options=options,
-                                  desc=f"{source} M={m}").records[0]
-        note(stage="paper-optimizer", source=source, m=m, ratio=record["result"]["ratio"],
-             color_var=record["result"]["learned_color_var"], seconds=time.time() - started)
+        record = _sweep.run_sweep(runs.train_and_evaluate, [config], options=options, desc=f"{source} M={m}").records[0]
+        note(
+            stage="paper-optimizer",
+            source=source,
+            m=m,
+            ratio=record["result"]["ratio"],
+            color_var=record["result"]["learned_color_var"],
+            seconds=time.time() - started,
+        )
     note(stage="done")
     return 0
 

@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # what the lazy attributes below resolve to, for type checker
         save_figure7,
     )
     from memlab.theory import crossover_exact, m_star
-    from memlab.verification import Budget, VerificationRun, all_claims, run_claims, select_claims
+    from memlab.verification import Budget, VerificationRun, all_claims, run_claims, select_claims, verify
 
 _THEORY = ("crossover_exact", "m_star")
 _NUMERICS = (
@@ -101,7 +101,7 @@ _NUMERICS = (
     "within_sample_standard_error",
 )
 _GPU_KERNELS = ("ExcessLosses", "TrainConfig", "TrainResult", "ddim_sample_model", "mc_excess_losses", "train")
-_VERIFICATION = ("Budget", "VerificationRun", "all_claims", "run_claims", "select_claims")
+_VERIFICATION = ("Budget", "VerificationRun", "all_claims", "run_claims", "select_claims", "verify")
 _PAPER_FIGS = (
     "PRESETS",
     "AnalysisSettings",

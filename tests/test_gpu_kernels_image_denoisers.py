@@ -4,12 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from seeds import fresh_seed
 
 from memlab import gpu_kernels, numerics
-
-
-def _fresh_seed() -> int:
-    return int(np.random.SeedSequence().entropy % 2**31)
 
 
 def _noisy(ds, alpha, sigma, rng, count):
@@ -18,7 +15,7 @@ def _noisy(ds, alpha, sigma, rng, count):
 
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
 def test_matches_reference_on_grid(dtype):
-    seed = _fresh_seed()
+    seed = fresh_seed()
     ds = numerics.make_image_dataset(k=4, n=12, side=5, seed=seed)
     rng = np.random.default_rng(seed)
     color_means = rng.standard_normal((4, 3))

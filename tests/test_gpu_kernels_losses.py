@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from seeds import fresh_seed
 
 from memlab import gpu_kernels, numerics
 from memlab._errors import InvalidInputError
@@ -30,10 +31,6 @@ def native(request):
     if request.param and native_kernel("float64") is None:
         pytest.skip(f"native CPU kernel unavailable: {native_kernel_status()}")
     return request.param
-
-
-def _fresh_seed() -> int:
-    return int(np.random.SeedSequence().entropy % 2**31)
 
 
 def _case(seed):
@@ -104,14 +101,14 @@ def _assert_matches_reference(got, ref, atol, seed, t_index=slice(None)):
 
 
 def test_float64_kernel_matches_numerics_reference(native):
-    seed = _fresh_seed()
+    seed = fresh_seed()
     ds, alphas, sigmas, key = _case(seed)
     got = _run(ds, alphas, sigmas, key, native=native)
     _assert_matches_reference(got, _reference(ds, alphas, sigmas, _noise(key, jnp.float64)), 1e-9 * _scale(ds), seed)
 
 
 def test_all_m_kernel_matches_per_m_loop(native):
-    seed = _fresh_seed()
+    seed = fresh_seed()
     ds, alphas, sigmas, key = _case(seed)
     got = _run(ds, alphas, sigmas, key, native=native)
     noise = jnp.asarray(_noise(key, jnp.float64))
@@ -126,7 +123,7 @@ def test_all_m_kernel_matches_per_m_loop(native):
 
 def test_float32_is_finite_on_the_whole_grid_and_matches_reference_at_paper_scale(native):
     # d = 50, means on the sphere of radius sqrt(50): the logits reach |x|^2 / sigma^2 ~ 1e8 at t = 0.001.
-    seed = _fresh_seed()
+    seed = fresh_seed()
     n, d, draws = 24, 50, 3
     ds = numerics.make_gmm_dataset(d=d, k=12, n=n, seed=seed)
     alphas, sigmas, _ = numerics.schedule_coefficients(numerics.timestep_grid())
@@ -158,7 +155,7 @@ def test_float32_is_finite_on_the_whole_grid_and_matches_reference_at_paper_scal
 
 
 def test_chunk_size_does_not_change_the_numbers(native):
-    ds, alphas, sigmas, key = _case(_fresh_seed())
+    ds, alphas, sigmas, key = _case(fresh_seed())
     whole = _run(ds, alphas, sigmas, key, native=native)
     tol = 1e-12 * _scale(ds)
     # chunk_size 4 < R: tiles of 2 samples (one per device) x 4 draws, the second draw tile half padding,
@@ -173,7 +170,7 @@ def test_two_devices_give_the_numbers_of_one(native):
     devices = jax.devices()
     if len(devices) < 2:
         pytest.skip("needs the 2 CPU devices set up in conftest")
-    ds, alphas, sigmas, key = _case(_fresh_seed())
+    ds, alphas, sigmas, key = _case(fresh_seed())
     sharded = _run(ds, alphas, sigmas, key, native=native)
     single = _run(ds, alphas, sigmas, key, devices=devices[:1], native=native)
     tol = 1e-12 * _scale(ds)
@@ -182,11 +179,11 @@ def test_two_devices_give_the_numbers_of_one(native):
 
 
 def test_same_key_same_numbers_and_no_retracing(native):
-    ds, alphas, sigmas, key = _case(_fresh_seed())
+    ds, alphas, sigmas, key = _case(fresh_seed())
     first = _run(ds, alphas, sigmas, key, native=native)
     traces = gpu_kernels.trace_counts()["mc_excess_losses"]
     second = _run(ds, alphas, sigmas, key, native=native)
-    other_data = numerics.make_gmm_dataset(d=D, k=K, n=N, seed=_fresh_seed() + 1)
+    other_data = numerics.make_gmm_dataset(d=D, k=K, n=N, seed=fresh_seed() + 1)
     _run(other_data, alphas[::-1], sigmas[::-1], jax.random.key(123), native=native)
     assert gpu_kernels.trace_counts()["mc_excess_losses"] == traces  # same shapes, new values: no new trace
     for leaf_a, leaf_b in zip(jax.tree_util.tree_leaves(first), jax.tree_util.tree_leaves(second)):
@@ -224,7 +221,7 @@ def test_bad_arguments_raise():
 def test_native_and_xla_engines_agree(native):
     if not native:
         pytest.skip("compares the native engine with the XLA one")
-    seed = _fresh_seed()
+    seed = fresh_seed()
     ds, alphas, sigmas, key = _case(seed)
     native_result = _run(ds, alphas, sigmas, key, native=True)
     xla_result = _run(ds, alphas, sigmas, key, native=False)
@@ -241,7 +238,7 @@ def test_native_and_xla_engines_agree(native):
 def test_native_numbers_do_not_depend_on_the_thread_count(native, monkeypatch):
     if not native:
         pytest.skip("native kernel only")
-    ds, alphas, sigmas, key = _case(_fresh_seed())
+    ds, alphas, sigmas, key = _case(fresh_seed())
     monkeypatch.setenv("MEMLAB_NATIVE_THREADS", "1")
     one = _run(ds, alphas, sigmas, key, devices=jax.devices()[:1])
     monkeypatch.setenv("MEMLAB_NATIVE_THREADS", "3")
@@ -360,7 +357,7 @@ def test_the_default_chunk_shrinks_to_fit_a_memory_limit(native, monkeypatch):
     if not native:
         pytest.skip("the shrinking loop does not depend on the engine; the native one compiles fast")
     monkeypatch.setenv("MEMLAB_NATIVE_THREADS", "1")
-    ds, alphas, sigmas, key = _case(_fresh_seed())
+    ds, alphas, sigmas, key = _case(fresh_seed())
     whole = _run(ds, alphas, sigmas, key, native=native, devices=jax.devices()[:1])
     limit = gpu_kernels.mc_memory_estimate(
         N,

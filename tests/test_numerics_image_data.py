@@ -7,15 +7,11 @@ import struct
 import numpy as np
 import pytest
 from scipy.stats import norm
+from seeds import fresh_seed
 
 from memlab import numerics
 from memlab._errors import InvalidInputError
 from memlab.numerics import _image_data
-
-
-def _fresh_seed() -> int:
-    return int(np.random.SeedSequence().entropy % 2**31)
-
 
 # ---------------------------------------------------------------------------------------------- resizing
 
@@ -173,7 +169,7 @@ def test_samples_have_the_stated_mean_and_covariance(color_mean, color_var):
     or estimated (covariance) standard error; the threshold z is the two-sided normal quantile at
     1e-6 / (2J) (Bonferroni), so the test fails with probability <= ~1e-6 if the formulas hold.
     """
-    seed = _fresh_seed()
+    seed = fresh_seed()
     n, j = 20000, 8
     ds = numerics.make_image_dataset(k=3, n=n, n_test=0, side=4, color_mean=color_mean, color_var=color_var, seed=seed)
     mean, cov = numerics.image_mixture_moments(

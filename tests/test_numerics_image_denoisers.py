@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from seeds import fresh_seed
 
 from memlab import numerics
 
@@ -97,7 +98,7 @@ def test_posterior_variance_is_the_one_component_loss(t_index, color_var):
     The loss is a mean of n i.i.d. non-negative terms; |mean - trace| < z * SE with z for a two-sided
     failure probability of 1e-6 (normal approximation, n = 4000).
     """
-    seed = int(np.random.SeedSequence().entropy % 2**31)
+    seed = fresh_seed()
     rng = np.random.default_rng(seed)
     template = rng.random((1, 9))
     mu = np.array([0.3, -0.4, 0.2])

@@ -48,6 +48,7 @@ from memlab.numerics._memorization import (
     memorization_ratio,
     memorized_flags,
     phase_transition,
+    ratio_with_interval,
 )
 from memlab.numerics._model_sizes import m_grid, refinement_ms
 from memlab.numerics._sampling import ddim_sample_reference
@@ -146,6 +147,7 @@ __all__ = [
     "per_time_training_losses",
     "phase_transition",
     "predict_m_pt",
+    "ratio_with_interval",
     "read_idx",
     "refinement_ms",
     "regression_objective",

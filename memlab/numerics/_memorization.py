@@ -28,6 +28,7 @@ __all__ = [
     "memorization_ratio",
     "memorized_flags",
     "phase_transition",
+    "ratio_with_interval",
 ]
 
 DEFAULT_MEMORIZATION_C = 1.0 / 9.0
@@ -105,17 +106,20 @@ def memorization_ratio(
     *,
     c: float = DEFAULT_MEMORIZATION_C,
     confidence: float = 0.95,
-    n_bootstrap: int | None = None,
-    seed: int | None = None,
 ) -> MemorizationRatio:
-    """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with its Clopper–Pearson interval.
+    """Fraction of ``samples`` (B, d) memorized w.r.t. ``x_train`` (N, d), with its Clopper–Pearson interval."""
+    return ratio_with_interval(memorized_flags(samples, x_train, c=c), confidence=confidence)
 
-    ``n_bootstrap`` and ``seed`` are accepted for callers written for the former bootstrap interval and
-    have no effect: the interval is exact, no resampling.
+
+def ratio_with_interval(flags, *, confidence: float = 0.95) -> MemorizationRatio:
+    """The memorization ratio of per-sample ``flags`` (B,) with its exact (Clopper–Pearson) interval.
+
+    Honest at 0 and 1 (a percentile bootstrap collapses there): with 50 samples none memorized the 95%
+    interval is [0, 0.071].
     """
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence must be in (0, 1), got {confidence}")
-    flags = memorized_flags(samples, x_train, c=c)
+    flags = np.asarray(flags, dtype=bool).reshape(-1)
     if flags.shape[0] == 0:
         raise InvalidInputError("need at least one sample to compute a memorization ratio")
     count, total = int(flags.sum()), int(flags.shape[0])

@@ -111,7 +111,7 @@ def _ddim(apply, params, x_init) -> np.ndarray:
 
 
 def _ratio(samples, dataset, seed) -> dict:
-    result = numerics.memorization_ratio(samples, dataset.x_train, seed=seed)
+    result = numerics.memorization_ratio(samples, dataset.x_train)
     return {
         "ratio": result.ratio,
         "ratio_ci_low": result.ci_low,

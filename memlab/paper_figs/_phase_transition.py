@@ -171,7 +171,7 @@ def _train_and_evaluate(config: dict, run_dir: Path) -> dict[str, Any]:
         gpu_kernels.ddim_sample_model(gpu_kernels.gmm_apply, trained.params, x_init, alphas=alphas, sigmas=sigmas),
         dtype=np.float64,
     )
-    memorization = numerics.memorization_ratio(samples, ds.x_train, seed=config["seed"])
+    memorization = numerics.memorization_ratio(samples, ds.x_train)
     means = np.asarray(trained.params["means"], dtype=np.float64)
     log_variance = float(trained.params["log_variance"])
     params64 = {"means": jnp.asarray(means), "log_variance": jnp.asarray(log_variance, jnp.float64)}
@@ -281,6 +281,18 @@ class SeedResult:
     transition: numerics.PhaseTransition
 
 
+def _with_interval(run: dict) -> dict:
+    """A run's result with its ratio interval recomputed from the stored flags (runs cached before the
+    interval became Clopper-Pearson carry a bootstrap interval; the flags are the measurement)."""
+    ratio = numerics.ratio_with_interval(run["memorized_flags"])
+    return {
+        **run,
+        "memorization_ratio": ratio.ratio,
+        "memorization_ci_low": ratio.ci_low,
+        "memorization_ci_high": ratio.ci_high,
+    }
+
+
 def _transition(seed: int, ms: Sequence[int], runs: Sequence[dict]) -> numerics.PhaseTransition:
     return numerics.phase_transition(ms, [r["memorized_flags"] for r in runs], seed=seed)
 
@@ -297,7 +309,7 @@ def run_experiment(s: PhaseTransitionSettings, options: SweepOptions) -> list[Se
         train_and_evaluate, [run_config(s, m=m, seed=seed) for seed in s.seeds for m in s.m_values], "models"
     )
     baselines = sweep(evaluate_baselines, [baseline_config(s, seed=seed) for seed in s.seeds], "baselines")
-    by_key = {(r["config"]["seed"], r["config"]["m"]): r["result"] for r in records}
+    by_key = {(r["config"]["seed"], r["config"]["m"]): _with_interval(r["result"]) for r in records}
     if s.refine:
         extra = []
         for seed in s.seeds:
@@ -311,7 +323,7 @@ def run_experiment(s: PhaseTransitionSettings, options: SweepOptions) -> list[Se
             extra += [run_config(s, m=m, seed=seed) for m in more]
         if extra:
             for r in sweep(train_and_evaluate, extra, "refine"):
-                by_key[(r["config"]["seed"], r["config"]["m"])] = r["result"]
+                by_key[(r["config"]["seed"], r["config"]["m"])] = _with_interval(r["result"])
     results = []
     for seed, baseline in zip(s.seeds, baselines):
         ms = m_per_seed[seed]

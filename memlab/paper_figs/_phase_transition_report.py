@@ -174,7 +174,7 @@ def plot_ratio_panel(ax: Axes, result: SeedResult, *, m_star: dict[str, float] |
         fmt="o-",
         color="C0",
         capsize=2,
-        label="trained model (95% bootstrap CI)",
+        label="trained model (95% Clopper-Pearson interval)",
     )
     ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
     t = result.transition

@@ -33,7 +33,15 @@ from memlab.verification._report import (
     write_json_report,
     write_markdown_report,
 )
-from memlab.verification._runner import ClaimRecord, VerificationRun, claim_rng, power_rng, run_claim, run_claims
+from memlab.verification._runner import (
+    ClaimRecord,
+    VerificationRun,
+    claim_rng,
+    power_rng,
+    run_claim,
+    run_claims,
+    verify,
+)
 
 # Check modules register their claims on import: the report's order is this import order.
 # isort: off
@@ -79,6 +87,7 @@ __all__ = [
     "summarize",
     "table_header",
     "table_row",
+    "verify",
     "write_json_report",
     "write_markdown_report",
 ]

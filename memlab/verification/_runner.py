@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from memlab._jaxcfg import float64_scope
 from memlab.verification._claim import Budget, CheckResult, Claim, quantity
 from memlab.verification._power import measure_power
+from memlab.verification._registry import select_claims
 
 __all__ = ["ClaimRecord", "VerificationRun", "claim_rng", "power_rng", "run_claim", "run_claims"]
 
@@ -142,3 +144,19 @@ def run_claims(
         if on_record is not None:
             on_record(record)
     return VerificationRun(records, {"budget": budget.name, "seed": int(seed)}, time.perf_counter() - start)
+
+
+def verify(
+    only: Iterable[str] | None = None, *, budget: str | Budget = "quick", seed: int = 0, power: bool = True
+) -> VerificationRun:
+    """Check the paper's claims from Python, as ``memlab verify`` does: every claim, or the ids in ``only``.
+
+    budget: "quick" (the whole suite in about two minutes on 2 cores) or "full"; seed: every claim's seed is
+    derived from it and its id; power: also measure each claim's detectable error. The checks run in
+    float64 (inside JAX's thread-local x64 scope; the global configuration is left as it is).
+    """
+    claims = select_claims(None if only is None else list(only))
+    with float64_scope():
+        return run_claims(
+            claims, budget=budget if isinstance(budget, Budget) else Budget(budget), seed=seed, power=power
+        )

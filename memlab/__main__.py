@@ -1,7 +1,5 @@
 """``python -m memlab`` is the ``memlab`` command."""
 
-import sys
+from memlab.cli import console_main
 
-from memlab.cli import main
-
-sys.exit(main())
+console_main()

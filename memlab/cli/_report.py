@@ -16,7 +16,6 @@ import memlab.cli
 from memlab._errors import InvalidInputError
 from memlab._io import write_text
 from memlab.cli._common import check_output_path
-from memlab.report import QUICK_FIGURES, VERDICT_ORDER, collect_report, default_verify_json, render_report
 
 DEFAULT_FIGURES = Path("figures")
 DEFAULT_OUT = DEFAULT_FIGURES / "report.html"
@@ -79,10 +78,10 @@ def _check_paths(figures: Path, verify_json: Path, out: Path, *, verify_json_giv
     check_output_path(out, "--out")
 
 
-def _compute_quick(figures: Path, verify_json: Path) -> list[str]:
+def _compute_quick(figures: Path, verify_json: Path, figure_numbers) -> list[str]:
     """Run the quick commands in this process; returns the ones that failed (with their exit codes)."""
     steps = [["verify", "--quick", "--json", str(verify_json)]]
-    steps += [["figure", str(n), "--out", str(figures / f"figure{n}")] for n in QUICK_FIGURES]
+    steps += [["figure", str(n), "--out", str(figures / f"figure{n}")] for n in figure_numbers]
     failed = []
     for argv in steps:
         print(f"memlab report: running memlab {' '.join(argv)}", file=sys.stderr, flush=True)
@@ -93,12 +92,15 @@ def _compute_quick(figures: Path, verify_json: Path) -> list[str]:
 
 
 def run(args) -> int:
+    # Lazy: the report layer brings jinja2; the other commands start without it.
+    from memlab.report import QUICK_FIGURES, VERDICT_ORDER, collect_report, default_verify_json, render_report
+
     figures: Path = args.figures
     verify_json: Path = args.verify_json if args.verify_json is not None else default_verify_json(figures)
     out: Path = args.out if args.out is not None else figures / "report.html"
     # with --compute the verify report is an output, so it need not exist yet
     _check_paths(figures, verify_json, out, verify_json_given=args.verify_json is not None and not args.compute)
-    failed = _compute_quick(figures, verify_json) if args.compute == "quick" else []
+    failed = _compute_quick(figures, verify_json, QUICK_FIGURES) if args.compute == "quick" else []
     if not figures.is_dir():
         print(f"memlab report: no folder {figures}: every figure is listed as not computed", file=sys.stderr)
     page = collect_report(figures, verify_json, link_from=out.parent)

@@ -21,17 +21,6 @@ from memlab._jaxcfg import device_summary, enable_compilation_cache, enable_floa
 from memlab._metadata import versions
 from memlab._progress import progress
 from memlab.cli._common import check_output_path, seed
-from memlab.verification import (
-    Budget,
-    all_claims,
-    run_claims,
-    select_claims,
-    summarize,
-    table_header,
-    table_row,
-    write_json_report,
-    write_markdown_report,
-)
 
 DESCRIPTION = (
     "Check the paper's claims numerically and symbolically (identities, asymptotic statements, "
@@ -80,6 +69,20 @@ def register(sub, parser_class=None) -> None:
 
 
 def run(args) -> int:
+    # Lazy: memlab.verification brings SciPy's stats and optimize (~0.5 s); the other commands (and
+    # `memlab --help`) start without them.
+    from memlab.verification import (
+        Budget,
+        all_claims,
+        run_claims,
+        select_claims,
+        summarize,
+        table_header,
+        table_row,
+        write_json_report,
+        write_markdown_report,
+    )
+
     if args.list:
         for claim in all_claims():
             print(f"{claim.id:26s}  {claim.paper_ref:30s}  {claim.kind}")

@@ -28,9 +28,9 @@ the M points ``mu_i ⊗ x_i``).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import softmax
 
 from memlab._errors import InvalidInputError
+from memlab.numerics._denoisers import softmax
 
 __all__ = [
     "low_rank_image_denoiser",

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from memlab._errors import InvalidInputError
 
@@ -123,6 +122,9 @@ def ratio_with_interval(flags, *, confidence: float = 0.95) -> MemorizationRatio
     if flags.shape[0] == 0:
         raise InvalidInputError("need at least one sample to compute a memorization ratio")
     count, total = int(flags.sum()), int(flags.shape[0])
+    # Lazy: scipy.stats costs ~0.4 s at import and only the interval needs it.
+    from scipy import stats
+
     interval = stats.binomtest(count, total).proportion_ci(confidence_level=confidence, method="exact")
     return MemorizationRatio(count / total, float(interval.low), float(interval.high), float(confidence), flags)
 

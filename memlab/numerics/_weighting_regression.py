@@ -42,7 +42,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 from memlab._errors import InvalidInputError
 from memlab.numerics._loss_gaps import LossGaps
@@ -330,6 +329,9 @@ def fit_weighting(
     problems: Sequence[LossGaps] | GapStack, targets, *, config: RegressionConfig = RegressionConfig()
 ) -> WeightingFit:
     """Fit lambda to measured ``targets`` (M_pt per tuple, ``(P,)``) by eq. 30; see the module doc."""
+    # Lazy: scipy.optimize costs ~0.3 s at import and only the fit needs it.
+    from scipy import optimize
+
     stack = stack_gaps(problems)
     y = _check_targets(targets, stack.count)
     best = None

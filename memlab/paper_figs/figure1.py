@@ -16,6 +16,7 @@ sigma_*^2 = 1, 100 noise draws per training sample, t = t_16 (psi ~ 6.704), ever
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from memlab import gpu_kernels, numerics
 from memlab._io import result_set
@@ -51,6 +53,31 @@ CSV_COLUMNS = (
     "excess_gen_approx",
 )
 STEM = "figure1"
+
+# Plain Unicode labels rather than mathtext: matplotlib parses every "$...$" string again for each
+# resolution it renders at, which was about a third of `memlab figure 1`'s wall time (issue 13).
+X_HAT = "x\u0302"
+X_STAR = f"{X_HAT}*"
+X_MEM = f"{X_HAT}mem"
+X_PMEM = f"{X_HAT}pmem,M"
+SIGMA2_STAR = "σ*²"
+THM31_LABEL = f"Thm 3.1: d{SIGMA2_STAR}/(ψₜ{SIGMA2_STAR} + 1)"
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _subscript(number: int) -> str:
+    return str(number).translate(_SUBSCRIPT)
+
+
+def _power_of_ten_label(value: float, _position=None) -> str:
+    """Log-axis tick label: ``10²`` for an exact power of ten, the plain number otherwise."""
+    if value <= 0:
+        return ""
+    exponent = round(math.log10(value))
+    if np.isclose(value, 10.0**exponent, rtol=1e-9):
+        return "1" if exponent == 0 else f"10{str(exponent).translate(_SUPERSCRIPT)}"
+    return f"{value:g}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,18 +215,18 @@ def _plot_panel(ax: Axes, ti, result, approx_c1, approx_c2, approx_gen, *, title
     pmem, pmem_se = result.excess_pmem[ti], result.excess_pmem_se[ti]
     gen, gen_se = result.excess_gen[ti], result.excess_gen_se[ti]
     ax.fill_between(m, pmem - 2 * pmem_se, pmem + 2 * pmem_se, color="C0", alpha=0.25, linewidth=0)
-    ax.plot(m, pmem, color="C0", linewidth=1.6, label=r"$\hat x_{\mathrm{pmem},M}$: Monte Carlo ($\pm$2 SE)")
-    ax.plot(m, approx_c2, color="C0", linestyle="--", linewidth=1.2, label=r"Thm 3.2, $C=2$: $2(1-M/N)\,d\sigma_*^2$")
-    ax.plot(m, approx_c1, color="C0", linestyle=":", linewidth=1.4, label=r"Thm 3.2, $C=1$: $(1-M/N)\,d\sigma_*^2$")
+    ax.plot(m, pmem, color="C0", linewidth=1.6, label=f"{X_PMEM}: Monte Carlo (±2 SE)")
+    ax.plot(m, approx_c2, color="C0", linestyle="--", linewidth=1.2, label=f"Thm 3.2, C = 2: 2(1 − M/N) d{SIGMA2_STAR}")
+    ax.plot(m, approx_c1, color="C0", linestyle=":", linewidth=1.4, label=f"Thm 3.2, C = 1: (1 − M/N) d{SIGMA2_STAR}")
     ax.axhspan(gen - 2 * gen_se, gen + 2 * gen_se, color="C3", alpha=0.25, linewidth=0)
-    ax.axhline(gen, color="C3", linewidth=1.6, label=r"$\hat x_*$ (generalizing): Monte Carlo ($\pm$2 SE)")
+    ax.axhline(gen, color="C3", linewidth=1.6, label=f"{X_STAR} (generalizing): Monte Carlo (±2 SE)")
     ax.axhline(
         approx_gen[ti],
         color="darkred",
         linestyle=(0, (4, 3)),
         linewidth=1.2,
         zorder=3,
-        label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$",
+        label=THM31_LABEL,
     )
     below = np.nonzero(pmem < gen)[0]
     if below.size:
@@ -208,12 +235,12 @@ def _plot_panel(ax: Axes, ti, result, approx_c1, approx_c2, approx_gen, *, title
             color="0.4",
             linestyle=":",
             linewidth=1.0,
-            label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$ beats $\\hat x_*$ from $M={below[0] + 1}$",
+            label=f"{X_PMEM} beats {X_STAR} from M = {below[0] + 1}",
         )
     ax.set_xlim(0, n + 1)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("model size $M$ (training points the denoiser memorizes)")
-    ax.set_ylabel(r"excess loss $L_{N,t}(\hat x) - L_{N,t}(\hat x_{\mathrm{mem}})$  [$x_0$-MSE]")
+    ax.set_xlabel("model size M (training points the denoiser memorizes)")
+    ax.set_ylabel(f"excess training loss L({X_HAT}) − L({X_MEM})  [x₀-MSE]")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     if legend:
@@ -233,7 +260,7 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
         color="C3",
         markersize=3.5,
         capsize=2,
-        label=r"$\hat x_*$: Monte Carlo ($\pm$2 SE)",
+        label=f"{X_STAR}: Monte Carlo (±2 SE)",
     )
     psi_dense = np.geomspace(psis.min(), psis.max(), 400)
     ax.plot(
@@ -242,7 +269,7 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
         color="darkred",
         linestyle=(0, (4, 3)),
         linewidth=1.2,
-        label=r"Thm 3.1: $d\sigma_*^2/(\psi_t\sigma_*^2+1)$",
+        label=THM31_LABEL,
     )
     ax.errorbar(
         psis[order],
@@ -252,13 +279,14 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
         color="C0",
         markersize=3.5,
         capsize=2,
-        label=f"$\\hat x_{{\\mathrm{{pmem}},M}}$, $M={half}$",
+        label=f"{X_PMEM}, M = {half}",
     )
-    ax.axhline(approx_c2[half - 1], color="C0", linestyle="--", linewidth=1.2, label="Thm 3.2, $C=2$")
-    ax.axhline(approx_c1[half - 1], color="C0", linestyle=":", linewidth=1.4, label="Thm 3.2, $C=1$")
+    ax.axhline(approx_c2[half - 1], color="C0", linestyle="--", linewidth=1.2, label="Thm 3.2, C = 2")
+    ax.axhline(approx_c1[half - 1], color="C0", linestyle=":", linewidth=1.4, label="Thm 3.2, C = 1")
     ax.set_xscale("log")
-    ax.set_xlabel(r"signal-to-noise ratio $\psi_t = \alpha_t^2/\sigma_t^2$ (every $t_\ell$ of the grid)")
-    ax.set_ylabel(r"excess loss over $\hat x_{\mathrm{mem}}$  [$x_0$-MSE]")
+    ax.xaxis.set_major_formatter(FuncFormatter(_power_of_ten_label))
+    ax.set_xlabel("signal-to-noise ratio ψₜ = αₜ²/σₜ² (every tℓ of the grid)")
+    ax.set_ylabel(f"excess loss over {X_MEM}  [x₀-MSE]")
     ax.set_title("All timesteps: the approximations hold at high SNR", fontsize=10)
     ax.grid(True, alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
@@ -267,7 +295,7 @@ def _plot_over_t(ax: Axes, ts, psis, result, approx_gen, approx_c1, approx_c2, g
 def _figure(
     ts, psis, t_indices, rep, result, approx_c1, approx_c2, approx_gen, gen_curve: Callable, header: str
 ) -> Figure:
-    rep_title = f"$t = t_{{{t_indices[rep]}}} = {ts[rep]:.5g}$,  $\\psi_t = {psis[rep]:.4g}$"
+    rep_title = f"t = t{_subscript(t_indices[rep])} = {ts[rep]:.5g},  ψₜ = {psis[rep]:.4g}"
     if len(ts) == 1:
         fig = Figure(figsize=(7.5, 5.2), layout="constrained")
         ax = fig.add_subplot()
@@ -286,7 +314,7 @@ def plot(result: Figure1Result) -> Figure:
     r = result
     header = (
         f"Figure 1 — excess training loss over the memorizing denoiser: N={r.n}, d={r.d}, K={r.k}, "
-        f"$\\sigma_*^2$={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})"
+        f"{SIGMA2_STAR}={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})"
     )
     return _figure(
         r.t,

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from scipy import integrate
 
 from memlab._errors import InvalidInputError
 from memlab.theory._schedules import DEFAULT_STEPS, T, timestep_grid
@@ -97,6 +96,10 @@ def quad_log_t(f, t_min: float, t_max: float, *, epsrel: float = QUAD_EPSREL) ->
     def integrand(u: float) -> float:
         t = math.exp(u)
         return float(f(t)) * t
+
+    # Lazy: scipy.integrate costs ~0.5 s at import and only this function needs it; memlab.theory stays
+    # cheap to import for the figure and crossover commands.
+    from scipy import integrate
 
     value, abserr = integrate.quad(integrand, math.log(lo), math.log(hi), epsabs=0.0, epsrel=epsrel, limit=500)
     if not np.isfinite(value) or abserr > 1e3 * epsrel * max(abs(value), np.finfo(float).tiny):

@@ -2,9 +2,10 @@
 
 Reads only finished runs (sweep caches), trains nothing. Writes into ``--out`` (default studies/convergence):
 
-- ``gmm_models.csv``: one row per (tuple, recipe, M): memorization ratio with its bootstrap interval, learned
-  variance, t_16 train / held-out losses (same evaluation noise for both recipes) with standard errors,
-  and for every model the convergence measures of its training curve;
+- ``gmm_models.csv``: one row per (tuple, recipe, M): memorization ratio with its exact (Clopper–Pearson)
+  interval (recomputed from the stored per-sample flags), learned variance, t_16 train / held-out losses
+  (same evaluation noise for both recipes) with standard errors, and for every model the convergence
+  measures of its training curve;
 - ``gmm_transitions.csv``: per tuple and recipe, M_start / M_pt / M_end with bootstrap intervals over the
   sizes tried (for the CPU recipe also restricted to the paper-settings sizes);
 - ``gmm_curves.csv``: the training curves (objective and learned variance vs epoch) of every paper-settings model;
@@ -28,9 +29,10 @@ import run_image
 from memlab import _sweep, numerics
 from memlab._io import load_npz, save_figure, write_csv, write_json
 from memlab.paper_figs import _image_runs
-from memlab.paper_figs._phase_transition import train_and_evaluate
+from memlab.paper_figs._phase_transition import _with_interval, train_and_evaluate
 from memlab.paper_figs._presets import IMAGE_MODEL_CACHE, PHASE_TRANSITION_CACHE
 from memlab.paper_figs._recipes import train_config
+from memlab.paper_figs.figure5 import _with_interval as image_with_interval
 
 RECIPES = ("cpu", "paper-small")
 
@@ -92,7 +94,7 @@ def gmm_records(cache_dir: Path) -> dict:
                 record = _sweep.load_result(cache_dir, config, train_and_evaluate)
                 if record is not None:
                     arrays = load_npz(_sweep.run_dir(cache_dir, config, train_and_evaluate) / "model.npz")
-                    runs[m] = (record["result"], arrays, config)
+                    runs[m] = (_with_interval(record["result"]), arrays, config)
             found[(tup, recipe)] = runs
     return found
 
@@ -364,7 +366,7 @@ def analyze_image(cache_dir: Path, epoch_counts: list[int]):
                 if record is None:
                     continue
                 arrays = load_npz(_sweep.run_dir(cache_dir, config, _image_runs.train_and_evaluate) / "model.npz")
-                runs[m] = (record["result"], arrays, config)
+                runs[m] = (image_with_interval(record["result"]), arrays, config)
             found[(source, recipe)] = runs
             if runs:
                 ms = sorted(runs)

@@ -313,7 +313,7 @@ def plot(result: Figure1Result) -> Figure:
     """The excess-loss panel at t_16 (and, with several timesteps, the excess of x_* against psi)."""
     r = result
     header = (
-        f"Figure 1 — excess training loss over the memorizing denoiser: N={r.n}, d={r.d}, K={r.k}, "
+        f"Figure 1 — excess training loss over the memorizing denoiser\nN={r.n}, d={r.d}, K={r.k}, "
         f"{SIGMA2_STAR}={r.sigma2:g}, {r.settings.draws} noise draws/sample ({r.source})"
     )
     return _figure(

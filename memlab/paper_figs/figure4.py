@@ -15,6 +15,7 @@ shown) and figure4.json (configuration, versions, seed, device, timings).
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -185,11 +186,12 @@ def plot(result: Figure4Result) -> Figure:
         "exact": "exact posterior mean of the true mixture",
         "memorizing": "memorizing denoiser",
     }[s.denoiser]
-    fig.suptitle(
+    title = (
         f"Simple image model: K = {dataset.k} templates ({side}x{side}, c = {dataset.channels}), "
-        f"N = {dataset.n}; bottom: DDIM with the {what}; {int(result.memorized.sum())}/{n_samples} memorized",
-        fontsize=8,
+        f"N = {dataset.n}; bottom: DDIM with the {what}; {int(result.memorized.sum())}/{n_samples} memorized"
     )
+    # wrapped to the figure's width (1.25 in per column; ~14 characters per inch at 8 pt)
+    fig.suptitle(textwrap.fill(title, width=max(40, int(1.25 * columns * 14))), fontsize=8)
     return fig
 
 

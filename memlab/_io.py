@@ -190,17 +190,30 @@ def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
 _FIGURE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
 
 
-def _figure_bytes(fig: Any, ext: str, dpi: int) -> bytes:
-    buf = io.BytesIO()
-    # The figures use constrained layout; bbox_inches="tight" would render everything a second time.
-    fig.savefig(buf, format=ext, dpi=dpi, metadata=_FIGURE_METADATA[ext])
-    return buf.getvalue()
+def _figure_bytes(fig: Any, dpi: int) -> dict[str, bytes]:
+    """The figure as PNG and PDF bytes, ``{"png": ..., "pdf": ...}``.
+
+    The figures use constrained layout (bbox_inches="tight" would render everything a second time). The
+    layout is solved once, while the PNG renders, and reused for the PDF (same size in inches); the
+    figure's own layout engine is restored afterwards.
+    """
+    rendered = {}
+    engine = fig.get_layout_engine()
+    try:
+        for ext in ("png", "pdf"):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=ext, dpi=dpi, metadata=_FIGURE_METADATA[ext])
+            rendered[ext] = buf.getvalue()
+            fig.set_layout_engine("none")
+    finally:
+        fig.set_layout_engine(engine)
+    return rendered
 
 
 def save_figure(fig: Any, stem: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
     """Save a matplotlib figure as ``stem.png`` and ``stem.pdf`` (atomically); return both paths."""
     stem = Path(stem)
-    return [write_bytes(stem.with_suffix(f".{ext}"), _figure_bytes(fig, ext, dpi)) for ext in ("png", "pdf")]
+    return [write_bytes(stem.with_suffix(f".{ext}"), data) for ext, data in _figure_bytes(fig, dpi).items()]
 
 
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -267,7 +280,7 @@ class ResultSetWriter:
         return self.bytes(name, _npz_bytes(arrays))
 
     def figure(self, stem: str, fig: Any, *, dpi: int = 150) -> list[Path]:
-        return [self.bytes(f"{stem}.{ext}", _figure_bytes(fig, ext, dpi)) for ext in ("png", "pdf")]
+        return [self.bytes(f"{stem}.{ext}", data) for ext, data in _figure_bytes(fig, dpi).items()]
 
     @property
     def names(self) -> list[str]:

@@ -43,15 +43,13 @@ def representative_t(steps: int = DEFAULT_STEPS) -> float:
 @functools.lru_cache(maxsize=16)
 def _coefficient_functions(name: str):
     schedule = get_schedule(name)
-    alpha = sp.lambdify(T, schedule.alpha, "numpy")
-    sigma = sp.lambdify(T, schedule.sigma, "numpy")
-    return alpha, sigma
+    return tuple(sp.lambdify(T, expr, "numpy") for expr in (schedule.alpha, schedule.sigma, schedule.psi))
 
 
 def schedule_coefficients(t, schedule: str = "vp") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(alpha_t, sigma_t, psi_t)`` as float64 arrays broadcast to ``np.shape(t)``."""
+    """``(alpha_t, sigma_t, psi_t)`` as float64 arrays broadcast to ``np.shape(t)`` (each lambdified from
+    :class:`memlab.theory.Schedule`; psi_t from its reduced fraction, not from the rounded alpha_t and sigma_t)."""
     t = np.asarray(t, dtype=np.float64)
-    alpha_fn, sigma_fn = _coefficient_functions(get_schedule(schedule).name)
-    alpha = np.broadcast_to(np.asarray(alpha_fn(t), dtype=np.float64), t.shape).copy()
-    sigma = np.broadcast_to(np.asarray(sigma_fn(t), dtype=np.float64), t.shape).copy()
-    return alpha, sigma, alpha**2 / sigma**2
+    functions = _coefficient_functions(get_schedule(schedule).name)
+    alpha, sigma, psi = (np.broadcast_to(np.asarray(f(t), dtype=np.float64), t.shape).copy() for f in functions)
+    return alpha, sigma, psi

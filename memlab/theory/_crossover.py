@@ -47,12 +47,6 @@ def validate_positive(value, what: str) -> sp.Expr:
     return number
 
 
-@functools.lru_cache(maxsize=64)
-def _psi(schedule: Schedule) -> sp.Expr:
-    psi = sp.simplify(schedule.alpha**2 / schedule.sigma**2)
-    return sp.cancel(psi) if psi.is_rational_function(T) else psi
-
-
 @functools.lru_cache(maxsize=128)
 def crossover_integrands(weighting_name: str | None, schedule: Schedule) -> tuple[sp.Expr, sp.Expr]:
     """``(lambda(t), lambda(t) / (psi_t sigma_*^2 + 1))`` in ``t`` and ``SIGMA2`` for a schedule.
@@ -61,7 +55,7 @@ def crossover_integrands(weighting_name: str | None, schedule: Schedule) -> tupl
     (``lambda = 1`` placeholder), used with user grid weights.
     """
     lam = sp.Integer(1) if weighting_name is None else weighting(weighting_name, schedule)
-    factor = generalizing_factor().subs(PSI, _psi(schedule))
+    factor = generalizing_factor().subs(PSI, schedule.psi)
     weighted = lam * factor
     if weighted.is_rational_function(T):
         weighted = sp.cancel(weighted)

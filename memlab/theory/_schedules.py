@@ -29,10 +29,14 @@ class Schedule:
     sigma: sp.Expr
     description: str = ""
 
-    @property
+    @functools.cached_property
     def psi(self) -> sp.Expr:
-        """Signal-to-noise ratio psi_t = alpha_t^2 / sigma_t^2 (simplified)."""
-        return sp.simplify(self.alpha**2 / self.sigma**2)
+        """Signal-to-noise ratio psi_t = alpha_t^2 / sigma_t^2, as one reduced fraction.
+
+        The one definition of psi_t: the crossover's time averages, the ELBO weighting and the float64
+        coefficients of :func:`memlab.numerics.schedule_coefficients` all use it.
+        """
+        return sp.cancel(self.alpha**2 / self.sigma**2)
 
     def at(self, t_value) -> tuple[sp.Expr, sp.Expr]:
         """Exact ``(alpha_t, sigma_t)`` at a given (e.g. rational) time."""

@@ -98,8 +98,7 @@ def weighting(name: str, schedule: str | Schedule = "vp") -> sp.Expr:
 @functools.lru_cache(maxsize=64)
 def _weighting_cached(name: str, sched: Schedule) -> sp.Expr:
     if name == "elbo":
-        psi = sp.simplify(sched.alpha**2 / sched.sigma**2)
-        expr = -sp.diff(psi, T) / 2
+        expr = -sp.diff(sched.psi, T) / 2
     elif name in _TARGETS:
         expr = derive_weighting_factor(name).subs({_ALPHA: sched.alpha, _SIGMA: sched.sigma})
     else:

@@ -42,3 +42,15 @@ def test_bad_float_grid_steps():
     for steps in (0, -1, 2.5, True):
         with pytest.raises(InvalidInputError):
             numerics.timestep_grid(steps)
+
+
+@pytest.mark.parametrize("name", ["vp", "ve", "linear"])
+def test_psi_is_accurate_to_float64_rounding_on_the_whole_grid(name):
+    """psi_t against its exact value at the same (binary) grid times, t_0 = 0.999 included, where psi is ~1e-6
+    for the linear schedule: a few ulps, not the digits an expanded numerator would lose."""
+    t = numerics.timestep_grid()
+    _, _, psi = numerics.schedule_coefficients(t, name)
+    schedule = theory.get_schedule(name)
+    ratio = schedule.alpha**2 / schedule.sigma**2
+    exact = np.array([float(sp.N(ratio.subs(theory.T, sp.Rational(float(tv))), 30)) for tv in t])
+    assert np.max(np.abs(psi / exact - 1)) <= 1e-14
